@@ -1,0 +1,89 @@
+// The guest address space: km's one owner of which guest-virtual ranges exist, where their
+// bytes live in host memory and with what protection. It mirrors every change into the engine.
+// Every access km makes on the guest's behalf goes through here and is checked: an unmapped or
+// forbidden address is an error, never a host crash.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "km/engine.h"
+
+namespace km {
+
+inline constexpr uint64_t kPageSize = 4096;
+
+enum class RegionKind { kText, kData, kHeap, kStack, kMmap };
+
+struct Region {
+  uint64_t gva = 0;
+  uint64_t size = 0;
+  uint64_t gpa = 0;  // host bytes at phys().host + gpa, contiguous
+  uint32_t prot = kProtNone;
+  RegionKind kind = RegionKind::kMmap;
+  std::string name;  // e.g. the payload path for text/data, "[heap]", "[stack]"
+};
+
+// How km means to use a guest range it was handed: as the kernel would, a read needs
+// PROT_READ and a write PROT_WRITE.
+enum class Access { kRead, kWrite };
+
+class GuestMemory {
+ public:
+  // Reserves phys_size bytes of host memory (MAP_NORESERVE: only touched pages cost anything)
+  // as guest-physical memory, keeping its top engine_reserved bytes for the engine.
+  static absl::StatusOr<std::unique_ptr<GuestMemory>> Create(uint64_t phys_size,
+                                                             uint64_t engine_reserved);
+  ~GuestMemory();
+
+  const PhysicalMemory& phys() const { return phys_; }
+  // From now on every change is mirrored into engine (and what exists already is mapped).
+  absl::Status AttachEngine(Engine* engine);
+
+  // Maps [gva, gva + size) (page aligned) backed by fresh zeroed physical pages. Fails if any
+  // part is already mapped.
+  absl::Status Map(uint64_t gva, uint64_t size, uint32_t prot, RegionKind kind,
+                   const std::string& name);
+  // Picks a free range of size bytes below the mmap ceiling, top-down like Linux, and maps it.
+  absl::StatusOr<uint64_t> MapAnywhere(uint64_t size, uint32_t prot, RegionKind kind,
+                                       const std::string& name);
+  // Unmaps whatever is mapped in [gva, gva + size), splitting regions; frees their pages.
+  absl::Status Unmap(uint64_t gva, uint64_t size);
+  // Fails with ENOMEM-like status if part of the range is unmapped (as mprotect does).
+  absl::Status Protect(uint64_t gva, uint64_t size, uint32_t prot);
+
+  // Copies between host and guest, checking protection as the kernel does for user pointers.
+  // The range may span adjacent regions.
+  absl::Status Read(uint64_t gva, void* dst, uint64_t len, Access need = Access::kRead) const;
+  absl::Status Write(uint64_t gva, const void* src, uint64_t len) const;
+  // Debugger access: ignores protection (writes reach read-only text), stops at the first
+  // unmapped byte and returns how many bytes were copied (0 if gva itself is unmapped).
+  uint64_t ReadIgnoringProt(uint64_t gva, void* dst, uint64_t len) const;
+  uint64_t WriteIgnoringProt(uint64_t gva, const void* src, uint64_t len) const;
+  // Reads a NUL-terminated string of at most max_len bytes (without the NUL).
+  absl::StatusOr<std::string> ReadCString(uint64_t gva, uint64_t max_len) const;
+  // A host pointer to [gva, gva + len) if the whole range lies in one region allowing need;
+  // for syscalls that hand guest memory to the host kernel (futex, read into a buffer).
+  absl::StatusOr<uint8_t*> HostPointer(uint64_t gva, uint64_t len, Access need) const;
+
+  std::vector<Region> Regions() const;  // sorted by gva
+
+ private:
+  GuestMemory() = default;
+  absl::StatusOr<uint64_t> AllocPhys(uint64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FreePhys(uint64_t gpa, uint64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  PhysicalMemory phys_;
+  mutable absl::Mutex mu_;
+  Engine* engine_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::map<uint64_t, Region> regions_ ABSL_GUARDED_BY(mu_);     // by gva
+  std::map<uint64_t, uint64_t> free_phys_ ABSL_GUARDED_BY(mu_); // gpa -> size
+};
+
+}  // namespace km
