@@ -34,12 +34,22 @@ struct Region {
 // PROT_READ and a write PROT_WRITE.
 enum class Access { kRead, kWrite };
 
+// Status codes, chosen so that absl's errno mapping gives the errno a syscall should return:
+// a bad argument (unaligned, empty, outside user space) is InvalidArgument (EINVAL); Map over
+// something mapped is AlreadyExists (EEXIST); no room (physical or virtual) and Protect over a
+// hole are ResourceExhausted (ENOMEM); a guest access that would fault (unmapped, forbidden,
+// wrapping past 2^64) is FailedPrecondition (EFAULT).
+//
+// Nothing here calls Engine::CodeModified: whoever writes guest code (a debugger planting a
+// breakpoint) knows when the engine may be told, and calling it from under mu_ would order
+// mu_ before the engine's own locks.
 class GuestMemory {
  public:
   // Reserves phys_size bytes of host memory (MAP_NORESERVE: only touched pages cost anything)
   // as guest-physical memory, keeping its top engine_reserved bytes for the engine.
   static absl::StatusOr<std::unique_ptr<GuestMemory>> Create(uint64_t phys_size,
                                                              uint64_t engine_reserved);
+  // The engine, if any, must be destroyed first: it keeps pointers into phys().
   ~GuestMemory();
 
   const PhysicalMemory& phys() const { return phys_; }
@@ -54,28 +64,43 @@ class GuestMemory {
   absl::StatusOr<uint64_t> MapAnywhere(uint64_t size, uint32_t prot, RegionKind kind,
                                        const std::string& name);
   // Unmaps whatever is mapped in [gva, gva + size), splitting regions; frees their pages.
+  // gva must be page aligned; size is rounded up to pages, as munmap does.
   absl::Status Unmap(uint64_t gva, uint64_t size);
   // Fails with ENOMEM-like status if part of the range is unmapped (as mprotect does).
+  // gva must be page aligned; size is rounded up to pages.
   absl::Status Protect(uint64_t gva, uint64_t size, uint32_t prot);
 
   // Copies between host and guest, checking protection as the kernel does for user pointers.
-  // The range may span adjacent regions.
+  // The range may span adjacent regions. len 0 always succeeds. On error dst may be partly
+  // written.
   absl::Status Read(uint64_t gva, void* dst, uint64_t len, Access need = Access::kRead) const;
   absl::Status Write(uint64_t gva, const void* src, uint64_t len) const;
   // Debugger access: ignores protection (writes reach read-only text), stops at the first
   // unmapped byte and returns how many bytes were copied (0 if gva itself is unmapped).
   uint64_t ReadIgnoringProt(uint64_t gva, void* dst, uint64_t len) const;
   uint64_t WriteIgnoringProt(uint64_t gva, const void* src, uint64_t len) const;
-  // Reads a NUL-terminated string of at most max_len bytes (without the NUL).
+  // Reads a NUL-terminated string of at most max_len bytes (without the NUL). A longer string
+  // is OutOfRange.
   absl::StatusOr<std::string> ReadCString(uint64_t gva, uint64_t max_len) const;
   // A host pointer to [gva, gva + len) if the whole range lies in one region allowing need;
   // for syscalls that hand guest memory to the host kernel (futex, read into a buffer).
+  // A range that is all accessible but spans several regions is OutOfRange (copy with
+  // Read/Write instead); len 0 checks gva alone.
   absl::StatusOr<uint8_t*> HostPointer(uint64_t gva, uint64_t len, Access need) const;
 
   std::vector<Region> Regions() const;  // sorted by gva
 
  private:
   GuestMemory() = default;
+  absl::Status MapLocked(uint64_t gva, uint64_t size, uint32_t prot, RegionKind kind,
+                         const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Allocates exactly [gpa, gpa + size) if it is free.
+  bool AllocPhysAt(uint64_t gpa, uint64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes addr a region boundary if it falls inside a region.
+  void SplitAt(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Merges the regions overlapping [gva, end) and their neighbours where they are adjacent in
+  // both address spaces and alike, so that brk growth and mprotect round trips stay one region.
+  void MergeAround(uint64_t gva, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<uint64_t> AllocPhys(uint64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FreePhys(uint64_t gpa, uint64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
