@@ -44,7 +44,8 @@ enum class ExitReason {
   kException,      // a CPU exception; see vector, rip is the faulting instruction
   kSingleStep,     // one instruction ran under SetSingleStep(true)
   kHwBreakpoint,   // rip reached an address given to SetHwBreakpoints; it has not run yet
-  kWatchpoint,     // an access matched a watchpoint; rip is the accessing instruction
+  kWatchpoint,     // an access matched a watchpoint; it has completed (memory holds the new
+                   // value) and rip is the next instruction, as x86 data breakpoints trap
   kStopRequested,  // RequestStop() was called
   kHalt,           // hlt
 };
@@ -54,7 +55,8 @@ struct VcpuExit {
   // kException: x86 vector (0 #DE, 1 #DB, 3 #BP, 6 #UD, 13 #GP, 14 #PF, ...). For #BP (int3)
   // rip is past the int3, as Linux reports it; for every other vector rip is exact.
   int vector = -1;
-  // kException #PF: the faulting guest-virtual address. kWatchpoint: the accessed address.
+  // kException #PF: the faulting guest-virtual address. kWatchpoint: the first watched byte the
+  // access touched (inside the watchpoint's range even if the access began below it).
   uint64_t addr = 0;
   WatchKind watch_kind = WatchKind::kWrite;  // kWatchpoint
 };

@@ -1,0 +1,48 @@
+// The one hook through which a debugger (km_hooks) sees guest threads stop on their own.
+#pragma once
+
+#include <string>
+
+#include "km/engine.h"
+#include "km/runtime/fault.h"
+
+namespace km {
+
+class GuestThread;
+
+// Why a thread stopped by itself: a debug exit (single step, hardware breakpoint, watchpoint,
+// int3) or a CPU fault that would kill the payload.
+struct StopEvent {
+  VcpuExit exit;
+  // The signal Linux would raise for it: SIGTRAP for debug exits, the fault's signal otherwise.
+  FatalSignal signal;
+};
+
+enum class DebugAction {
+  kContinue,    // run on (the observer may have changed registers, e.g. stepped past an int3)
+  kPark,        // stay stopped, as after GuestThread::Pause(), until GuestThread::Resume()
+  kNotHandled,  // what km does without a debugger: a fault or int3 ends the payload
+};
+
+// How the payload ended.
+struct ExitInfo {
+  int status = 0;      // km's own exit status: the payload's, or 128 + signo
+  int signo = 0;       // the signal that killed it, 0 for an exit
+  std::string message; // the line km prints on stderr, empty for an exit
+};
+
+// Calls come from guest threads' own host threads, for that thread only (stop events are per
+// vCPU: other threads keep running unless the observer pauses them). During OnStop the thread
+// is outside Run() and its registers and vCPU are accessible through it.
+class DebugObserver {
+ public:
+  virtual ~DebugObserver() = default;
+  virtual DebugAction OnStop(GuestThread& thread, const StopEvent& event) = 0;
+  // Before the thread's first instruction; after its last (its vCPU is gone by then).
+  virtual void OnThreadStart(GuestThread& thread) {}
+  virtual void OnThreadExit(GuestThread& thread) {}
+  // Once, before km exits, from the thread that ended the payload.
+  virtual void OnProcessExit(const ExitInfo& info) {}
+};
+
+}  // namespace km

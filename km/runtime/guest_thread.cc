@@ -1,0 +1,235 @@
+#include "km/runtime/guest_thread.h"
+
+#include <linux/futex.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_format.h"
+#include "km/runtime/fault.h"
+#include "km/runtime/process.h"
+#include "km/syscalls/dispatch.h"
+
+namespace km {
+namespace {
+
+bool IsDebugVector(int vector) { return vector == 1 || vector == 3; }
+
+}  // namespace
+
+GuestThread::GuestThread(Process& process, std::unique_ptr<Vcpu> vcpu, int vcpu_id,
+                         const Regs& regs)
+    : process_(process), vcpu_id_(vcpu_id), vcpu_(std::move(vcpu)), regs_(regs) {}
+
+ThreadState GuestThread::state() {
+  absl::MutexLock lock(&mu_);
+  return state_;
+}
+
+void GuestThread::Pause() {
+  absl::MutexLock lock(&mu_);
+  pause_requested_ = true;
+  if (state_ == ThreadState::kRunning) vcpu_->RequestStop();
+  auto paused = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return state_ == ThreadState::kParked || state_ == ThreadState::kInSyscall ||
+           state_ == ThreadState::kExited || state_ == ThreadState::kNew;
+  };
+  mu_.Await(absl::Condition(&paused));
+}
+
+void GuestThread::Resume() {
+  absl::MutexLock lock(&mu_);
+  pause_requested_ = false;
+}
+
+absl::Status GuestThread::GetRegs(Regs* regs) {
+  absl::MutexLock lock(&mu_);
+  if (state_ == ThreadState::kRunning || state_ == ThreadState::kExited) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("thread %d is not stopped: its registers cannot be read", tid()));
+  }
+  *regs = regs_;
+  return absl::OkStatus();
+}
+
+absl::Status GuestThread::SetRegs(const Regs& regs) {
+  absl::MutexLock lock(&mu_);
+  if (state_ == ThreadState::kRunning || state_ == ThreadState::kExited) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("thread %d is not stopped: its registers cannot be written", tid()));
+  }
+  regs_ = regs;
+  regs_dirty_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status GuestThread::WithVcpu(absl::FunctionRef<absl::Status(Vcpu&)> f) {
+  absl::MutexLock lock(&mu_);
+  if (state_ == ThreadState::kRunning || state_ == ThreadState::kExited) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("thread %d is not stopped: its vCPU cannot be used", tid()));
+  }
+  return f(*vcpu_);
+}
+
+void GuestThread::Kill() {
+  absl::MutexLock lock(&mu_);
+  killed_ = true;
+  if (state_ == ThreadState::kRunning) vcpu_->RequestStop();
+}
+
+void GuestThread::BindToCurrentHostThread() {
+  tid_.store(static_cast<int>(::gettid()), std::memory_order_release);
+}
+
+void GuestThread::EditRegs(absl::FunctionRef<void(Regs&)> edit) {
+  absl::MutexLock lock(&mu_);
+  edit(regs_);
+  regs_dirty_ = true;
+}
+
+bool GuestThread::WaitUntilRunnable() {
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    if (pause_requested_ && !killed_) {
+      state_ = ThreadState::kParked;
+      auto runnable = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !pause_requested_ || killed_;
+      };
+      mu_.Await(absl::Condition(&runnable));
+      state_ = ThreadState::kHandling;
+    }
+    if (killed_) return false;
+    if (regs_dirty_) status = vcpu_->SetRegs(regs_);
+    if (status.ok()) {
+      regs_dirty_ = false;
+      state_ = ThreadState::kRunning;
+      return true;
+    }
+  }
+  process_.End({1, 0, absl::StrFormat("km: thread %d: %s", tid(), status.ToString())});
+  return false;
+}
+
+void GuestThread::RunLoop() {
+  if (DebugObserver* observer = process_.debug_observer()) observer->OnThreadStart(*this);
+  while (WaitUntilRunnable()) {
+    Vcpu* vcpu;
+    {
+      absl::MutexLock lock(&mu_);
+      vcpu = vcpu_.get();
+    }
+    // Only this thread destroys the vCPU, so it outlives Run() without holding mu_, which
+    // other host threads need meanwhile (Pause, Kill).
+    absl::StatusOr<VcpuExit> exit = vcpu->Run();
+    absl::Status regs_status;
+    {
+      absl::MutexLock lock(&mu_);
+      state_ = ThreadState::kHandling;
+      regs_status = vcpu_->GetRegs(&regs_);
+    }
+    if (!exit.ok() || !regs_status.ok()) {
+      const absl::Status& bad = exit.ok() ? regs_status : exit.status();
+      process_.End({1, 0, absl::StrFormat("km: thread %d: %s", tid(), bad.ToString())});
+      break;
+    }
+    if (!HandleExit(*exit)) break;
+  }
+  Finish();
+}
+
+bool GuestThread::HandleExit(const VcpuExit& exit) {
+  uint64_t rip;
+  {
+    absl::MutexLock lock(&mu_);
+    rip = regs_.rip;
+  }
+  switch (exit.reason) {
+    case ExitReason::kSyscall:
+      return HandleSyscall();
+    case ExitReason::kStopRequested:
+      // A Pause() parks at the top of the loop; a stale request (the vCPU left Run() for
+      // another reason first) just runs on.
+      return true;
+    case ExitReason::kException: {
+      FatalSignal signal = SignalForException(exit.vector, rip, exit.addr);
+      return HandleStop(exit, signal, /*fatal=*/true);
+    }
+    case ExitReason::kHalt:
+      return HandleStop(exit, SignalForHalt(rip), /*fatal=*/true);
+    case ExitReason::kSingleStep:
+    case ExitReason::kHwBreakpoint:
+    case ExitReason::kWatchpoint:
+      // Only a debugger arms these; without one (it detached meanwhile) they mean nothing.
+      return HandleStop(exit, FatalSignal{SIGTRAP, rip, rip}, /*fatal=*/false);
+  }
+  return true;
+}
+
+bool GuestThread::HandleStop(const VcpuExit& exit, const FatalSignal& signal, bool fatal) {
+  DebugObserver* observer = process_.debug_observer();
+  const bool debug_exit =
+      exit.reason != ExitReason::kException || IsDebugVector(exit.vector);
+  if (observer != nullptr && (debug_exit || fatal)) {
+    switch (observer->OnStop(*this, StopEvent{exit, signal})) {
+      case DebugAction::kContinue:
+        return true;
+      case DebugAction::kPark: {
+        absl::MutexLock lock(&mu_);
+        pause_requested_ = true;
+        return true;
+      }
+      case DebugAction::kNotHandled:
+        break;
+    }
+  }
+  if (!fatal) return true;
+  process_.End({ExitStatusForSignal(signal.signo), signal.signo, FaultMessage(signal)});
+  return false;
+}
+
+bool GuestThread::HandleSyscall() {
+  Regs at_syscall;
+  {
+    absl::MutexLock lock(&mu_);
+    state_ = ThreadState::kInSyscall;
+    at_syscall = regs_;
+  }
+  SyscallContext ctx(process_, *this, at_syscall);
+  const int64_t result = DispatchSyscall(ctx);
+  if (ctx.end_thread) return false;
+  absl::MutexLock lock(&mu_);
+  regs_.rax = static_cast<uint64_t>(result);
+  regs_dirty_ = true;
+  state_ = ThreadState::kHandling;
+  return true;
+}
+
+void GuestThread::Finish() {
+  if (clear_child_tid_ != 0 && !process_.ended()) {
+    // What the kernel does for CLONE_CHILD_CLEARTID: pthread_join waits on this word. The
+    // joiner may wait private or shared, so both kinds of waiter are woken.
+    const uint32_t zero = 0;
+    GuestMemory& mem = process_.memory();
+    if (mem.Write(clear_child_tid_, &zero, sizeof zero).ok()) {
+      absl::StatusOr<uint8_t*> host = mem.HostPointer(clear_child_tid_, sizeof zero, Access::kWrite);
+      if (host.ok()) {
+        ::syscall(SYS_futex, *host, FUTEX_WAKE, 1, nullptr, nullptr, 0);
+        ::syscall(SYS_futex, *host, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+      }
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    state_ = ThreadState::kExited;
+    vcpu_.reset();
+  }
+  if (DebugObserver* observer = process_.debug_observer()) observer->OnThreadExit(*this);
+  process_.ThreadFinished(*this);
+}
+
+}  // namespace km

@@ -1,0 +1,107 @@
+// One guest thread: its vCPU, the host thread that runs it, and the state machine through which
+// any other host thread (the debug service) can pause it and read or write its registers.
+//
+// States:
+//   kNew        created, its host thread not yet running guest code
+//   kRunning    inside Vcpu::Run(); only RequestStop() may touch the vCPU
+//   kHandling   outside Run(), handling an exit (fault, debug exit, stop request)
+//   kInSyscall  serving a syscall, possibly blocked in the host kernel (futex wait, read)
+//   kParked     stopped on request (Pause, or a DebugObserver's kPark) until Resume()
+//   kExited     gone; its vCPU is destroyed
+//
+// Pause() asks the thread to stop and waits until it is parked, in a syscall or exited. A
+// thread in a syscall counts as paused at once, because it may stay blocked indefinitely: its
+// registers are those at the syscall (rip past the syscall instruction, rax the syscall
+// number), a debugger may read and change them, and when the syscall returns the thread
+// writes the result into rax and parks before running any guest code. So while paused, a
+// thread never executes a guest instruction, and its registers change only in rax, only at
+// that return.
+//
+// The registers live in this object while the thread is outside Run() (loaded after each exit,
+// written back before the next Run if changed), so every access is a copy under mu_.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "km/engine.h"
+#include "km/regs.h"
+#include "km/runtime/fault.h"
+#include "km/runtime/signal_state.h"
+
+namespace km {
+
+class Process;
+
+enum class ThreadState { kNew, kRunning, kHandling, kInSyscall, kParked, kExited };
+
+class GuestThread {
+ public:
+  GuestThread(Process& process, std::unique_ptr<Vcpu> vcpu, int vcpu_id, const Regs& regs);
+  GuestThread(const GuestThread&) = delete;
+  GuestThread& operator=(const GuestThread&) = delete;
+
+  Process& process() { return process_; }
+  // The guest-visible thread id: the host tid of the host thread running it (the main thread's
+  // is km's pid), so ids are unique among live threads and /proc/self/task/TID is this thread.
+  int tid() const { return tid_.load(std::memory_order_acquire); }
+  int vcpu_id() const { return vcpu_id_; }
+  ThreadState state();
+
+  // --- From any host thread.
+  void Pause();
+  void Resume();
+  // Register and vCPU access: fails (FailedPrecondition) while the thread is running guest code
+  // or after it exited. Pause() first for a stable view.
+  absl::Status GetRegs(Regs* regs);
+  absl::Status SetRegs(const Regs& regs);
+  // Runs f with the vCPU (FPU state, single-step, hardware breakpoints) under the same rule.
+  absl::Status WithVcpu(absl::FunctionRef<absl::Status(Vcpu&)> f);
+  // Makes the thread stop running guest code for good (the payload is ending).
+  void Kill();
+
+  // --- From the thread's own host thread.
+  // Records the host tid of the calling thread as this thread's tid.
+  void BindToCurrentHostThread();
+  // Runs guest code and serves its exits until the thread exits or the payload ends.
+  void RunLoop();
+  // Changes the registers the thread resumes with (arch_prctl's fs_base, for instance).
+  void EditRegs(absl::FunctionRef<void(Regs&)> edit);
+  ThreadSignalState& signal_state() { return signals_; }
+  // set_tid_address / CLONE_CHILD_CLEARTID: cleared and futex-woken at thread exit.
+  void set_clear_child_tid(uint64_t gva) { clear_child_tid_ = gva; }
+  // The exit syscall: the thread ends after the current syscall with this status.
+  void SetExiting(int status) { exit_status_ = status; }
+  int exit_status() const { return exit_status_; }
+
+ private:
+  // Waits while paused; false if the thread must end. Loads dirty registers into the vCPU.
+  bool WaitUntilRunnable();
+  // Serves one exit; false if the thread ends.
+  bool HandleExit(const VcpuExit& exit);
+  bool HandleSyscall();
+  // A fault or debug exit: the observer decides, else fatal ends the payload.
+  bool HandleStop(const VcpuExit& exit, const FatalSignal& signal, bool fatal);
+  void Finish();
+
+  Process& process_;
+  const int vcpu_id_;
+  std::atomic<int> tid_{0};
+  ThreadSignalState signals_;
+  uint64_t clear_child_tid_ = 0;
+  int exit_status_ = 0;
+
+  absl::Mutex mu_;
+  std::unique_ptr<Vcpu> vcpu_ ABSL_GUARDED_BY(mu_);
+  ThreadState state_ ABSL_GUARDED_BY(mu_) = ThreadState::kNew;
+  bool pause_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool killed_ ABSL_GUARDED_BY(mu_) = false;
+  Regs regs_ ABSL_GUARDED_BY(mu_);
+  bool regs_dirty_ ABSL_GUARDED_BY(mu_) = true;
+};
+
+}  // namespace km

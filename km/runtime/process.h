@@ -1,0 +1,129 @@
+// A running payload: its guest memory, engine, loaded image, descriptors, signal dispositions
+// and threads. km has exactly one; the debug service reaches everything through it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "km/elf_loader.h"
+#include "km/engine.h"
+#include "km/guest_memory.h"
+#include "km/initial_stack.h"
+#include "km/runtime/debug_observer.h"
+#include "km/runtime/fd_table.h"
+#include "km/runtime/guest_thread.h"
+#include "km/runtime/program_break.h"
+#include "km/runtime/signal_state.h"
+
+namespace km {
+
+struct ProcessOptions {
+  std::string payload;             // the ELF path, as given (also argv[0])
+  std::vector<std::string> argv;   // argv[0] included
+  std::vector<std::string> envp;
+  Accel accel = Accel::kAuto;
+  uint64_t memory_size = 0;
+};
+
+class Process {
+ public:
+  // Builds guest memory and the engine, loads the payload and its initial stack, and creates the
+  // main thread (not yet running). *engine_notice receives the engine's line for --accel=auto.
+  static absl::StatusOr<std::unique_ptr<Process>> Create(const ProcessOptions& options,
+                                                         std::string* engine_notice);
+  // Assembles a process from parts already made (tests use a fake engine).
+  static absl::StatusOr<std::unique_ptr<Process>> FromParts(std::unique_ptr<GuestMemory> mem,
+                                                            std::unique_ptr<Engine> engine,
+                                                            LoadedImage image,
+                                                            InitialStack stack);
+  // Only safe once no guest thread runs: km itself never destroys its Process (it _exits).
+  ~Process();
+
+  // Called once, from the thread that ended the payload, with km's exit status. km's handler
+  // flushes and _exits: it must not return while threads may be blocked in host syscalls.
+  // Without one, Run() returns the status once the main thread's loop ends.
+  void set_exit_handler(std::function<void(int status)> handler) {
+    exit_handler_ = std::move(handler);
+  }
+  // Runs the main guest thread on the calling host thread, then waits for the payload's end.
+  int Run();
+
+  GuestMemory& memory() { return *mem_; }
+  Engine& engine() { return *engine_; }
+  const LoadedImage& image() const { return image_; }
+  // The auxv as laid out on the initial stack (for a debugger's qXfer:auxv).
+  const std::string& auxv() const { return auxv_; }
+  FdTable& fds() { return fds_; }
+  ProgramBreak& program_break() { return brk_; }
+  SignalDispositions& signals() { return signals_; }
+
+  void set_debug_observer(DebugObserver* observer) { observer_.store(observer); }
+  DebugObserver* debug_observer() const { return observer_.load(); }
+
+  std::vector<std::shared_ptr<GuestThread>> Threads();
+  std::shared_ptr<GuestThread> FindThread(int tid);
+  std::shared_ptr<GuestThread> main_thread() { return main_thread_; }
+
+  // clone: a new thread with these registers and FPU state; it starts running once start()
+  // has been called on the result, which returns the new thread's tid for the parent.
+  class PendingThread;
+  absl::StatusOr<std::unique_ptr<PendingThread>> SpawnThread(const Regs& regs,
+                                                             const FpuRegs& fpu);
+
+  // The payload ends: exit_group, a fatal signal, or the last thread's exit. The first call
+  // wins; it prints the message, stops every vCPU and calls the exit handler.
+  void End(const ExitInfo& info);
+  void ExitGroup(int status) { End({status & 0xff, 0, ""}); }
+  bool ended();
+  // A thread's loop finished (its exit syscall, or the payload ending).
+  void ThreadFinished(GuestThread& thread);
+
+ private:
+  Process(std::unique_ptr<GuestMemory> mem, std::unique_ptr<Engine> engine, LoadedImage image,
+          std::string auxv);
+  int AllocVcpuId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Members are destroyed in reverse order: threads (vCPUs) before the engine before memory.
+  std::unique_ptr<GuestMemory> mem_;
+  std::unique_ptr<Engine> engine_;
+  const LoadedImage image_;
+  const std::string auxv_;
+  FdTable fds_;
+  ProgramBreak brk_;
+  SignalDispositions signals_;
+  std::atomic<DebugObserver*> observer_{nullptr};
+  std::function<void(int)> exit_handler_;
+
+  absl::Mutex mu_;
+  std::shared_ptr<GuestThread> main_thread_;
+  // Live threads by tid (the main thread is added when Run() binds it).
+  absl::flat_hash_map<int, std::shared_ptr<GuestThread>> threads_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> vcpu_ids_ ABSL_GUARDED_BY(mu_);  // in use
+  int live_threads_ ABSL_GUARDED_BY(mu_) = 0;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  ExitInfo exit_info_ ABSL_GUARDED_BY(mu_);
+};
+
+// A thread made by SpawnThread whose host thread is waiting for the go.
+class Process::PendingThread {
+ public:
+  ~PendingThread();  // without start(), the thread exits without running guest code
+  std::shared_ptr<GuestThread> thread() { return thread_; }
+  int tid() const { return thread_->tid(); }
+  void start();
+
+ private:
+  friend class Process;
+  struct Gate;
+  std::shared_ptr<GuestThread> thread_;
+  std::shared_ptr<Gate> gate_;
+};
+
+}  // namespace km

@@ -1,0 +1,40 @@
+#include "km/runtime/signal_state.h"
+
+#include <signal.h>
+
+namespace km {
+
+KernelSigaction SignalDispositions::Get(int signo) {
+  absl::MutexLock lock(&mu_);
+  return actions_[signo];
+}
+
+void SignalDispositions::Set(int signo, const KernelSigaction& action) {
+  absl::MutexLock lock(&mu_);
+  actions_[signo] = action;
+}
+
+SignalEffect SignalDispositions::Effect(int signo) {
+  constexpr uint64_t kSigDfl = 0;
+  constexpr uint64_t kSigIgn = 1;
+  const uint64_t handler = Get(signo).handler;
+  if (handler == kSigIgn) return SignalEffect::kIgnore;
+  if (handler != kSigDfl) return SignalEffect::kHandlerNotRun;
+  switch (signo) {
+    case SIGCHLD:
+    case SIGCONT:
+    case SIGURG:
+    case SIGWINCH:
+    // Stop signals: km cannot stop a payload the way a shell's job control expects, and ending
+    // it instead would be worse than carrying on.
+    case SIGSTOP:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU:
+      return SignalEffect::kIgnore;
+    default:
+      return SignalEffect::kTerminate;
+  }
+}
+
+}  // namespace km

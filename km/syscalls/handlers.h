@@ -1,0 +1,105 @@
+// The syscall handlers, one group per file (sys_*.cc); dispatch.cc maps numbers to them.
+#pragma once
+
+#include "km/syscalls/dispatch.h"
+
+namespace km {
+
+// sys_fd.cc: descriptors.
+int64_t SysRead(SyscallContext& ctx);
+int64_t SysWrite(SyscallContext& ctx);
+int64_t SysReadv(SyscallContext& ctx);
+int64_t SysWritev(SyscallContext& ctx);
+int64_t SysPread64(SyscallContext& ctx);
+int64_t SysPwrite64(SyscallContext& ctx);
+int64_t SysClose(SyscallContext& ctx);
+int64_t SysLseek(SyscallContext& ctx);
+int64_t SysFstat(SyscallContext& ctx);
+int64_t SysIoctl(SyscallContext& ctx);
+int64_t SysFcntl(SyscallContext& ctx);
+int64_t SysDup(SyscallContext& ctx);
+int64_t SysDup2(SyscallContext& ctx);
+int64_t SysDup3(SyscallContext& ctx);
+int64_t SysPipe(SyscallContext& ctx);
+int64_t SysPipe2(SyscallContext& ctx);
+int64_t SysGetdents64(SyscallContext& ctx);
+int64_t SysFchdir(SyscallContext& ctx);
+int64_t SysFsync(SyscallContext& ctx);
+int64_t SysFtruncate(SyscallContext& ctx);
+
+// sys_path.cc: file names.
+int64_t SysOpen(SyscallContext& ctx);
+int64_t SysOpenat(SyscallContext& ctx);
+int64_t SysStat(SyscallContext& ctx);
+int64_t SysLstat(SyscallContext& ctx);
+int64_t SysNewfstatat(SyscallContext& ctx);
+int64_t SysAccess(SyscallContext& ctx);
+int64_t SysFaccessat(SyscallContext& ctx);
+int64_t SysFaccessat2(SyscallContext& ctx);
+int64_t SysUnlink(SyscallContext& ctx);
+int64_t SysUnlinkat(SyscallContext& ctx);
+int64_t SysMkdir(SyscallContext& ctx);
+int64_t SysMkdirat(SyscallContext& ctx);
+int64_t SysRmdir(SyscallContext& ctx);
+int64_t SysRename(SyscallContext& ctx);
+int64_t SysRenameat(SyscallContext& ctx);
+int64_t SysRenameat2(SyscallContext& ctx);
+int64_t SysReadlink(SyscallContext& ctx);
+int64_t SysReadlinkat(SyscallContext& ctx);
+int64_t SysGetcwd(SyscallContext& ctx);
+int64_t SysChdir(SyscallContext& ctx);
+
+// sys_memory.cc
+int64_t SysBrk(SyscallContext& ctx);
+int64_t SysMmap(SyscallContext& ctx);
+int64_t SysMunmap(SyscallContext& ctx);
+int64_t SysMprotect(SyscallContext& ctx);
+int64_t SysMadvise(SyscallContext& ctx);
+int64_t SysMremap(SyscallContext& ctx);
+
+// sys_time.cc
+int64_t SysClockGettime(SyscallContext& ctx);
+int64_t SysClockGetres(SyscallContext& ctx);
+int64_t SysGettimeofday(SyscallContext& ctx);
+int64_t SysTime(SyscallContext& ctx);
+int64_t SysNanosleep(SyscallContext& ctx);
+int64_t SysClockNanosleep(SyscallContext& ctx);
+
+// sys_identity.cc: who and where the payload is.
+int64_t SysGetpid(SyscallContext& ctx);
+int64_t SysGettid(SyscallContext& ctx);
+int64_t SysGetppid(SyscallContext& ctx);
+int64_t SysGetuid(SyscallContext& ctx);
+int64_t SysGeteuid(SyscallContext& ctx);
+int64_t SysGetgid(SyscallContext& ctx);
+int64_t SysGetegid(SyscallContext& ctx);
+int64_t SysUname(SyscallContext& ctx);
+int64_t SysSchedGetaffinity(SyscallContext& ctx);
+int64_t SysSchedYield(SyscallContext& ctx);
+int64_t SysGetrandom(SyscallContext& ctx);
+int64_t SysPrlimit64(SyscallContext& ctx);
+int64_t SysGetrlimit(SyscallContext& ctx);
+int64_t SysSetrlimit(SyscallContext& ctx);
+int64_t SysSysinfo(SyscallContext& ctx);
+
+// sys_signal.cc
+int64_t SysRtSigaction(SyscallContext& ctx);
+int64_t SysRtSigprocmask(SyscallContext& ctx);
+int64_t SysSigaltstack(SyscallContext& ctx);
+int64_t SysKill(SyscallContext& ctx);
+int64_t SysTkill(SyscallContext& ctx);
+int64_t SysTgkill(SyscallContext& ctx);
+
+// sys_thread.cc: threads and their CPU state.
+int64_t SysClone(SyscallContext& ctx);
+int64_t SysExit(SyscallContext& ctx);
+int64_t SysExitGroup(SyscallContext& ctx);
+int64_t SysSetTidAddress(SyscallContext& ctx);
+int64_t SysSetRobustList(SyscallContext& ctx);
+int64_t SysArchPrctl(SyscallContext& ctx);
+int64_t SysPrctl(SyscallContext& ctx);
+
+// sys_futex.cc
+int64_t SysFutex(SyscallContext& ctx);
+
+}  // namespace km

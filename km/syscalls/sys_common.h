@@ -1,0 +1,37 @@
+// Small helpers shared by the syscall handlers.
+#pragma once
+
+#include <errno.h>
+#include <fcntl.h>
+
+#include <cstdint>
+
+#include "km/runtime/fd_table.h"
+#include "km/runtime/process.h"
+#include "km/syscalls/dispatch.h"
+
+namespace km {
+
+// A host call's result as a syscall return: the value, or -errno.
+inline int64_t HostResult(int64_t r) { return r < 0 ? -errno : r; }
+
+// The guest's fd arguments are C ints (the kernel reads the low 32 bits).
+inline int FdArg(uint64_t arg) { return static_cast<int>(arg); }
+
+// Runs f() while holding a use of the guest fd, or returns -EBADF.
+template <typename F>
+int64_t WithFd(SyscallContext& ctx, int fd, F f) {
+  FdTable::Ref ref;
+  if (int e = ctx.process.fds().Acquire(fd, &ref); e != 0) return e;
+  return f();
+}
+
+// The same for a dirfd argument of the *at calls: AT_FDCWD, or an fd the guest owns. An
+// absolute path ignores dirfd, as Linux does.
+template <typename F>
+int64_t WithDirFd(SyscallContext& ctx, int dirfd, const std::string& path, F f) {
+  if (dirfd == AT_FDCWD || (!path.empty() && path[0] == '/')) return f();
+  return WithFd(ctx, dirfd, f);
+}
+
+}  // namespace km
