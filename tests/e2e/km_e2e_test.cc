@@ -1,0 +1,288 @@
+// End-to-end: each payload runs natively and under `km --accel=ENGINE`; stdout and the exit
+// status must match exactly. Faults must be reported with the native signal and rip. Engines
+// this machine lacks show as skipped, with the reason.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/elf_text.h"
+#include "tests/e2e/native_fault.h"
+#include "tests/engines.h"
+
+namespace km_test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+std::string KmPath() { return Runfile("km/km"); }
+
+std::string PayloadPath(absl::string_view name) {
+  return Runfile(absl::StrCat("tests/payloads/bin/", name));
+}
+
+std::string TmpDir() {
+  const char* dir = getenv("TEST_TMPDIR");
+  return dir != nullptr ? dir : "/tmp";
+}
+
+// A fresh directory under TEST_TMPDIR.
+std::string MakeDir(absl::string_view name) {
+  std::string dir = absl::StrCat(TmpDir(), "/", name);
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    ADD_FAILURE() << "mkdir " << dir << ": " << strerror(errno);
+  }
+  return dir;
+}
+
+// Run() that turns a failure to start into a test failure and an impossible status.
+RunResult MustRun(const std::vector<std::string>& argv, const RunOptions& options = {}) {
+  absl::StatusOr<RunResult> result = Run(argv, options);
+  if (!result.ok()) {
+    ADD_FAILURE() << "cannot run " << argv[0] << ": " << result.status();
+    return RunResult{.err = std::string(result.status().message())};
+  }
+  return *std::move(result);
+}
+
+int LineCount(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+class KmE2eTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    EngineInfo engine = FindEngine(GetParam());
+    if (!engine.available) GTEST_SKIP() << engine.skip_reason;
+  }
+
+  std::vector<std::string> NativeArgv(absl::string_view payload,
+                                      const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {PayloadPath(payload)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  std::vector<std::string> KmArgv(absl::string_view payload, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {KmPath(), absl::StrCat("--accel=", GetParam()),
+                                     PayloadPath(payload)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  RunResult RunNative(absl::string_view payload, const std::vector<std::string>& args,
+                      const std::vector<std::string>& env = {}) {
+    return MustRun(NativeArgv(payload, args), {.env = env});
+  }
+
+  RunResult RunKm(absl::string_view payload, const std::vector<std::string>& args,
+                  const std::vector<std::string>& env = {}) {
+    return MustRun(KmArgv(payload, args), {.env = env});
+  }
+
+  // Runs the payload both ways; expects identical stdout and exit status. Returns the km run.
+  RunResult ExpectSameAsNative(absl::string_view payload, const std::vector<std::string>& args,
+                               const std::vector<std::string>& env = {}) {
+    RunResult native = RunNative(payload, args, env);
+    RunResult km = RunKm(payload, args, env);
+    EXPECT_FALSE(native.timed_out) << "native " << payload << ": " << Describe(native);
+    EXPECT_FALSE(km.timed_out) << "km " << payload << ": " << Describe(km);
+    EXPECT_EQ(km.out, native.out) << "stdout of " << payload << " differs; km run: "
+                                  << Describe(km);
+    EXPECT_EQ(km.status, native.status) << "exit status of " << payload << " differs; km run: "
+                                        << Describe(km);
+    return km;
+  }
+
+  // A payload that dies by signal: km must exit 128 + signo like the native run and print one
+  // stderr line naming the signal; for CPU faults also the native rip (which lies in the
+  // payload's text) and the native si_addr as the fault address.
+  void ExpectFaultLikeNative(const std::string& variant, int signo, const std::string& signame,
+                             bool cpu_fault) {
+    RunResult native = RunNative("fault", {variant});
+    ASSERT_EQ(native.status, 128 + signo) << "native fault " << variant << ": "
+                                          << Describe(native);
+    RunResult km = RunKm("fault", {variant});
+    EXPECT_EQ(km.status, native.status) << Describe(km);
+    EXPECT_EQ(km.out, native.out) << Describe(km);
+    EXPECT_EQ(LineCount(km.err), 1) << "want one stderr line: " << Describe(km);
+    EXPECT_THAT(km.err, HasSubstr(absl::StrCat("km: payload terminated by ", signame)));
+    if (!cpu_fault) return;
+
+    absl::StatusOr<NativeFault> where = TraceFirstSignal(NativeArgv("fault", {variant}));
+    ASSERT_TRUE(where.ok()) << where.status();
+    ASSERT_EQ(where->signo, signo);
+    std::smatch match;
+    ASSERT_TRUE(std::regex_search(km.err, match, std::regex("at rip (0x[0-9a-fA-F]+)")))
+        << "no rip in km's report: " << km.err;
+    uint64_t rip = strtoull(match[1].str().c_str(), nullptr, 16);
+    EXPECT_EQ(rip, where->rip) << std::hex << "km says rip 0x" << rip
+                               << ", natively the fault is at 0x" << where->rip;
+    absl::StatusOr<std::vector<AddressRange>> text = ExecutableSegments(PayloadPath("fault"));
+    ASSERT_TRUE(text.ok()) << text.status();
+    bool in_text = false;
+    for (const AddressRange& range : *text) in_text |= range.Contains(rip);
+    EXPECT_TRUE(in_text) << std::hex << "rip 0x" << rip << " is outside the payload's text";
+    // si_addr: the data address for SIGSEGV (0 here), the instruction for SIGFPE and SIGILL.
+    ASSERT_TRUE(std::regex_search(km.err, match, std::regex("fault address (0x[0-9a-fA-F]+)")))
+        << "no fault address in km's report: " << km.err;
+    EXPECT_EQ(strtoull(match[1].str().c_str(), nullptr, 16), where->address) << km.err;
+  }
+};
+
+TEST_P(KmE2eTest, HelloNoArguments) { ExpectSameAsNative("hello", {}); }
+
+TEST_P(KmE2eTest, HelloArgumentsAndExitStatus) {
+  RunResult km = ExpectSameAsNative("hello", {"7", "two words", "", "three"});
+  EXPECT_EQ(km.status, 7);
+}
+
+TEST_P(KmE2eTest, HelloExitStatusWrapsLikeLinux) {
+  ExpectSameAsNative("hello", {"255"});
+  ExpectSameAsNative("hello", {"300"});  // 300 & 0xff
+}
+
+TEST_P(KmE2eTest, HelloManyArguments) {
+  std::vector<std::string> args = {"0"};
+  for (int i = 0; i < 200; i++) args.push_back(absl::StrCat("arg-", i, std::string(i, 'x')));
+  ExpectSameAsNative("hello", args);
+}
+
+TEST_P(KmE2eTest, HelloSeesEnvironment) {
+  RunResult km = ExpectSameAsNative("hello", {"3"}, {"KM_TEST_VAR=hello world", "OTHER=1"});
+  EXPECT_THAT(km.out, HasSubstr("KM_TEST_VAR=hello world\n"));
+}
+
+TEST_P(KmE2eTest, StaticPieHello) {
+  ExpectSameAsNative("hello_pie", {"5", "pie"}, {"KM_TEST_VAR=pie"});
+}
+
+TEST_P(KmE2eTest, ThreadsFiveTimes) {
+  for (int i = 0; i < 5; i++) {
+    SCOPED_TRACE(absl::StrCat("run ", i + 1, " of 5"));
+    RunResult km = ExpectSameAsNative("threads", {});
+    EXPECT_EQ(km.status, 0);
+  }
+}
+
+TEST_P(KmE2eTest, Compute) {
+  // Small: tcg runs -O0 loops about 85 times slower than native.
+  RunResult km = ExpectSameAsNative("compute", {"200000"});
+  EXPECT_THAT(km.out, HasSubstr("checksum="));
+}
+
+TEST_P(KmE2eTest, ComputeOptimized) { ExpectSameAsNative("compute_o2", {"2000000"}); }
+
+TEST_P(KmE2eTest, FileIo) {
+  RunResult native = RunNative("fileio", {MakeDir("fileio_native")});
+  ASSERT_EQ(native.status, 0) << Describe(native);
+  RunResult km = RunKm("fileio", {MakeDir(absl::StrCat("fileio_", GetParam()))});
+  EXPECT_EQ(km.out, native.out) << Describe(km);
+  EXPECT_EQ(km.status, 0) << Describe(km);
+}
+
+TEST_P(KmE2eTest, BadPointersGetEfault) {
+  RunResult km = ExpectSameAsNative("badptr", {});
+  EXPECT_EQ(km.status, 0) << Describe(km);
+  EXPECT_THAT(km.out, HasSubstr("\n0 unexpected results\n"));
+}
+
+TEST_P(KmE2eTest, FaultSegv) { ExpectFaultLikeNative("segv", SIGSEGV, "SIGSEGV", true); }
+TEST_P(KmE2eTest, FaultFpe) { ExpectFaultLikeNative("fpe", SIGFPE, "SIGFPE", true); }
+TEST_P(KmE2eTest, FaultIll) { ExpectFaultLikeNative("ill", SIGILL, "SIGILL", true); }
+TEST_P(KmE2eTest, FaultAbort) { ExpectFaultLikeNative("abort", SIGABRT, "SIGABRT", false); }
+
+INSTANTIATE_TEST_SUITE_P(Engines, KmE2eTest, ::testing::Values("kvm", "tcg"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+// Command-line and payload errors: km must refuse cleanly, whatever the engine.
+
+void ExpectRefused(const RunResult& km, const std::string& names) {
+  EXPECT_FALSE(km.timed_out) << Describe(km);
+  EXPECT_EQ(km.status, 1) << Describe(km);
+  EXPECT_THAT(km.out, IsEmpty());
+  EXPECT_THAT(km.err, HasSubstr(names)) << "the message should name " << names;
+  EXPECT_LE(LineCount(km.err), 2) << "want a short message: " << km.err;
+}
+
+TEST(KmCliTest, KvmMissingExitsOneNamingDevKvm) {
+  struct stat st;
+  RunResult km;
+  if (stat("/dev/kvm", &st) != 0) {
+    km = MustRun({KmPath(), "--accel=kvm", PayloadPath("hello")});
+  } else {
+    if (geteuid() != 0) GTEST_SKIP() << "/dev/kvm exists and hiding it needs root";
+    // A private mount namespace where /dev/kvm is /dev/null: km's KVM set-up must fail.
+    km = MustRun({"/usr/bin/unshare", "-m", "/bin/sh", "-c",
+                  "mount --bind /dev/null /dev/kvm && exec \"$0\" \"$@\"", KmPath(),
+                  "--accel=kvm", PayloadPath("hello")});
+    if (absl::StrContains(km.err, "unshare:") || absl::StrContains(km.err, "mount:")) {
+      GTEST_SKIP() << "cannot hide /dev/kvm: " << km.err;
+    }
+  }
+  EXPECT_EQ(km.status, 1) << Describe(km);
+  EXPECT_THAT(km.out, IsEmpty());
+  EXPECT_EQ(LineCount(km.err), 1) << Describe(km);
+  EXPECT_THAT(km.err, HasSubstr("/dev/kvm"));
+}
+
+TEST(KmCliTest, MissingPayload) {
+  std::string path = absl::StrCat(TmpDir(), "/no_such_payload");
+  ExpectRefused(MustRun({KmPath(), "--accel=tcg", path}), path);
+}
+
+TEST(KmCliTest, DirectoryAsPayload) {
+  std::string path = MakeDir("a_directory");
+  ExpectRefused(MustRun({KmPath(), "--accel=tcg", path}), path);
+}
+
+TEST(KmCliTest, EmptyFile) {
+  std::string path = absl::StrCat(TmpDir(), "/empty");
+  std::ofstream(path).close();
+  ExpectRefused(MustRun({KmPath(), "--accel=tcg", path}), path);
+}
+
+TEST(KmCliTest, NotElf) {
+  std::string path = absl::StrCat(TmpDir(), "/not_elf.sh");
+  std::ofstream(path) << "#!/bin/sh\necho this is a shell script, not an ELF file\n";
+  chmod(path.c_str(), 0755);
+  ExpectRefused(MustRun({KmPath(), "--accel=tcg", path}), path);
+}
+
+TEST(KmCliTest, TruncatedElf) {
+  // The ELF header survives, the program headers it points at do not.
+  std::ifstream in(PayloadPath("hello"), std::ios::binary);
+  std::string head(100, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  std::string path = absl::StrCat(TmpDir(), "/truncated_elf");
+  std::ofstream(path, std::ios::binary) << head;
+  ExpectRefused(MustRun({KmPath(), "--accel=tcg", path}), path);
+}
+
+TEST(KmCliTest, DynamicBinary) {
+  const std::string path = "/bin/true";
+  RunResult km = MustRun({KmPath(), "--accel=tcg", path});
+  ExpectRefused(km, path);
+  std::string err = absl::AsciiStrToLower(km.err);
+  EXPECT_TRUE(absl::StrContains(err, "interp") || absl::StrContains(err, "dynamic"))
+      << "the message should say the binary is dynamically linked: " << km.err;
+}
+
+}  // namespace
+}  // namespace km_test
