@@ -14,12 +14,19 @@
 #include "km/runtime/command_line.h"
 #include "km/runtime/flag_types.h"
 #include "km/runtime/process.h"
+#include "km_hooks/debug_server.h"
+#include "km_hooks/late_attach.h"
 
 ABSL_FLAG(km::Accel, accel, km::Accel::kAuto,
           "how to run guest code: kvm (/dev/kvm), tcg (software CPU), or auto (kvm if /dev/kvm "
           "opens, else tcg)");
 ABSL_FLAG(km::MemorySize, memory, km::MemorySize{km::kDefaultMemorySize},
           "guest memory size, e.g. 512M or 2G");
+ABSL_FLAG(std::string, debug_socket, "",
+          "serve the km.debug.v1 debug service on this unix socket (mode 0600)");
+ABSL_FLAG(bool, debug_wait, false,
+          "with --debug-socket: hold the payload before its first instruction until a debug "
+          "client resumes it");
 
 extern char** environ;
 
@@ -60,7 +67,27 @@ int main(int argc, char** argv) {
   // them or destroying the Process they use.
   (*process)->set_exit_handler([](int status) {
     std::fflush(nullptr);
+    km_hooks::RemoveSocketsAtExit();
     _exit(status);
   });
-  return process->release()->Run();
+  km::Process* running = process->release();
+
+  const std::string socket = absl::GetFlag(FLAGS_debug_socket);
+  if (socket.empty()) {
+    if (absl::GetFlag(FLAGS_debug_wait)) {
+      PrintLine("--debug-wait needs --debug-socket");
+      return 2;
+    }
+    // SIGUSR1 opens the debug socket later (a debugger attaching to a running km).
+    km_hooks::EnableLateAttach(*running);
+  } else {
+    auto server = km_hooks::DebugServer::Start(*running, socket, absl::GetFlag(FLAGS_debug_wait));
+    if (!server.ok()) {
+      PrintLine(std::string(server.status().message()));
+      return 1;
+    }
+    // Lives as long as km: the exit handler _exits without tearing anything down.
+    server->release();
+  }
+  return running->Run();
 }

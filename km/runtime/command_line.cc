@@ -1,5 +1,7 @@
 #include "km/runtime/command_line.h"
 
+#include <algorithm>
+
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
@@ -7,6 +9,17 @@
 
 namespace km {
 namespace {
+
+// "--debug-socket=x" → "--debug_socket=x": dashes in the name only, never in the value.
+std::string Underscored(absl::string_view arg) {
+  std::string out(arg);
+  const size_t start = out.find_first_not_of('-');
+  const size_t end = std::min(out.find('='), out.size());
+  for (size_t i = start == std::string::npos ? end : start; i < end; i++) {
+    if (out[i] == '-') out[i] = '_';
+  }
+  return out;
+}
 
 // Whether arg ("--name" or "-name", no "=") is a flag whose value is the next argument.
 bool TakesSeparateValue(absl::string_view arg) {
@@ -21,6 +34,8 @@ bool TakesSeparateValue(absl::string_view arg) {
 
 SplitArgs SplitCommandLine(int argc, char** argv) {
   SplitArgs out;
+  // Reserved up front: km_args points into these strings.
+  out.flag_storage.reserve(argc);
   if (argc > 0) out.km_args.push_back(argv[0]);
   int i = 1;
   for (; i < argc; i++) {
@@ -30,8 +45,9 @@ SplitArgs SplitCommandLine(int argc, char** argv) {
       break;
     }
     if (arg.size() < 2 || arg[0] != '-') break;
-    out.km_args.push_back(argv[i]);
-    if (TakesSeparateValue(arg) && i + 1 < argc) out.km_args.push_back(argv[++i]);
+    const std::string& flag = out.flag_storage.emplace_back(Underscored(arg));
+    out.km_args.push_back(const_cast<char*>(flag.c_str()));
+    if (TakesSeparateValue(flag) && i + 1 < argc) out.km_args.push_back(argv[++i]);
   }
   for (; i < argc; i++) out.payload_argv.emplace_back(argv[i]);
   return out;

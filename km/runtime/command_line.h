@@ -8,13 +8,16 @@
 namespace km {
 
 struct SplitArgs {
-  std::vector<char*> km_args;              // argv[0] and km's flags, for absl::ParseCommandLine
+  // argv[0] and km's flags, for absl::ParseCommandLine; they point into flag_storage.
+  std::vector<char*> km_args;
+  std::vector<std::string> flag_storage;
   std::vector<std::string> payload_argv;   // PAYLOAD ARGS..., empty if none was given
 };
 
 // The payload is the first argument that is neither a flag nor a flag's separate value
 // ("--memory 2G"), or the argument after "--". A flag takes a separate value when it is a
-// registered non-bool flag written without "=".
+// registered non-bool flag written without "=". Flag names may use dashes for absl's
+// underscores (--debug-socket is --debug_socket), as users of gdb and KM expect.
 SplitArgs SplitCommandLine(int argc, char** argv);
 
 }  // namespace km

@@ -19,8 +19,10 @@ struct StopEvent {
 };
 
 enum class DebugAction {
-  kContinue,    // run on (the observer may have changed registers, e.g. stepped past an int3)
-  kPark,        // stay stopped, as after GuestThread::Pause(), until GuestThread::Resume()
+  // Run on (the observer may have changed registers, e.g. stepped past an int3), or park
+  // first if the observer called GuestThread::RequestPark(): it must do so before it lets
+  // anyone else learn of the stop, or a resume that comes quickly could be lost.
+  kContinue,
   kNotHandled,  // what km does without a debugger: a fault or int3 ends the payload
 };
 
@@ -38,6 +40,9 @@ class DebugObserver {
  public:
   virtual ~DebugObserver() = default;
   virtual DebugAction OnStop(GuestThread& thread, const StopEvent& event) = 0;
+  // After a syscall's result is in rax, before the thread runs on: a debugger single-stepping
+  // the syscall instruction sees its step end here (and may RequestPark the thread).
+  virtual void AfterSyscall(GuestThread& thread) {}
   // Before the thread's first instruction; after its last (its vCPU is gone by then).
   virtual void OnThreadStart(GuestThread& thread) {}
   virtual void OnThreadExit(GuestThread& thread) {}

@@ -40,6 +40,11 @@ void GuestThread::Pause() {
   mu_.Await(absl::Condition(&paused));
 }
 
+void GuestThread::RequestPark() {
+  absl::MutexLock lock(&mu_);
+  pause_requested_ = true;
+}
+
 void GuestThread::Resume() {
   absl::MutexLock lock(&mu_);
   pause_requested_ = false;
@@ -178,11 +183,6 @@ bool GuestThread::HandleStop(const VcpuExit& exit, const FatalSignal& signal, bo
     switch (observer->OnStop(*this, StopEvent{exit, signal})) {
       case DebugAction::kContinue:
         return true;
-      case DebugAction::kPark: {
-        absl::MutexLock lock(&mu_);
-        pause_requested_ = true;
-        return true;
-      }
       case DebugAction::kNotHandled:
         break;
     }
@@ -202,14 +202,25 @@ bool GuestThread::HandleSyscall() {
   SyscallContext ctx(process_, *this, at_syscall);
   const int64_t result = DispatchSyscall(ctx);
   if (ctx.end_thread) return false;
-  absl::MutexLock lock(&mu_);
-  regs_.rax = static_cast<uint64_t>(result);
-  regs_dirty_ = true;
-  state_ = ThreadState::kHandling;
+  {
+    absl::MutexLock lock(&mu_);
+    regs_.rax = static_cast<uint64_t>(result);
+    regs_dirty_ = true;
+    state_ = ThreadState::kHandling;
+  }
+  if (DebugObserver* observer = process_.debug_observer()) observer->AfterSyscall(*this);
   return true;
 }
 
 void GuestThread::Finish() {
+  {
+    absl::MutexLock lock(&mu_);
+    state_ = ThreadState::kExited;
+    vcpu_.reset();
+  }
+  // Before the joiner is woken below: otherwise the payload could end, and a debugger hear of
+  // the process's exit, before it heard of this thread's.
+  if (DebugObserver* observer = process_.debug_observer()) observer->OnThreadExit(*this);
   if (clear_child_tid_ != 0 && !process_.ended()) {
     // What the kernel does for CLONE_CHILD_CLEARTID: pthread_join waits on this word. The
     // joiner may wait private or shared, so both kinds of waiter are woken.
@@ -223,12 +234,6 @@ void GuestThread::Finish() {
       }
     }
   }
-  {
-    absl::MutexLock lock(&mu_);
-    state_ = ThreadState::kExited;
-    vcpu_.reset();
-  }
-  if (DebugObserver* observer = process_.debug_observer()) observer->OnThreadExit(*this);
   process_.ThreadFinished(*this);
 }
 

@@ -6,7 +6,7 @@
 //   kRunning    inside Vcpu::Run(); only RequestStop() may touch the vCPU
 //   kHandling   outside Run(), handling an exit (fault, debug exit, stop request)
 //   kInSyscall  serving a syscall, possibly blocked in the host kernel (futex wait, read)
-//   kParked     stopped on request (Pause, or a DebugObserver's kPark) until Resume()
+//   kParked     stopped on request (Pause, or RequestPark) until Resume()
 //   kExited     gone; its vCPU is destroyed
 //
 // Pause() asks the thread to stop and waits until it is parked, in a syscall or exited. A
@@ -55,6 +55,9 @@ class GuestThread {
   // --- From any host thread.
   void Pause();
   void Resume();
+  // Like Pause() without the wait: the thread parks at its next chance (for a DebugObserver,
+  // on the thread's own host thread, that is before it runs any more guest code).
+  void RequestPark();
   // Register and vCPU access: fails (FailedPrecondition) while the thread is running guest code
   // or after it exited. Pause() first for a stable view.
   absl::Status GetRegs(Regs* regs);

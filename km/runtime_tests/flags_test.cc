@@ -65,6 +65,14 @@ TEST(CommandLineTest, SeparateFlagValues) {
   EXPECT_EQ(s.payload_argv, (std::vector<std::string>{"prog"}));
 }
 
+TEST(CommandLineTest, DashesInFlagNamesAreUnderscores) {
+  SplitArgs s = Split({"km", "--test-value-flag", "a-b", "--test-bool-flag", "--test-value-flag=c-d",
+                       "prog", "--x-y"});
+  EXPECT_EQ(KmArgs(s), (std::vector<std::string>{"km", "--test_value_flag", "a-b",
+                                                 "--test_bool_flag", "--test_value_flag=c-d"}));
+  EXPECT_EQ(s.payload_argv, (std::vector<std::string>{"prog", "--x-y"}));
+}
+
 TEST(CommandLineTest, DoubleDashEndsKmsFlags) {
   SplitArgs s = Split({"km", "--", "-prog", "a"});
   EXPECT_EQ(KmArgs(s), (std::vector<std::string>{"km"}));

@@ -1,0 +1,567 @@
+#include "km_hooks/debug_controller.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "km/runtime/fault.h"
+#include "km_hooks/proto_convert.h"
+
+namespace km_hooks {
+namespace {
+
+constexpr uint8_t kInt3 = 0xcc;
+
+v1::StopReason Reason(v1::StopKind kind, int signo) {
+  v1::StopReason r;
+  r.set_kind(kind);
+  r.set_signal(signo);
+  return r;
+}
+
+km::WatchKind WatchKindFor(v1::BreakpointKind kind) {
+  switch (kind) {
+    case v1::BREAKPOINT_KIND_WATCH_READ: return km::WatchKind::kRead;
+    case v1::BREAKPOINT_KIND_WATCH_ACCESS: return km::WatchKind::kAccess;
+    default: return km::WatchKind::kWrite;
+  }
+}
+
+v1::WatchKind WatchKindToProto(km::WatchKind kind) {
+  switch (kind) {
+    case km::WatchKind::kWrite: return v1::WATCH_KIND_WRITE;
+    case km::WatchKind::kRead: return v1::WATCH_KIND_READ;
+    case km::WatchKind::kAccess: return v1::WATCH_KIND_ACCESS;
+  }
+  return v1::WATCH_KIND_UNSPECIFIED;
+}
+
+// Signals whose default action is to do nothing: resuming with one of them changes nothing.
+bool IgnoredByDefault(int signo) {
+  return signo == SIGCHLD || signo == SIGURG || signo == SIGWINCH || signo == SIGCONT;
+}
+
+// The payload's thread names are its host threads' names: a guest tid is the host tid of the
+// thread running it, so pthread_setname_np's write to /proc/self/task/TID/comm names it.
+std::string ThreadName(int tid) {
+  std::ifstream comm(absl::StrFormat("/proc/self/task/%d/comm", tid));
+  std::string name;
+  std::getline(comm, name);
+  return name;
+}
+
+}  // namespace
+
+DebugController::DebugController(km::Process& process)
+    : process_(process), sw_breakpoints_(process.memory(), process.engine()) {}
+
+void DebugController::HoldMainThread() {
+  auto main = process_.main_thread();
+  main->Pause();
+  absl::MutexLock lock(&mu_);
+  hold_main_ = true;
+}
+
+void DebugController::SessionStarted() {
+  absl::MutexLock lock(&mu_);
+  session_ = true;
+  events_.Clear();
+}
+
+void DebugController::SessionEnded() {
+  absl::MutexLock control(&control_mu_);
+  sw_breakpoints_.RemoveAll();
+  {
+    absl::MutexLock lock(&mu_);
+    session_ = false;
+    hw_breakpoints_.clear();
+    watchpoints_.clear();
+  }
+  (void)ApplyDebugRegsEverywhere();
+  for (const auto& thread : process_.Threads()) {
+    (void)thread->WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
+    bool resume;
+    {
+      absl::MutexLock lock(&mu_);
+      ThreadDebug& td = threads_[thread->tid()];
+      resume = td.stopped.has_value();
+      td = ThreadDebug{};
+    }
+    if (resume) thread->Resume();
+  }
+  events_.Clear();
+}
+
+std::vector<v1::Event> DebugController::CurrentStops() {
+  std::vector<v1::Event> out;
+  for (const auto& thread : process_.Threads()) {
+    std::optional<v1::StopReason> reason;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = threads_.find(thread->tid());
+      if (it != threads_.end()) reason = it->second.stopped;
+    }
+    if (reason) *out.emplace_back().mutable_stop() = MakeStopEvent(*thread, *reason);
+  }
+  return out;
+}
+
+v1::Target DebugController::Target() {
+  v1::Target t;
+  const km::LoadedImage& image = process_.image();
+  t.set_payload_path(image.path);
+  t.set_entry(image.entry);
+  t.set_load_bias(image.load_bias);
+  t.set_pie(image.pie);
+  t.set_auxv(process_.auxv());
+  t.set_pid(getpid());
+  for (const km::Region& r : process_.memory().Regions()) ToProto(r, t.add_regions());
+  for (v1::Thread& th : Threads()) *t.add_threads() = std::move(th);
+  const km::EngineCaps caps = process_.engine().caps();
+  v1::EngineInfo* engine = t.mutable_engine();
+  engine->set_name(std::string(process_.engine().name()));
+  engine->set_avx(caps.avx);
+  engine->set_data_watchpoints(caps.data_watchpoints);
+  engine->set_hw_breakpoints(caps.hw_breakpoints);
+  return t;
+}
+
+std::vector<v1::Thread> DebugController::Threads() {
+  std::vector<v1::Thread> out;
+  auto threads = process_.Threads();
+  std::sort(threads.begin(), threads.end(),
+            [](const auto& a, const auto& b) { return a->vcpu_id() < b->vcpu_id(); });
+  for (const auto& thread : threads) {
+    v1::Thread& th = out.emplace_back();
+    th.set_tid(thread->tid());
+    th.set_name(ThreadName(thread->tid()));
+    absl::MutexLock lock(&mu_);
+    auto it = threads_.find(thread->tid());
+    if (thread->state() == km::ThreadState::kExited) {
+      th.set_state(v1::THREAD_STATE_EXITED);
+    } else if (it != threads_.end() && it->second.stopped) {
+      th.set_state(v1::THREAD_STATE_STOPPED);
+      *th.mutable_stop_reason() = *it->second.stopped;
+    } else {
+      th.set_state(v1::THREAD_STATE_RUNNING);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<km::GuestThread>> DebugController::FindThread(int tid) {
+  auto thread = process_.FindThread(tid);
+  if (thread == nullptr || thread->state() == km::ThreadState::kExited) {
+    return absl::NotFoundError(absl::StrFormat("no thread %d", tid));
+  }
+  return thread;
+}
+
+v1::StopEvent DebugController::MakeStopEvent(km::GuestThread& thread,
+                                             const v1::StopReason& reason) {
+  v1::StopEvent ev;
+  ev.set_tid(thread.tid());
+  *ev.mutable_reason() = reason;
+  km::Regs regs;
+  if (thread.GetRegs(&regs).ok()) {
+    ev.set_rip(regs.rip);
+    ev.set_rsp(regs.rsp);
+    ev.set_rbp(regs.rbp);
+    ToProto(regs, ev.mutable_registers());
+  }
+  return ev;
+}
+
+absl::StatusOr<std::vector<v1::StopEvent>> DebugController::Stop(const std::vector<int>& tids) {
+  absl::MutexLock control(&control_mu_);
+  std::vector<std::shared_ptr<km::GuestThread>> targets;
+  if (tids.empty()) {
+    targets = process_.Threads();
+  } else {
+    for (int tid : tids) {
+      auto thread = FindThread(tid);
+      if (!thread.ok()) return thread.status();
+      targets.push_back(*thread);
+    }
+  }
+  for (const auto& thread : targets) thread->Pause();
+  std::vector<v1::StopEvent> out;
+  for (const auto& thread : targets) {
+    if (thread->state() == km::ThreadState::kExited) continue;
+    v1::StopReason reason;
+    {
+      absl::MutexLock lock(&mu_);
+      ThreadDebug& td = threads_[thread->tid()];
+      if (!td.stopped) td.stopped = Reason(v1::STOP_KIND_INTERRUPTED, 0);
+      reason = *td.stopped;
+    }
+    out.push_back(MakeStopEvent(*thread, reason));
+  }
+  return out;
+}
+
+absl::Status DebugController::Resume(const std::vector<v1::ThreadAction>& actions) {
+  absl::MutexLock control(&control_mu_);
+  std::vector<std::pair<std::shared_ptr<km::GuestThread>, v1::ThreadAction>> plan;
+  const v1::ThreadAction* rest = nullptr;
+  for (const v1::ThreadAction& a : actions) {
+    if (a.tid() == 0) {
+      rest = &a;
+      continue;
+    }
+    auto thread = FindThread(a.tid());
+    if (!thread.ok()) return thread.status();
+    plan.emplace_back(*thread, a);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [thread, action] : plan) {
+      auto it = threads_.find(thread->tid());
+      if (it == threads_.end() || !it->second.stopped) {
+        return absl::FailedPreconditionError(
+            absl::StrFormat("thread %d is not stopped", thread->tid()));
+      }
+    }
+  }
+  if (rest != nullptr) {
+    for (const auto& thread : process_.Threads()) {
+      bool named = std::any_of(plan.begin(), plan.end(),
+                               [&](const auto& p) { return p.first == thread; });
+      bool stopped;
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = threads_.find(thread->tid());
+        stopped = it != threads_.end() && it->second.stopped;
+      }
+      if (!named && stopped) plan.emplace_back(thread, *rest);
+    }
+  }
+  for (const auto& [thread, action] : plan) {
+    absl::Status s = ResumeOne(*thread, action);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::ThreadAction& action) {
+  km::FatalSignal fault;
+  {
+    absl::MutexLock lock(&mu_);
+    ThreadDebug& td = threads_[thread.tid()];
+    fault = td.fault;
+    td.stopped.reset();
+    td.fault = {};
+  }
+  const int signo = action.signal();
+  if (signo != 0 && !IgnoredByDefault(signo)) {
+    // The payload installs no signal handlers km delivers to, so a signal it is resumed with
+    // does what its default action does: end the payload.
+    std::string message =
+        fault.signo == signo ? km::FaultMessage(fault) : km::KillMessage(signo);
+    process_.End({km::ExitStatusForSignal(signo), signo, message});
+    return absl::OkStatus();
+  }
+  km::Regs regs;
+  absl::Status s = thread.GetRegs(&regs);
+  if (!s.ok()) return s;
+  const bool step = action.mode() == v1::RESUME_MODE_STEP;
+  const bool over = sw_breakpoints_.Contains(regs.rip);
+  {
+    absl::MutexLock lock(&mu_);
+    ThreadDebug& td = threads_[thread.tid()];
+    td.stepping = step;
+    td.stepping_over = over;
+    td.step_over_addr = over ? regs.rip : 0;
+  }
+  if (over) sw_breakpoints_.Suspend(regs.rip);
+  if (step || over) {
+    s = thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(true); });
+    if (!s.ok()) return s;
+  }
+  thread.Resume();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Registers> DebugController::ReadRegisters(int tid, bool fpu) {
+  auto thread = FindThread(tid);
+  if (!thread.ok()) return thread.status();
+  km::Regs regs;
+  absl::Status s = (*thread)->GetRegs(&regs);
+  if (!s.ok()) return s;
+  v1::Registers out;
+  ToProto(regs, &out);
+  if (fpu) {
+    km::FpuRegs f = {};
+    s = (*thread)->WithVcpu([&](km::Vcpu& vcpu) { return vcpu.GetFpu(&f); });
+    if (!s.ok()) return s;
+    ToProto(f, out.mutable_fpu());
+  }
+  return out;
+}
+
+absl::Status DebugController::WriteRegisters(int tid, const v1::Registers& in) {
+  auto thread = FindThread(tid);
+  if (!thread.ok()) return thread.status();
+  if (in.has_fpu()) {
+    absl::Status s = (*thread)->WithVcpu([&](km::Vcpu& vcpu) {
+      km::FpuRegs f = {};
+      absl::Status st = vcpu.GetFpu(&f);
+      if (!st.ok()) return st;
+      st = FromProto(in.fpu(), &f);
+      if (!st.ok()) return st;
+      return vcpu.SetFpu(f);
+    });
+    if (!s.ok()) return s;
+  }
+  return (*thread)->SetRegs(FromProto(in));
+}
+
+std::string DebugController::ReadMemory(uint64_t addr, uint64_t len) {
+  std::string out(len, '\0');
+  out.resize(sw_breakpoints_.Read(addr, out.data(), len));
+  return out;
+}
+
+absl::StatusOr<uint64_t> DebugController::WriteMemory(uint64_t addr, const std::string& data) {
+  uint64_t n = sw_breakpoints_.Write(addr, data.data(), data.size());
+  if (n == 0 && !data.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("guest address 0x%x is not mapped", addr));
+  }
+  return n;
+}
+
+absl::Status DebugController::ApplyDebugRegs(km::GuestThread& thread) {
+  std::vector<uint64_t> bps;
+  std::vector<km::Watchpoint> wps;
+  {
+    absl::MutexLock lock(&mu_);
+    bps = hw_breakpoints_;
+    wps = watchpoints_;
+  }
+  const bool data_watch = process_.engine().caps().data_watchpoints;
+  return thread.WithVcpu([&](km::Vcpu& vcpu) {
+    absl::Status s = vcpu.SetHwBreakpoints(bps);
+    if (s.ok() && data_watch) s = vcpu.SetWatchpoints(wps);
+    return s;
+  });
+}
+
+absl::Status DebugController::ApplyDebugRegsEverywhere() {
+  for (const auto& thread : process_.Threads()) {
+    absl::Status s = ApplyDebugRegs(*thread);
+    if (absl::IsFailedPrecondition(s) && thread->state() != km::ThreadState::kExited) {
+      // Running: a vCPU's debug state changes only while it is out of the guest.
+      thread->Pause();
+      s = ApplyDebugRegs(*thread);
+      bool stopped_meanwhile;
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = threads_.find(thread->tid());
+        stopped_meanwhile = it != threads_.end() && it->second.stopped;
+      }
+      if (!stopped_meanwhile) thread->Resume();
+    }
+    if (!s.ok() && thread->state() != km::ThreadState::kExited) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DebugController::InsertBreakpoint(v1::BreakpointKind kind, uint64_t addr,
+                                               uint64_t len) {
+  absl::MutexLock control(&control_mu_);
+  const km::EngineCaps caps = process_.engine().caps();
+  switch (kind) {
+    case v1::BREAKPOINT_KIND_SOFTWARE:
+      return sw_breakpoints_.Insert(addr);
+    case v1::BREAKPOINT_KIND_HARDWARE: {
+      absl::MutexLock lock(&mu_);
+      if (std::find(hw_breakpoints_.begin(), hw_breakpoints_.end(), addr) !=
+          hw_breakpoints_.end()) {
+        return absl::OkStatus();
+      }
+      if (static_cast<int>(hw_breakpoints_.size()) >= caps.hw_breakpoints) {
+        return absl::ResourceExhaustedError(absl::StrFormat(
+            "all %d hardware breakpoints are in use", caps.hw_breakpoints));
+      }
+      hw_breakpoints_.push_back(addr);
+      break;
+    }
+    case v1::BREAKPOINT_KIND_WATCH_WRITE:
+    case v1::BREAKPOINT_KIND_WATCH_READ:
+    case v1::BREAKPOINT_KIND_WATCH_ACCESS: {
+      if (len != 1 && len != 2 && len != 4 && len != 8) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("watchpoint length %d: must be 1, 2, 4 or 8", len));
+      }
+      if (!caps.data_watchpoints) {
+        return absl::UnimplementedError(absl::StrFormat(
+            "the %s engine has no data watchpoints yet", process_.engine().name()));
+      }
+      absl::MutexLock lock(&mu_);
+      watchpoints_.push_back({addr, len, WatchKindFor(kind)});
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError(absl::StrFormat("unknown breakpoint kind %d", kind));
+  }
+  return ApplyDebugRegsEverywhere();
+}
+
+absl::Status DebugController::RemoveBreakpoint(v1::BreakpointKind kind, uint64_t addr,
+                                               uint64_t len) {
+  absl::MutexLock control(&control_mu_);
+  if (kind == v1::BREAKPOINT_KIND_SOFTWARE) return sw_breakpoints_.Remove(addr);
+  {
+    absl::MutexLock lock(&mu_);
+    bool found = false;
+    if (kind == v1::BREAKPOINT_KIND_HARDWARE) {
+      auto it = std::find(hw_breakpoints_.begin(), hw_breakpoints_.end(), addr);
+      if ((found = it != hw_breakpoints_.end())) hw_breakpoints_.erase(it);
+    } else {
+      const km::WatchKind wk = WatchKindFor(kind);
+      auto it = std::find_if(watchpoints_.begin(), watchpoints_.end(), [&](const auto& w) {
+        return w.addr == addr && w.len == len && w.kind == wk;
+      });
+      if ((found = it != watchpoints_.end())) watchpoints_.erase(it);
+    }
+    if (!found) {
+      return absl::NotFoundError(absl::StrFormat("no such breakpoint at 0x%x", addr));
+    }
+  }
+  return ApplyDebugRegsEverywhere();
+}
+
+km::DebugAction DebugController::ReportStop(km::GuestThread& thread,
+                                            const v1::StopReason& reason) {
+  v1::Event ev;
+  *ev.mutable_stop() = MakeStopEvent(thread, reason);
+  thread.RequestPark();
+  absl::MutexLock lock(&mu_);
+  threads_[thread.tid()].stopped = reason;
+  if (session_) events_.Push(std::move(ev));
+  return km::DebugAction::kContinue;
+}
+
+km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopEvent& event) {
+  const km::VcpuExit& exit = event.exit;
+  bool session, stepping, over;
+  uint64_t over_addr;
+  {
+    absl::MutexLock lock(&mu_);
+    ThreadDebug& td = threads_[thread.tid()];
+    session = session_;
+    stepping = td.stepping;
+    over = td.stepping_over;
+    over_addr = td.step_over_addr;
+  }
+  switch (exit.reason) {
+    case km::ExitReason::kSingleStep: {
+      if (over) sw_breakpoints_.Unsuspend(over_addr);
+      {
+        absl::MutexLock lock(&mu_);
+        ThreadDebug& td = threads_[thread.tid()];
+        td.stepping = td.stepping_over = false;
+        td.step_over_addr = 0;
+      }
+      (void)thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
+      if (stepping && session) return ReportStop(thread, Reason(v1::STOP_KIND_STEP, SIGTRAP));
+      return km::DebugAction::kContinue;
+    }
+    case km::ExitReason::kHwBreakpoint:
+      if (!session) return km::DebugAction::kContinue;
+      return ReportStop(thread, Reason(v1::STOP_KIND_HW_BREAKPOINT, SIGTRAP));
+    case km::ExitReason::kWatchpoint: {
+      if (!session) return km::DebugAction::kContinue;
+      v1::StopReason r = Reason(v1::STOP_KIND_WATCHPOINT, SIGTRAP);
+      r.set_watch_addr(exit.addr);
+      r.set_watch_kind(WatchKindToProto(exit.watch_kind));
+      return ReportStop(thread, r);
+    }
+    case km::ExitReason::kException:
+      if (exit.vector == 3) {
+        km::Regs regs;
+        if (!thread.GetRegs(&regs).ok()) return km::DebugAction::kNotHandled;
+        const uint64_t bp = regs.rip - 1;
+        uint8_t byte = 0;
+        process_.memory().ReadIgnoringProt(bp, &byte, 1);
+        const bool ours = sw_breakpoints_.Contains(bp);
+        // A breakpoint removed between the hit and now: run the restored instruction.
+        if (ours || byte != kInt3) {
+          thread.EditRegs([bp](km::Regs& r) { r.rip = bp; });
+          if (!ours || !session) return km::DebugAction::kContinue;
+          return ReportStop(thread, Reason(v1::STOP_KIND_BREAKPOINT, SIGTRAP));
+        }
+      }
+      [[fallthrough]];
+    default: {
+      if (!session) return km::DebugAction::kNotHandled;
+      v1::StopReason r = Reason(v1::STOP_KIND_SIGNAL, event.signal.signo);
+      r.set_fault_addr(event.signal.addr);
+      {
+        absl::MutexLock lock(&mu_);
+        threads_[thread.tid()].fault = event.signal;
+      }
+      return ReportStop(thread, r);
+    }
+  }
+}
+
+void DebugController::AfterSyscall(km::GuestThread& thread) {
+  {
+    absl::MutexLock lock(&mu_);
+    ThreadDebug& td = threads_[thread.tid()];
+    if (!td.stepping || td.stepping_over) return;
+    td.stepping = false;
+  }
+  // The syscall instruction was the step: it is done once the syscall returns.
+  (void)thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
+  ReportStop(thread, Reason(v1::STOP_KIND_STEP, SIGTRAP));
+}
+
+void DebugController::OnThreadStart(km::GuestThread& thread) {
+  (void)ApplyDebugRegs(thread);
+  v1::Event ev;
+  absl::MutexLock lock(&mu_);
+  ThreadDebug& td = threads_[thread.tid()];
+  if (hold_main_ && thread.vcpu_id() == 0) {
+    hold_main_ = false;
+    td.stopped = Reason(v1::STOP_KIND_INTERRUPTED, 0);
+    return;
+  }
+  if (session_) {
+    ev.mutable_thread_created()->set_tid(thread.tid());
+    events_.Push(std::move(ev));
+  }
+}
+
+void DebugController::OnThreadExit(km::GuestThread& thread) {
+  v1::Event ev;
+  absl::MutexLock lock(&mu_);
+  threads_.erase(thread.tid());
+  if (session_) {
+    ev.mutable_thread_exited()->set_tid(thread.tid());
+    ev.mutable_thread_exited()->set_exit_status(thread.exit_status());
+    events_.Push(std::move(ev));
+  }
+}
+
+void DebugController::OnProcessExit(const km::ExitInfo& info) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!session_) return;
+    v1::Event ev;
+    ev.mutable_process_exited()->set_status(info.status);
+    ev.mutable_process_exited()->set_signal(info.signo);
+    events_.Push(std::move(ev));
+  }
+  // km _exits right after this: give the client's stream the chance to carry the news.
+  events_.WaitDrained(absl::Seconds(2));
+  absl::SleepFor(absl::Milliseconds(50));
+}
+
+}  // namespace km_hooks

@@ -1,0 +1,99 @@
+// The debugger's side of km's runtime: it sees threads stop (km::DebugObserver), keeps what
+// each stopped thread stopped for, runs stop/resume/step per thread, owns breakpoints and
+// watchpoints, and turns all of it into events for the controlling session. It knows nothing
+// of gRPC transport; the service calls it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "km/runtime/debug_observer.h"
+#include "km/runtime/guest_thread.h"
+#include "km/runtime/process.h"
+#include "km_hooks/event_queue.h"
+#include "km_hooks/sw_breakpoints.h"
+#include "proto/km_debug.pb.h"
+
+namespace km_hooks {
+
+namespace v1 = ::km::debug::v1;
+
+class DebugController : public km::DebugObserver {
+ public:
+  explicit DebugController(km::Process& process);
+
+  // --debug-wait: the main thread stops before its first instruction.
+  void HoldMainThread();
+
+  // The controlling session started or ended. Ending removes every breakpoint and watchpoint
+  // and resumes every thread the debugger stopped: the payload runs on as if never debugged.
+  void SessionStarted();
+  void SessionEnded();
+  EventQueue& events() { return events_; }
+  // Events for the threads already stopped when a session's stream opens.
+  std::vector<v1::Event> CurrentStops();
+
+  v1::Target Target();
+  std::vector<v1::Thread> Threads();
+
+  absl::StatusOr<std::vector<v1::StopEvent>> Stop(const std::vector<int>& tids);
+  absl::Status Resume(const std::vector<v1::ThreadAction>& actions);
+
+  absl::StatusOr<v1::Registers> ReadRegisters(int tid, bool fpu);
+  absl::Status WriteRegisters(int tid, const v1::Registers& regs);
+
+  // Short reads stop at the first unmapped byte; breakpoint bytes read as the original code.
+  std::string ReadMemory(uint64_t addr, uint64_t len);
+  absl::StatusOr<uint64_t> WriteMemory(uint64_t addr, const std::string& data);
+
+  absl::Status InsertBreakpoint(v1::BreakpointKind kind, uint64_t addr, uint64_t len);
+  absl::Status RemoveBreakpoint(v1::BreakpointKind kind, uint64_t addr, uint64_t len);
+
+  // km::DebugObserver, called on guest threads' host threads.
+  km::DebugAction OnStop(km::GuestThread& thread, const km::StopEvent& event) override;
+  void AfterSyscall(km::GuestThread& thread) override;
+  void OnThreadStart(km::GuestThread& thread) override;
+  void OnThreadExit(km::GuestThread& thread) override;
+  void OnProcessExit(const km::ExitInfo& info) override;
+
+ private:
+  // What the debugger knows of a thread it stopped.
+  struct ThreadDebug {
+    std::optional<v1::StopReason> stopped;  // set while stopped by or for the debugger
+    bool stepping = false;                  // a step the debugger asked for
+    bool stepping_over = false;             // km's own step past one of its int3s
+    bool continue_after_step_over = false;
+    km::FatalSignal fault;                  // the signal it stopped with, if it was one
+    uint64_t step_over_addr = 0;
+  };
+
+  absl::StatusOr<std::shared_ptr<km::GuestThread>> FindThread(int tid);
+  v1::StopEvent MakeStopEvent(km::GuestThread& thread, const v1::StopReason& reason);
+  // Applies the current hardware breakpoints and watchpoints to one thread's vCPU.
+  absl::Status ApplyDebugRegs(km::GuestThread& thread);
+  absl::Status ApplyDebugRegsEverywhere();
+  // Parks the thread for the debugger with this reason and tells the session.
+  km::DebugAction ReportStop(km::GuestThread& thread, const v1::StopReason& reason);
+  absl::Status ResumeOne(km::GuestThread& thread, const v1::ThreadAction& action);
+
+  km::Process& process_;
+  SwBreakpoints sw_breakpoints_;
+  EventQueue events_;
+
+  absl::Mutex mu_;
+  bool session_ ABSL_GUARDED_BY(mu_) = false;
+  bool hold_main_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<int, ThreadDebug> threads_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> hw_breakpoints_ ABSL_GUARDED_BY(mu_);
+  std::vector<km::Watchpoint> watchpoints_ ABSL_GUARDED_BY(mu_);
+  // Serializes run-control requests (Stop, Resume, debug register changes) among themselves.
+  absl::Mutex control_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+};
+
+}  // namespace km_hooks

@@ -1,0 +1,152 @@
+#include "km_hooks/debug_service.h"
+
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+
+namespace km_hooks {
+namespace {
+
+// One read may not make km allocate without bound.
+constexpr uint64_t kMaxTransfer = 16 << 20;
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+}  // namespace
+
+grpc::Status DebugService::GetTarget(grpc::ServerContext*, const v1::GetTargetRequest*,
+                                     v1::Target* out) {
+  *out = controller_.Target();
+  return grpc::Status::OK;
+}
+
+grpc::Status DebugService::ListThreads(grpc::ServerContext*, const v1::ListThreadsRequest*,
+                                       v1::ListThreadsResponse* out) {
+  for (v1::Thread& t : controller_.Threads()) *out->add_threads() = std::move(t);
+  return grpc::Status::OK;
+}
+
+grpc::Status DebugService::Attach(grpc::ServerContext*, const v1::AttachRequest* req,
+                                  v1::AttachResponse* out) {
+  absl::StatusOr<std::string> session = sessions_.Attach(req->client_name());
+  if (!session.ok()) return ToGrpc(session.status());
+  controller_.SessionStarted();
+  out->set_session(*session);
+  return grpc::Status::OK;
+}
+
+void DebugService::EndSession(const std::string& session) {
+  if (sessions_.End(session)) controller_.SessionEnded();
+}
+
+grpc::Status DebugService::Detach(grpc::ServerContext*, const v1::DetachRequest* req,
+                                  v1::DetachResponse*) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  EndSession(req->session());
+  return grpc::Status::OK;
+}
+
+grpc::Status DebugService::Events(grpc::ServerContext* ctx, const v1::EventsRequest* req,
+                                  grpc::ServerWriter<v1::Event>* writer) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  for (const v1::Event& ev : controller_.CurrentStops()) {
+    if (!writer->Write(ev)) {
+      EndSession(req->session());
+      return grpc::Status::OK;
+    }
+  }
+  // The stream is the session's lifeline: when it ends (the client died or hung up), the
+  // session ends and the payload is let go.
+  while (!ctx->IsCancelled() && sessions_.Check(req->session()).ok()) {
+    v1::Event ev;
+    if (!controller_.events().Pop(&ev, absl::Milliseconds(100))) continue;
+    if (!writer->Write(ev)) break;
+  }
+  EndSession(req->session());
+  return grpc::Status::OK;
+}
+
+grpc::Status DebugService::Stop(grpc::ServerContext*, const v1::StopRequest* req,
+                                v1::StopResponse* out) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  auto stopped = controller_.Stop({req->tids().begin(), req->tids().end()});
+  if (!stopped.ok()) return ToGrpc(stopped.status());
+  for (v1::StopEvent& ev : *stopped) *out->add_stopped() = std::move(ev);
+  return grpc::Status::OK;
+}
+
+grpc::Status DebugService::Resume(grpc::ServerContext*, const v1::ResumeRequest* req,
+                                  v1::ResumeResponse*) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  for (const v1::ThreadAction& a : req->actions()) {
+    if (a.signal() < 0 || a.signal() > 64) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrFormat("signal %d is not a Linux signal", a.signal()));
+    }
+  }
+  return ToGrpc(controller_.Resume({req->actions().begin(), req->actions().end()}));
+}
+
+grpc::Status DebugService::ReadRegisters(grpc::ServerContext*, const v1::ReadRegistersRequest* req,
+                                         v1::Registers* out) {
+  auto regs = controller_.ReadRegisters(req->tid(), req->fpu());
+  if (!regs.ok()) return ToGrpc(regs.status());
+  *out = std::move(*regs);
+  return grpc::Status::OK;
+}
+
+grpc::Status DebugService::WriteRegisters(grpc::ServerContext*,
+                                          const v1::WriteRegistersRequest* req,
+                                          v1::WriteRegistersResponse*) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  return ToGrpc(controller_.WriteRegisters(req->tid(), req->registers()));
+}
+
+grpc::Status DebugService::ReadMemory(grpc::ServerContext*, const v1::ReadMemoryRequest* req,
+                                      v1::ReadMemoryResponse* out) {
+  if (req->len() > kMaxTransfer) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrFormat("read of %d bytes: at most %d at a time", req->len(),
+                                        kMaxTransfer));
+  }
+  std::string data = controller_.ReadMemory(req->addr(), req->len());
+  if (data.empty() && req->len() > 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrFormat("guest address 0x%x is not mapped", req->addr()));
+  }
+  out->set_data(std::move(data));
+  return grpc::Status::OK;
+}
+
+grpc::Status DebugService::WriteMemory(grpc::ServerContext*, const v1::WriteMemoryRequest* req,
+                                       v1::WriteMemoryResponse* out) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  auto n = controller_.WriteMemory(req->addr(), req->data());
+  if (!n.ok()) return ToGrpc(n.status());
+  out->set_written(*n);
+  return grpc::Status::OK;
+}
+
+grpc::Status DebugService::InsertBreakpoint(grpc::ServerContext*, const v1::BreakpointRequest* req,
+                                            v1::BreakpointResponse*) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  return ToGrpc(controller_.InsertBreakpoint(req->kind(), req->addr(), req->len()));
+}
+
+grpc::Status DebugService::RemoveBreakpoint(grpc::ServerContext*, const v1::BreakpointRequest* req,
+                                            v1::BreakpointResponse*) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  return ToGrpc(controller_.RemoveBreakpoint(req->kind(), req->addr(), req->len()));
+}
+
+}  // namespace km_hooks

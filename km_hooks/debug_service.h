@@ -1,0 +1,49 @@
+// The km.debug.v1.Debug gRPC service: request validation and session checks, then the
+// controller does the work.
+#pragma once
+
+#include "km_hooks/debug_controller.h"
+#include "km_hooks/session.h"
+#include "proto/km_debug.grpc.pb.h"
+
+namespace km_hooks {
+
+class DebugService final : public v1::Debug::Service {
+ public:
+  explicit DebugService(DebugController& controller) : controller_(controller) {}
+
+  grpc::Status GetTarget(grpc::ServerContext*, const v1::GetTargetRequest*,
+                         v1::Target* out) override;
+  grpc::Status ListThreads(grpc::ServerContext*, const v1::ListThreadsRequest*,
+                           v1::ListThreadsResponse* out) override;
+  grpc::Status Attach(grpc::ServerContext*, const v1::AttachRequest* req,
+                      v1::AttachResponse* out) override;
+  grpc::Status Detach(grpc::ServerContext*, const v1::DetachRequest* req,
+                      v1::DetachResponse*) override;
+  grpc::Status Events(grpc::ServerContext* ctx, const v1::EventsRequest* req,
+                      grpc::ServerWriter<v1::Event>* writer) override;
+  grpc::Status Stop(grpc::ServerContext*, const v1::StopRequest* req,
+                    v1::StopResponse* out) override;
+  grpc::Status Resume(grpc::ServerContext*, const v1::ResumeRequest* req,
+                      v1::ResumeResponse*) override;
+  grpc::Status ReadRegisters(grpc::ServerContext*, const v1::ReadRegistersRequest* req,
+                             v1::Registers* out) override;
+  grpc::Status WriteRegisters(grpc::ServerContext*, const v1::WriteRegistersRequest* req,
+                              v1::WriteRegistersResponse*) override;
+  grpc::Status ReadMemory(grpc::ServerContext*, const v1::ReadMemoryRequest* req,
+                          v1::ReadMemoryResponse* out) override;
+  grpc::Status WriteMemory(grpc::ServerContext*, const v1::WriteMemoryRequest* req,
+                           v1::WriteMemoryResponse* out) override;
+  grpc::Status InsertBreakpoint(grpc::ServerContext*, const v1::BreakpointRequest* req,
+                                v1::BreakpointResponse*) override;
+  grpc::Status RemoveBreakpoint(grpc::ServerContext*, const v1::BreakpointRequest* req,
+                                v1::BreakpointResponse*) override;
+
+ private:
+  void EndSession(const std::string& session);
+
+  DebugController& controller_;
+  Sessions sessions_;
+};
+
+}  // namespace km_hooks

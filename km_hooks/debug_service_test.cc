@@ -1,0 +1,388 @@
+// Drives a real km through its gRPC debug service, on every engine this machine has.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "proto/km_debug.grpc.pb.h"
+#include "tests/engines.h"
+
+namespace {
+
+namespace v1 = ::km::debug::v1;
+
+std::map<std::string, uint64_t> Symbols() {
+  std::map<std::string, uint64_t> syms;
+  std::ifstream in(km_test::Runfile("km_hooks/target.syms"));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string addr, type, name;
+    if (fields >> addr >> type >> name) syms[name] = std::stoull(addr, nullptr, 16);
+  }
+  return syms;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class DebugServiceTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    km_test::EngineInfo engine = km_test::FindEngine(GetParam());
+    if (!engine.available) GTEST_SKIP() << engine.skip_reason;
+    syms_ = Symbols();
+    ASSERT_TRUE(syms_.count("main") && syms_.count("watched") && syms_.count("worker"));
+    // Tests run in a pid namespace: pid and counter alone may match a file an earlier run left.
+    socket_ = absl::StrFormat("/tmp/km-test-%d-%d-%d.sock", getpid(), counter_++,
+                              absl::ToUnixMicros(absl::Now()) % 1000000);
+    unlink(socket_.c_str());
+    out_path_ = absl::StrFormat("%s/km-%d.out", getenv("TEST_TMPDIR"), counter_);
+    const std::string km = km_test::Runfile("km/km");
+    const std::string payload = km_test::Runfile("km_hooks/bin/target");
+    const std::string accel = "--accel=" + GetParam();
+    km_pid_ = fork();
+    ASSERT_GE(km_pid_, 0);
+    if (km_pid_ == 0) {
+      int fd = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(fd, 1);
+      execl(km.c_str(), km.c_str(), accel.c_str(), "--debug-socket", socket_.c_str(),
+            "--debug-wait", payload.c_str(), nullptr);
+      _exit(127);
+    }
+    struct stat st;
+    for (int i = 0; i < 500 && stat(socket_.c_str(), &st) != 0; i++) absl::SleepFor(absl::Milliseconds(10));
+    ASSERT_EQ(stat(socket_.c_str(), &st), 0) << "km made no socket at " << socket_;
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    stub_ = v1::Debug::NewStub(grpc::CreateChannel("unix:" + socket_,
+                                                   grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    if (km_pid_ > 0 && !reaped_) {
+      kill(km_pid_, SIGKILL);
+      waitpid(km_pid_, nullptr, 0);
+    }
+    if (!socket_.empty()) unlink(socket_.c_str());
+  }
+
+  // km's exit status (a shell's view: 128+signal if killed), waiting at most 60 s.
+  int WaitKm() {
+    for (int i = 0; i < 6000; i++) {
+      int status;
+      if (waitpid(km_pid_, &status, WNOHANG) == km_pid_) {
+        reaped_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return -1;
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context() {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    return ctx;
+  }
+
+  std::string Attach(const std::string& name = "test-client") {
+    v1::AttachRequest req;
+    req.set_client_name(name);
+    v1::AttachResponse resp;
+    grpc::Status s = stub_->Attach(Context().get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.session();
+  }
+
+  void OpenEvents(const std::string& session) {
+    events_ctx_ = Context();
+    v1::EventsRequest req;
+    req.set_session(session);
+    events_ = stub_->Events(events_ctx_.get(), req);
+  }
+
+  // The next stop event, skipping thread and process notices unless asked for.
+  v1::Event NextEvent() {
+    v1::Event ev;
+    EXPECT_TRUE(events_->Read(&ev)) << "the event stream ended";
+    return ev;
+  }
+  v1::StopEvent NextStop() {
+    for (;;) {
+      v1::Event ev = NextEvent();
+      if (ev.has_stop()) return ev.stop();
+      if (ev.kind_case() == v1::Event::KIND_NOT_SET) return {};
+    }
+  }
+
+  grpc::Status Resume(const std::string& session, int tid, v1::ResumeMode mode) {
+    v1::ResumeRequest req;
+    req.set_session(session);
+    v1::ThreadAction* a = req.add_actions();
+    a->set_tid(tid);
+    a->set_mode(mode);
+    v1::ResumeResponse resp;
+    return stub_->Resume(Context().get(), req, &resp);
+  }
+
+  grpc::Status Breakpoint(const std::string& session, v1::BreakpointKind kind, uint64_t addr,
+                          uint64_t len, bool insert) {
+    v1::BreakpointRequest req;
+    req.set_session(session);
+    req.set_kind(kind);
+    req.set_addr(addr);
+    req.set_len(len);
+    v1::BreakpointResponse resp;
+    return insert ? stub_->InsertBreakpoint(Context().get(), req, &resp)
+                  : stub_->RemoveBreakpoint(Context().get(), req, &resp);
+  }
+
+  absl::StatusOr<std::string> Read(uint64_t addr, uint64_t len) {
+    v1::ReadMemoryRequest req;
+    req.set_addr(addr);
+    req.set_len(len);
+    v1::ReadMemoryResponse resp;
+    grpc::Status s = stub_->ReadMemory(Context().get(), req, &resp);
+    if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    return resp.data();
+  }
+
+  void ExpectPayloadFinished() {
+    EXPECT_EQ(WaitKm(), 7);
+    EXPECT_EQ(ReadFile(out_path_), "done 3 42\n");
+  }
+
+  static int counter_;
+  std::map<std::string, uint64_t> syms_;
+  std::string socket_, out_path_;
+  pid_t km_pid_ = -1;
+  bool reaped_ = false;
+  std::unique_ptr<v1::Debug::Stub> stub_;
+  std::unique_ptr<grpc::ClientContext> events_ctx_;
+  std::unique_ptr<grpc::ClientReader<v1::Event>> events_;
+};
+
+int DebugServiceTest::counter_ = 0;
+
+TEST_P(DebugServiceTest, HeldAtEntryThenStepsOneInstructionAndRunsToExit) {
+  v1::Target target;
+  ASSERT_TRUE(stub_->GetTarget(Context().get(), {}, &target).ok());
+  EXPECT_EQ(target.engine().name(), GetParam());
+  EXPECT_EQ(target.pid(), km_pid_);
+  EXPECT_FALSE(target.auxv().empty());
+  bool text_has_entry = false;
+  for (const auto& r : target.regions()) {
+    if (r.kind() == v1::REGION_KIND_TEXT && r.exec() && target.entry() >= r.start() &&
+        target.entry() < r.start() + r.size()) {
+      text_has_entry = true;
+    }
+  }
+  EXPECT_TRUE(text_has_entry);
+
+  const std::string session = Attach();
+  OpenEvents(session);
+  v1::StopEvent first = NextStop();
+  EXPECT_EQ(first.tid(), km_pid_);
+  EXPECT_EQ(first.reason().kind(), v1::STOP_KIND_INTERRUPTED);
+  EXPECT_EQ(first.rip(), target.entry());
+
+  // musl's _start begins with `xor %rbp,%rbp` (48 31 ed): one step is three bytes on.
+  auto code = Read(target.entry(), 3);
+  ASSERT_TRUE(code.ok());
+  ASSERT_EQ(*code, std::string("\x48\x31\xed", 3));
+  ASSERT_TRUE(Resume(session, km_pid_, v1::RESUME_MODE_STEP).ok());
+  v1::StopEvent step = NextStop();
+  EXPECT_EQ(step.reason().kind(), v1::STOP_KIND_STEP);
+  EXPECT_EQ(step.rip(), target.entry() + 3);
+
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  bool created = false, exited = false;
+  int exit_status = -1;
+  for (;;) {
+    v1::Event ev = NextEvent();
+    if (ev.has_thread_created()) created = true;
+    if (ev.has_thread_exited()) exited = true;
+    if (ev.has_process_exited()) {
+      exit_status = ev.process_exited().status();
+      break;
+    }
+    if (ev.kind_case() == v1::Event::KIND_NOT_SET) break;
+  }
+  EXPECT_TRUE(created);
+  EXPECT_TRUE(exited);
+  EXPECT_EQ(exit_status, 7);
+  ExpectPayloadFinished();
+}
+
+TEST_P(DebugServiceTest, SoftwareBreakpointsHitTheRightThreadAndHideTheirInt3) {
+  const std::string session = Attach();
+  OpenEvents(session);
+  NextStop();
+  const uint64_t main_addr = syms_["main"], worker_addr = syms_["worker"];
+  auto before = Read(main_addr, 16);
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, main_addr, 1, true).ok());
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, worker_addr, 1, true).ok());
+  auto during = Read(main_addr, 16);
+  ASSERT_TRUE(during.ok());
+  EXPECT_EQ(*during, *before) << "reads must show the original code, not the int3";
+
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  v1::StopEvent at_main = NextStop();
+  EXPECT_EQ(at_main.reason().kind(), v1::STOP_KIND_BREAKPOINT);
+  EXPECT_EQ(at_main.rip(), main_addr);
+  EXPECT_EQ(at_main.tid(), km_pid_);
+
+  // Resuming on top of the breakpoint steps over it inside km.
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  v1::StopEvent at_worker = NextStop();
+  EXPECT_EQ(at_worker.reason().kind(), v1::STOP_KIND_BREAKPOINT);
+  EXPECT_EQ(at_worker.rip(), worker_addr);
+  EXPECT_NE(at_worker.tid(), km_pid_);
+
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, main_addr, 1, false).ok());
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, worker_addr, 1, false).ok());
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  ExpectPayloadFinished();
+}
+
+TEST_P(DebugServiceTest, RegisterWriteThenReadRoundTrips) {
+  const std::string session = Attach();
+  OpenEvents(session);
+  NextStop();
+  v1::ReadRegistersRequest rreq;
+  rreq.set_tid(km_pid_);
+  rreq.set_fpu(true);
+  v1::Registers original;
+  ASSERT_TRUE(stub_->ReadRegisters(Context().get(), rreq, &original).ok());
+  ASSERT_EQ(original.fpu().xmm_size(), 16);
+  EXPECT_EQ(original.fpu().fcw(), 0x37fu);
+  EXPECT_EQ(original.fpu().mxcsr(), 0x1f80u);
+
+  v1::Registers changed = original;
+  changed.set_rbx(0x1122334455667788);
+  changed.mutable_fpu()->set_xmm(3, std::string("0123456789abcdef"));
+  v1::WriteRegistersRequest wreq;
+  wreq.set_session(session);
+  wreq.set_tid(km_pid_);
+  *wreq.mutable_registers() = changed;
+  v1::WriteRegistersResponse wresp;
+  ASSERT_TRUE(stub_->WriteRegisters(Context().get(), wreq, &wresp).ok());
+  v1::Registers back;
+  ASSERT_TRUE(stub_->ReadRegisters(Context().get(), rreq, &back).ok());
+  EXPECT_EQ(back.rbx(), 0x1122334455667788u);
+  EXPECT_EQ(back.fpu().xmm(3), "0123456789abcdef");
+  EXPECT_EQ(back.rip(), original.rip());
+
+  *wreq.mutable_registers() = original;
+  ASSERT_TRUE(stub_->WriteRegisters(Context().get(), wreq, &wresp).ok());
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  ExpectPayloadFinished();
+}
+
+TEST_P(DebugServiceTest, WriteWatchpointStopsAfterTheStoreWithItsAddress) {
+  v1::Target target;
+  ASSERT_TRUE(stub_->GetTarget(Context().get(), {}, &target).ok());
+  const std::string session = Attach();
+  OpenEvents(session);
+  NextStop();
+  const uint64_t watched = syms_["watched"];
+  grpc::Status s = Breakpoint(session, v1::BREAKPOINT_KIND_WATCH_WRITE, watched, 8, true);
+  if (!target.engine().data_watchpoints()) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED) << s.error_message();
+    GTEST_SKIP() << GetParam() << ": no data watchpoints on this engine yet";
+  }
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  v1::StopEvent hit = NextStop();
+  EXPECT_EQ(hit.reason().kind(), v1::STOP_KIND_WATCHPOINT);
+  EXPECT_EQ(hit.reason().watch_addr(), watched);
+  EXPECT_EQ(hit.reason().watch_kind(), v1::WATCH_KIND_WRITE);
+  auto value = Read(watched, 8);
+  ASSERT_TRUE(value.ok());
+  uint64_t v;
+  memcpy(&v, value->data(), 8);
+  EXPECT_EQ(v, 42u);
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_WATCH_WRITE, watched, 8, false).ok());
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  ExpectPayloadFinished();
+}
+
+TEST_P(DebugServiceTest, BadAddressesGetClearErrorsOrShortReads) {
+  v1::Target target;
+  ASSERT_TRUE(stub_->GetTarget(Context().get(), {}, &target).ok());
+  auto unmapped = Read(0x1000, 16);
+  EXPECT_EQ(unmapped.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(unmapped.status().message().find("0x1000"), std::string::npos);
+  auto huge = Read(target.entry(), 1ull << 40);
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kInvalidArgument);
+  // The stack is the top mapping: a read running past its end comes back short.
+  const v1::MemoryRegion* stack = nullptr;
+  for (const auto& r : target.regions()) {
+    if (r.kind() == v1::REGION_KIND_STACK) stack = &r;
+  }
+  ASSERT_NE(stack, nullptr);
+  auto partial = Read(stack->start() + stack->size() - 8, 64);
+  ASSERT_TRUE(partial.ok());
+  EXPECT_EQ(partial->size(), 8u);
+}
+
+TEST_P(DebugServiceTest, SecondClientMayReadButNotControl) {
+  const std::string session = Attach("first-debugger");
+  v1::AttachRequest req;
+  req.set_client_name("second");
+  v1::AttachResponse resp;
+  grpc::Status s = stub_->Attach(Context().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("first-debugger"), std::string::npos) << s.error_message();
+  EXPECT_EQ(Resume("not-a-session", 0, v1::RESUME_MODE_CONTINUE).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::ListThreadsResponse threads;
+  ASSERT_TRUE(stub_->ListThreads(Context().get(), {}, &threads).ok());
+  ASSERT_EQ(threads.threads_size(), 1);
+  EXPECT_EQ(threads.threads(0).state(), v1::THREAD_STATE_STOPPED);
+}
+
+TEST_P(DebugServiceTest, ClientDeathRemovesBreakpointsAndLetsThePayloadFinish) {
+  const std::string session = Attach();
+  OpenEvents(session);
+  NextStop();
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, syms_["touch"], 1, true).ok());
+  // The client goes away without a word: its event stream ends.
+  events_ctx_->TryCancel();
+  events_.reset();
+  ExpectPayloadFinished();
+}
+
+TEST_P(DebugServiceTest, DetachRemovesBreakpointsAndLetsThePayloadFinish) {
+  const std::string session = Attach();
+  OpenEvents(session);
+  NextStop();
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, syms_["touch"], 1, true).ok());
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_HARDWARE, syms_["worker"], 1, true).ok());
+  v1::DetachRequest req;
+  req.set_session(session);
+  v1::DetachResponse resp;
+  ASSERT_TRUE(stub_->Detach(Context().get(), req, &resp).ok());
+  ExpectPayloadFinished();
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, DebugServiceTest, ::testing::Values("kvm", "tcg"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace

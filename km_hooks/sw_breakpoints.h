@@ -1,0 +1,45 @@
+// Software breakpoints: km owns each int3 it puts in guest memory and the byte it replaced, so
+// that the debugger's reads see the original bytes and its writes never lose an int3.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "km/engine.h"
+#include "km/guest_memory.h"
+
+namespace km_hooks {
+
+class SwBreakpoints {
+ public:
+  SwBreakpoints(km::GuestMemory& mem, km::Engine& engine) : mem_(mem), engine_(engine) {}
+
+  // Inserting twice at one address is one breakpoint (gdb re-inserts freely).
+  absl::Status Insert(uint64_t addr);
+  absl::Status Remove(uint64_t addr);
+  // Restores every original byte: what detach and a dead client leave behind.
+  void RemoveAll();
+  bool Contains(uint64_t addr) const;
+  // Puts the original byte back for one instruction's step past the breakpoint, and the int3
+  // again afterwards (if the breakpoint still exists by then).
+  void Suspend(uint64_t addr);
+  void Unsuspend(uint64_t addr);
+
+  // Debugger memory access that hides the int3s: reads return original bytes, writes update the
+  // saved byte where a breakpoint sits and leave the int3 in place.
+  uint64_t Read(uint64_t addr, void* dst, uint64_t len) const;
+  uint64_t Write(uint64_t addr, const void* src, uint64_t len);
+
+ private:
+  km::GuestMemory& mem_;
+  km::Engine& engine_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, uint8_t> original_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<uint64_t> suspended_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace km_hooks
