@@ -1,7 +1,9 @@
 // Drives a real km through its gRPC debug service, on every engine this machine has.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -380,6 +382,37 @@ TEST_P(DebugServiceTest, DetachRemovesBreakpointsAndLetsThePayloadFinish) {
   v1::DetachResponse resp;
   ASSERT_TRUE(stub_->Detach(Context().get(), req, &resp).ok());
   ExpectPayloadFinished();
+}
+
+TEST_P(DebugServiceTest, PeerOfAnotherUserIsRefused) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root to connect as another user";
+  // Past the file mode (0600, checked in SetUp), km checks who connected: open the mode up and
+  // connect as nobody. km must hang up without a word.
+  ASSERT_EQ(chmod(socket_.c_str(), 0666), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    strncpy(addr.sun_path, socket_.c_str(), sizeof(addr.sun_path) - 1);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) _exit(3);
+    // An HTTP/2 preface: a served client would get the server's SETTINGS frame back.
+    const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    (void)!write(fd, preface, sizeof(preface) - 1);
+    char buf[64];
+    // Hung up: end of file, or a reset since the preface was never read.
+    _exit(read(fd, buf, sizeof(buf)) <= 0 ? 0 : 4);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "cannot switch to uid 65534 here";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "3: connect failed, 4: km answered";
+  // km itself goes on serving its own user.
+  v1::Target target;
+  EXPECT_TRUE(stub_->GetTarget(Context().get(), {}, &target).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, DebugServiceTest, ::testing::Values("kvm", "tcg"),
