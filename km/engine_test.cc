@@ -125,6 +125,11 @@ const Code kSpinCode = {
     0xeb, 0xfb,        // +3 jmp L
 };
 
+const Code kSpinCountingCode = {
+    0x48, 0xff, 0x02,  // +0 L: inc QWORD PTR [rdx]
+    0xeb, 0xfb,        // +3 jmp L
+};
+
 const Code kCounterCode = {
     0xf0, 0x48, 0xff, 0x03,  // +0 L: lock inc QWORD PTR [rbx]
     0xff, 0xc9,              // +4 dec ecx
@@ -644,15 +649,21 @@ TEST_P(EngineTest, TwoVcpusIncrementOneCounterAtomically) {
 }
 
 TEST_P(EngineTest, SpinningVcpuDoesNotStarveAnother) {
-  Load(kSpinCode, 0x100);
+  Load(kSpinCountingCode, 0x100);
   Load(kCounterCode);
   Vcpu& spinner = NewVcpu();
   Vcpu& worker = NewVcpu();
   SetReg(spinner, &Regs::rip, kCode + 0x100);
+  SetReg(spinner, &Regs::rdx, kData + 0x400);
   SetReg(worker, &Regs::rbx, kData + 0x300);
   SetReg(worker, &Regs::rcx, 1000);
   std::thread spin([&] { EXPECT_EQ(Run(spinner).reason, ExitReason::kStopRequested); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the spinner holds the CPU
+  // Wait until the spinner really holds the CPU (on a loaded machine its thread may start late).
+  const auto deadline = steady_clock::now() + std::chrono::seconds(10);
+  while (Word(kDataGpa + 0x400) == 0 && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_GT(Word(kDataGpa + 0x400), 0u) << "the spinner never ran";
   for (int i = 0; i < 20; ++i) {
     SetReg(worker, &Regs::rip, kCode);
     SetReg(worker, &Regs::rcx, 1000);
@@ -661,7 +672,6 @@ TEST_P(EngineTest, SpinningVcpuDoesNotStarveAnother) {
   spinner.RequestStop();
   spin.join();
   EXPECT_EQ(Word(kDataGpa + 0x300), 20000u);
-  EXPECT_GT(GetRegs(spinner).rax, 0u);
 }
 
 TEST_P(EngineTest, WatchpointsReportTheAccessAfterItCompleted) {

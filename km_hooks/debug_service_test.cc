@@ -400,7 +400,7 @@ TEST_P(DebugServiceTest, PeerOfAnotherUserIsRefused) {
     if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) _exit(3);
     // An HTTP/2 preface: a served client would get the server's SETTINGS frame back.
     const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-    (void)!write(fd, preface, sizeof(preface) - 1);
+    (void)!send(fd, preface, sizeof(preface) - 1, MSG_NOSIGNAL);
     char buf[64];
     // Hung up: end of file, or a reset since the preface was never read.
     _exit(read(fd, buf, sizeof(buf)) <= 0 ? 0 : 4);
