@@ -278,6 +278,20 @@ absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::Threa
     td.step_over_addr = over ? regs.rip : 0;
   }
   if (over) sw_breakpoints_.Suspend(regs.rip);
+  bool on_hw_breakpoint;
+  {
+    absl::MutexLock lock(&mu_);
+    on_hw_breakpoint = std::find(hw_breakpoints_.begin(), hw_breakpoints_.end(), regs.rip) !=
+                       hw_breakpoints_.end();
+  }
+  if (on_hw_breakpoint) {
+    // Stopped before this instruction by that breakpoint: run it instead of stopping again.
+    s = thread.WithVcpu([](km::Vcpu& vcpu) {
+      vcpu.SkipBreakpointOnce();
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+  }
   if (step || over) {
     s = thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(true); });
     if (!s.ok()) return s;

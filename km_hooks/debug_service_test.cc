@@ -13,6 +13,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -26,9 +27,9 @@ namespace {
 
 namespace v1 = ::km::debug::v1;
 
-std::map<std::string, uint64_t> Symbols() {
+std::map<std::string, uint64_t> Symbols(const std::string& payload) {
   std::map<std::string, uint64_t> syms;
-  std::ifstream in(km_test::Runfile("km_hooks/target.syms"));
+  std::ifstream in(km_test::Runfile("km_hooks/" + payload + ".syms"));
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
@@ -45,30 +46,51 @@ std::string ReadFile(const std::string& path) {
 
 class DebugServiceTest : public ::testing::TestWithParam<std::string> {
  protected:
+  // What km runs and how; subclasses change it.
+  virtual std::string Payload() const { return "target"; }
+  virtual bool WithSocket() const { return true; }
+
   void SetUp() override {
     km_test::EngineInfo engine = km_test::FindEngine(GetParam());
     if (!engine.available) GTEST_SKIP() << engine.skip_reason;
-    syms_ = Symbols();
-    ASSERT_TRUE(syms_.count("main") && syms_.count("watched") && syms_.count("worker"));
+    syms_ = Symbols(Payload());
+    ASSERT_TRUE(syms_.count("main"));
     // Tests run in a pid namespace: pid and counter alone may match a file an earlier run left.
     socket_ = absl::StrFormat("/tmp/km-test-%d-%d-%d.sock", getpid(), counter_++,
                               absl::ToUnixMicros(absl::Now()) % 1000000);
     unlink(socket_.c_str());
     out_path_ = absl::StrFormat("%s/km-%d.out", getenv("TEST_TMPDIR"), counter_);
     const std::string km = km_test::Runfile("km/km");
-    const std::string payload = km_test::Runfile("km_hooks/bin/target");
-    const std::string accel = "--accel=" + GetParam();
+    const std::string payload = km_test::Runfile("km_hooks/bin/" + Payload());
+    std::vector<std::string> args = {km, "--accel=" + GetParam()};
+    if (WithSocket()) {
+      args.insert(args.end(), {"--debug-socket", socket_});
+      if (Payload() == "target") args.push_back("--debug-wait");
+    }
+    args.push_back(payload);
     km_pid_ = fork();
     ASSERT_GE(km_pid_, 0);
     if (km_pid_ == 0) {
       int fd = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       dup2(fd, 1);
-      execl(km.c_str(), km.c_str(), accel.c_str(), "--debug-socket", socket_.c_str(),
-            "--debug-wait", payload.c_str(), nullptr);
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
       _exit(127);
     }
+    if (!WithSocket()) {
+      socket_ = absl::StrFormat("/tmp/km-%d.sock", km_pid_);
+      return;
+    }
+    ConnectWhenReady();
+  }
+
+  void ConnectWhenReady() {
     struct stat st;
-    for (int i = 0; i < 500 && stat(socket_.c_str(), &st) != 0; i++) absl::SleepFor(absl::Milliseconds(10));
+    for (int i = 0; i < 500 && stat(socket_.c_str(), &st) != 0; i++) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
     ASSERT_EQ(stat(socket_.c_str(), &st), 0) << "km made no socket at " << socket_;
     EXPECT_EQ(st.st_mode & 0777, 0600u);
     stub_ = v1::Debug::NewStub(grpc::CreateChannel("unix:" + socket_,
@@ -83,9 +105,10 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
     if (!socket_.empty()) unlink(socket_.c_str());
   }
 
-  // km's exit status (a shell's view: 128+signal if killed), waiting at most 60 s.
+  // km's exit status (a shell's view: 128+signal if killed), waiting at most 20 s: well under
+  // the calls' deadline, so that a thread stopped by mistake shows as a failure.
   int WaitKm() {
-    for (int i = 0; i < 6000; i++) {
+    for (int i = 0; i < 2000; i++) {
       int status;
       if (waitpid(km_pid_, &status, WNOHANG) == km_pid_) {
         reaped_ = true;
@@ -182,6 +205,7 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
 int DebugServiceTest::counter_ = 0;
 
 TEST_P(DebugServiceTest, HeldAtEntryThenStepsOneInstructionAndRunsToExit) {
+  ASSERT_TRUE(syms_.count("watched") && syms_.count("worker") && syms_.count("touch"));
   v1::Target target;
   ASSERT_TRUE(stub_->GetTarget(Context().get(), {}, &target).ok());
   EXPECT_EQ(target.engine().name(), GetParam());
@@ -414,6 +438,109 @@ TEST_P(DebugServiceTest, PeerOfAnotherUserIsRefused) {
   v1::Target target;
   EXPECT_TRUE(stub_->GetTarget(Context().get(), {}, &target).ok());
 }
+
+TEST_P(DebugServiceTest, HardwareBreakpointStopsBeforeTheInstruction) {
+  const std::string session = Attach();
+  OpenEvents(session);
+  NextStop();
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_HARDWARE, syms_["touch"], 1, true).ok());
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  v1::StopEvent hit = NextStop();
+  EXPECT_EQ(hit.reason().kind(), v1::STOP_KIND_HW_BREAKPOINT);
+  EXPECT_EQ(hit.rip(), syms_["touch"]);
+  EXPECT_EQ(hit.tid(), km_pid_);
+  // Continuing from it runs the instruction it stopped before, and the payload ends.
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  ExpectPayloadFinished();
+}
+
+// A payload whose four threads are always running.
+class RunningPayloadTest : public DebugServiceTest {
+ protected:
+  std::string Payload() const override { return "spin"; }
+
+  std::vector<uint64_t> Counters() {
+    auto bytes = Read(syms_["counters"], 4 * sizeof(uint64_t));
+    EXPECT_TRUE(bytes.ok());
+    std::vector<uint64_t> out(4);
+    if (bytes.ok()) memcpy(out.data(), bytes->data(), bytes->size());
+    return out;
+  }
+
+  void Finish(const std::string& session) {
+    v1::WriteMemoryRequest req;
+    req.set_session(session);
+    req.set_addr(syms_["done"]);
+    req.set_data(std::string("\x01\0\0\0", 4));
+    v1::WriteMemoryResponse resp;
+    ASSERT_TRUE(stub_->WriteMemory(Context().get(), req, &resp).ok());
+    ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+    EXPECT_EQ(WaitKm(), 0);
+    EXPECT_EQ(ReadFile(out_path_), "spin done\n");
+  }
+};
+
+TEST_P(RunningPayloadTest, StopFreezesEveryThreadAndResumeLetsThemRun) {
+  // Memory is readable while everything runs; the counters move.
+  auto before = Counters();
+  absl::SleepFor(absl::Milliseconds(200));
+  auto moving = Counters();
+  EXPECT_GT(moving[0] + moving[1] + moving[2] + moving[3], before[0] + before[1] + before[2] + before[3]);
+
+  const std::string session = Attach();
+  OpenEvents(session);
+  v1::StopRequest stop;
+  stop.set_session(session);
+  v1::StopResponse stopped;
+  ASSERT_TRUE(stub_->Stop(Context().get(), stop, &stopped).ok());
+  EXPECT_EQ(stopped.stopped_size(), 5);  // main (in pthread_join) and four workers
+  for (const auto& ev : stopped.stopped()) {
+    EXPECT_EQ(ev.reason().kind(), v1::STOP_KIND_INTERRUPTED);
+    EXPECT_NE(ev.rip(), 0u);
+  }
+  v1::ListThreadsResponse threads;
+  ASSERT_TRUE(stub_->ListThreads(Context().get(), {}, &threads).ok());
+  for (const auto& t : threads.threads()) EXPECT_EQ(t.state(), v1::THREAD_STATE_STOPPED);
+
+  auto frozen = Counters();
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(Counters(), frozen) << "a stopped thread ran";
+
+  // Resume one worker only: it alone makes progress.
+  const int worker = stopped.stopped(1).tid();
+  ASSERT_TRUE(Resume(session, worker, v1::RESUME_MODE_CONTINUE).ok());
+  absl::SleepFor(absl::Milliseconds(200));
+  auto one = Counters();
+  int moved = 0;
+  for (int i = 0; i < 4; i++) moved += one[i] != frozen[i];
+  EXPECT_EQ(moved, 1);
+
+  Finish(session);
+}
+
+// km started without a socket opens one on SIGUSR1.
+class LateAttachTest : public RunningPayloadTest {
+ protected:
+  bool WithSocket() const override { return false; }
+};
+
+TEST_P(LateAttachTest, Sigusr1OpensTheDefaultSocket) {
+  absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_EQ(kill(km_pid_, SIGUSR1), 0);
+  ConnectWhenReady();
+  v1::Target target;
+  ASSERT_TRUE(stub_->GetTarget(Context().get(), {}, &target).ok());
+  EXPECT_EQ(target.pid(), km_pid_);
+  const std::string session = Attach();
+  Finish(session);
+  struct stat st;
+  EXPECT_NE(stat(socket_.c_str(), &st), 0) << "km left its socket behind";
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, RunningPayloadTest, ::testing::Values("kvm", "tcg"),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Engines, LateAttachTest, ::testing::Values("kvm", "tcg"),
+                         [](const auto& info) { return info.param; });
 
 INSTANTIATE_TEST_SUITE_P(Engines, DebugServiceTest, ::testing::Values("kvm", "tcg"),
                          [](const auto& info) { return info.param; });
