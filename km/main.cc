@@ -1,5 +1,6 @@
 // km: runs a static x86-64 Linux ELF payload in its own VM and exits with its status.
 //   km [--accel=auto|kvm|tcg] [--memory=SIZE] PAYLOAD [ARGS...]
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -34,6 +35,11 @@ namespace {
 
 constexpr char kUsage[] = "km [flags] PAYLOAD [ARGS...]: runs a static x86-64 Linux ELF";
 
+std::string Basename(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
 void PrintLine(const std::string& line) {
   std::fprintf(stderr, "%s%s\n", absl::StartsWith(line, "km:") ? "" : "km: ", line.c_str());
 }
@@ -41,6 +47,7 @@ void PrintLine(const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  km_hooks::BlockLateAttachSignal();
   absl::SetProgramUsageMessage(kUsage);
   km::SplitArgs split = km::SplitCommandLine(argc, argv);
   absl::ParseCommandLine(static_cast<int>(split.km_args.size()), split.km_args.data());
@@ -67,7 +74,7 @@ int main(int argc, char** argv) {
   // them or destroying the Process they use.
   (*process)->set_exit_handler([](int status) {
     std::fflush(nullptr);
-    km_hooks::RemoveSocketsAtExit();
+    km_hooks::ShutDownAtExit();
     _exit(status);
   });
   km::Process* running = process->release();
@@ -89,5 +96,8 @@ int main(int argc, char** argv) {
     // Lives as long as km: the exit handler _exits without tearing anything down.
     server->release();
   }
+  // Linux names a process after its program; the payload's threads inherit the name from the
+  // host thread that runs its main thread (km's own threads, made above, keep "km").
+  prctl(PR_SET_NAME, Basename(options.payload).c_str());
   return running->Run();
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
@@ -69,7 +70,6 @@ void DebugController::HoldMainThread() {
 void DebugController::SessionStarted() {
   absl::MutexLock lock(&mu_);
   session_ = true;
-  events_.Clear();
 }
 
 void DebugController::SessionEnded() {
@@ -78,6 +78,7 @@ void DebugController::SessionEnded() {
   {
     absl::MutexLock lock(&mu_);
     session_ = false;
+    streaming_ = false;
     hw_breakpoints_.clear();
     watchpoints_.clear();
   }
@@ -96,18 +97,24 @@ void DebugController::SessionEnded() {
   events_.Clear();
 }
 
-std::vector<v1::Event> DebugController::CurrentStops() {
+std::vector<v1::Event> DebugController::OpenStream() {
   std::vector<v1::Event> out;
-  for (const auto& thread : process_.Threads()) {
-    std::optional<v1::StopReason> reason;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = threads_.find(thread->tid());
-      if (it != threads_.end()) reason = it->second.stopped;
+  auto threads = process_.Threads();
+  absl::MutexLock lock(&mu_);
+  streaming_ = true;
+  events_.Clear();
+  for (const auto& thread : threads) {
+    auto it = threads_.find(thread->tid());
+    if (it != threads_.end() && it->second.stopped) {
+      *out.emplace_back().mutable_stop() = MakeStopEvent(*thread, *it->second.stopped);
     }
-    if (reason) *out.emplace_back().mutable_stop() = MakeStopEvent(*thread, *reason);
   }
   return out;
+}
+
+void DebugController::ExitDelivered() {
+  absl::MutexLock lock(&mu_);
+  exit_delivered_ = true;
 }
 
 v1::Target DebugController::Target() {
@@ -181,6 +188,8 @@ absl::StatusOr<std::vector<v1::StopEvent>> DebugController::Stop(const std::vect
   std::vector<std::shared_ptr<km::GuestThread>> targets;
   if (tids.empty()) {
     targets = process_.Threads();
+    std::sort(targets.begin(), targets.end(),
+              [](const auto& a, const auto& b) { return a->vcpu_id() < b->vcpu_id(); });
   } else {
     for (int tid : tids) {
       auto thread = FindThread(tid);
@@ -262,7 +271,11 @@ absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::Threa
     // does what its default action does: end the payload.
     std::string message =
         fault.signo == signo ? km::FaultMessage(fault) : km::KillMessage(signo);
-    process_.End({km::ExitStatusForSignal(signo), signo, message});
+    // Not on this thread: km exits inside End, and the client must get this call's answer
+    // (and then the exit event) first.
+    std::thread([this, signo, message] {
+      process_.End({km::ExitStatusForSignal(signo), signo, message});
+    }).detach();
     return absl::OkStatus();
   }
   km::Regs regs;
@@ -457,7 +470,7 @@ km::DebugAction DebugController::ReportStop(km::GuestThread& thread,
   thread.RequestPark();
   absl::MutexLock lock(&mu_);
   threads_[thread.tid()].stopped = reason;
-  if (session_) events_.Push(std::move(ev));
+  if (streaming_) events_.Push(std::move(ev));
   return km::DebugAction::kContinue;
 }
 
@@ -545,9 +558,14 @@ void DebugController::OnThreadStart(km::GuestThread& thread) {
   if (hold_main_ && thread.vcpu_id() == 0) {
     hold_main_ = false;
     td.stopped = Reason(v1::STOP_KIND_INTERRUPTED, 0);
+    // A client whose stream opened before the thread existed has not heard of this stop yet.
+    if (streaming_) {
+      *ev.mutable_stop() = MakeStopEvent(thread, *td.stopped);
+      events_.Push(std::move(ev));
+    }
     return;
   }
-  if (session_) {
+  if (streaming_) {
     ev.mutable_thread_created()->set_tid(thread.tid());
     events_.Push(std::move(ev));
   }
@@ -557,7 +575,7 @@ void DebugController::OnThreadExit(km::GuestThread& thread) {
   v1::Event ev;
   absl::MutexLock lock(&mu_);
   threads_.erase(thread.tid());
-  if (session_) {
+  if (streaming_) {
     ev.mutable_thread_exited()->set_tid(thread.tid());
     ev.mutable_thread_exited()->set_exit_status(thread.exit_status());
     events_.Push(std::move(ev));
@@ -567,15 +585,21 @@ void DebugController::OnThreadExit(km::GuestThread& thread) {
 void DebugController::OnProcessExit(const km::ExitInfo& info) {
   {
     absl::MutexLock lock(&mu_);
-    if (!session_) return;
+    if (!streaming_) return;
     v1::Event ev;
     ev.mutable_process_exited()->set_status(info.status);
     ev.mutable_process_exited()->set_signal(info.signo);
     events_.Push(std::move(ev));
   }
-  // km _exits right after this: give the client's stream the chance to carry the news.
-  events_.WaitDrained(absl::Seconds(2));
-  absl::SleepFor(absl::Milliseconds(50));
+  // km _exits right after this: wait (a bounded time) until the stream has carried the news and
+  // closed, then a moment for the transport to flush it.
+  absl::MutexLock lock(&mu_);
+  auto delivered = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return exit_delivered_; };
+  if (mu_.AwaitWithTimeout(absl::Condition(&delivered), absl::Seconds(2))) {
+    mu_.Unlock();
+    absl::SleepFor(absl::Milliseconds(20));
+    mu_.Lock();
+  }
 }
 
 }  // namespace km_hooks

@@ -36,8 +36,12 @@ class DebugController : public km::DebugObserver {
   void SessionStarted();
   void SessionEnded();
   EventQueue& events() { return events_; }
-  // Events for the threads already stopped when a session's stream opens.
-  std::vector<v1::Event> CurrentStops();
+  // The session's Events stream opened: from now on events are queued for it. Returns one stop
+  // event per thread already stopped, taken atomically with that switch so that no stop is
+  // reported twice or not at all.
+  std::vector<v1::Event> OpenStream();
+  // The stream carried the process's exit and closed: km may go.
+  void ExitDelivered();
 
   v1::Target Target();
   std::vector<v1::Thread> Threads();
@@ -89,6 +93,8 @@ class DebugController : public km::DebugObserver {
   absl::Mutex mu_;
   bool session_ ABSL_GUARDED_BY(mu_) = false;
   bool hold_main_ ABSL_GUARDED_BY(mu_) = false;
+  bool streaming_ ABSL_GUARDED_BY(mu_) = false;
+  bool exit_delivered_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<int, ThreadDebug> threads_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> hw_breakpoints_ ABSL_GUARDED_BY(mu_);
   std::vector<km::Watchpoint> watchpoints_ ABSL_GUARDED_BY(mu_);

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -19,23 +20,28 @@ namespace km_hooks {
 
 namespace {
 
-absl::Mutex sockets_mu(absl::kConstInit);
-std::vector<std::string>* open_sockets ABSL_GUARDED_BY(sockets_mu) = nullptr;
+absl::Mutex servers_mu(absl::kConstInit);
+std::vector<DebugServer*>* servers ABSL_GUARDED_BY(servers_mu) = nullptr;
 
-void RecordSocket(const std::string& path) {
-  absl::MutexLock lock(&sockets_mu);
-  if (open_sockets == nullptr) open_sockets = new std::vector<std::string>();
-  open_sockets->push_back(path);
+void Register(DebugServer* server) {
+  absl::MutexLock lock(&servers_mu);
+  if (servers == nullptr) servers = new std::vector<DebugServer*>();
+  servers->push_back(server);
+}
+
+void Unregister(DebugServer* server) {
+  absl::MutexLock lock(&servers_mu);
+  if (servers != nullptr) std::erase(*servers, server);
 }
 
 }  // namespace
 
 std::string DefaultSocketPath(int pid) { return absl::StrFormat("/tmp/km-%d.sock", pid); }
 
-void RemoveSocketsAtExit() {
-  absl::MutexLock lock(&sockets_mu);
-  if (open_sockets == nullptr) return;
-  for (const std::string& path : *open_sockets) unlink(path.c_str());
+void ShutDownAtExit() {
+  absl::MutexLock lock(&servers_mu);
+  if (servers == nullptr) return;
+  for (DebugServer* server : *servers) server->ShutDown();
 }
 
 absl::StatusOr<std::unique_ptr<DebugServer>> DebugServer::Start(km::Process& process,
@@ -62,13 +68,20 @@ absl::StatusOr<std::unique_ptr<DebugServer>> DebugServer::Start(km::Process& pro
       socket_path, [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); });
   if (!listener.ok()) return listener.status();
   server->listener_ = std::move(*listener);
-  RecordSocket(socket_path);
+  Register(server.get());
   return server;
 }
 
+void DebugServer::ShutDown() {
+  listener_.reset();  // removes the socket file
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  }
+}
+
 DebugServer::~DebugServer() {
-  listener_.reset();
-  if (server_ != nullptr) server_->Shutdown();
+  Unregister(this);
+  ShutDown();
 }
 
 }  // namespace km_hooks

@@ -28,6 +28,8 @@ class DebugServer {
   ~DebugServer();
 
   const std::string& socket_path() const { return socket_path_; }
+  // Waits for calls in flight (for at most a short while), then stops serving.
+  void ShutDown();
 
  private:
   DebugServer() = default;
@@ -39,8 +41,10 @@ class DebugServer {
   std::unique_ptr<SocketListener> listener_;
 };
 
-// km leaves with _exit, so no destructor removes the socket files; its exit handler calls this.
-void RemoveSocketsAtExit();
+// km leaves with _exit, so no destructor runs; its exit handler calls this to let calls in flight
+// finish (a Detach or Resume that let the payload end must still get its answer), stop every
+// debug server and remove their sockets.
+void ShutDownAtExit();
 
 // Where SIGUSR1 opens the socket of a km started without one.
 std::string DefaultSocketPath(int pid);

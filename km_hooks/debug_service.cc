@@ -53,7 +53,7 @@ grpc::Status DebugService::Events(grpc::ServerContext* ctx, const v1::EventsRequ
                                   grpc::ServerWriter<v1::Event>* writer) {
   absl::Status s = sessions_.Check(req->session());
   if (!s.ok()) return ToGrpc(s);
-  for (const v1::Event& ev : controller_.CurrentStops()) {
+  for (const v1::Event& ev : controller_.OpenStream()) {
     if (!writer->Write(ev)) {
       EndSession(req->session());
       return grpc::Status::OK;
@@ -65,6 +65,10 @@ grpc::Status DebugService::Events(grpc::ServerContext* ctx, const v1::EventsRequ
     v1::Event ev;
     if (!controller_.events().Pop(&ev, absl::Milliseconds(100))) continue;
     if (!writer->Write(ev)) break;
+    if (ev.has_process_exited()) {
+      controller_.ExitDelivered();
+      return grpc::Status::OK;
+    }
   }
   EndSession(req->session());
   return grpc::Status::OK;

@@ -467,14 +467,15 @@ class RunningPayloadTest : public DebugServiceTest {
     return out;
   }
 
-  void Finish(const std::string& session) {
+  // Tells the payload to end; resumes every stopped thread first if some are stopped.
+  void Finish(const std::string& session, bool resume = true) {
     v1::WriteMemoryRequest req;
     req.set_session(session);
     req.set_addr(syms_["done"]);
     req.set_data(std::string("\x01\0\0\0", 4));
     v1::WriteMemoryResponse resp;
     ASSERT_TRUE(stub_->WriteMemory(Context().get(), req, &resp).ok());
-    ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+    if (resume) ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
     EXPECT_EQ(WaitKm(), 0);
     EXPECT_EQ(ReadFile(out_path_), "spin done\n");
   }
@@ -507,7 +508,10 @@ TEST_P(RunningPayloadTest, StopFreezesEveryThreadAndResumeLetsThemRun) {
   EXPECT_EQ(Counters(), frozen) << "a stopped thread ran";
 
   // Resume one worker only: it alone makes progress.
-  const int worker = stopped.stopped(1).tid();
+  int worker = 0;
+  for (const auto& ev : stopped.stopped()) {
+    if (ev.tid() != km_pid_) worker = ev.tid();
+  }
   ASSERT_TRUE(Resume(session, worker, v1::RESUME_MODE_CONTINUE).ok());
   absl::SleepFor(absl::Milliseconds(200));
   auto one = Counters();
@@ -525,14 +529,15 @@ class LateAttachTest : public RunningPayloadTest {
 };
 
 TEST_P(LateAttachTest, Sigusr1OpensTheDefaultSocket) {
-  absl::SleepFor(absl::Milliseconds(100));
+  // Past exec (km blocks SIGUSR1 first thing, so any moment after that is safe).
+  absl::SleepFor(absl::Milliseconds(300));
   ASSERT_EQ(kill(km_pid_, SIGUSR1), 0);
   ConnectWhenReady();
   v1::Target target;
   ASSERT_TRUE(stub_->GetTarget(Context().get(), {}, &target).ok());
   EXPECT_EQ(target.pid(), km_pid_);
   const std::string session = Attach();
-  Finish(session);
+  Finish(session, /*resume=*/false);
   struct stat st;
   EXPECT_NE(stat(socket_.c_str(), &st), 0) << "km left its socket behind";
 }

@@ -11,11 +11,24 @@
 
 namespace km_hooks {
 
-void EnableLateAttach(km::Process& process) {
+namespace {
+
+sigset_t LateAttachSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGUSR1);
+  return set;
+}
+
+}  // namespace
+
+void BlockLateAttachSignal() {
+  const sigset_t set = LateAttachSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void EnableLateAttach(km::Process& process) {
+  const sigset_t set = LateAttachSignals();
   std::thread([&process, set] {
     std::unique_ptr<DebugServer> server;
     for (;;) {

@@ -6,8 +6,11 @@
 
 namespace km_hooks {
 
-// Call before any guest thread exists: it blocks SIGUSR1 in the calling thread (the threads km
-// creates later inherit that) and waits for it on a thread of its own.
+// First thing in main, before km makes any thread (they all inherit the mask): blocks SIGUSR1,
+// so that one arriving while km starts up waits for EnableLateAttach instead of killing km.
+void BlockLateAttachSignal();
+
+// Waits for SIGUSR1 on a thread of its own and opens the socket when it comes.
 void EnableLateAttach(km::Process& process);
 
 }  // namespace km_hooks

@@ -1,0 +1,42 @@
+// The breakpoints and watchpoints gdb has inserted. gdb removes every one of them at each stop
+// and inserts them again before it resumes; passing that through would cost two RPCs per
+// breakpoint per step. Removals are therefore deferred until the next resume, and an insert
+// of something still in km costs nothing.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <tuple>
+
+#include "absl/status/status.h"
+#include "agent/target.h"
+
+namespace agent {
+
+class BreakpointTable {
+ public:
+  explicit BreakpointTable(Target& target) : target_(target) {}
+
+  absl::Status Insert(BreakpointKind kind, uint64_t addr, uint64_t len);
+  // Deferred: the breakpoint stays in km until Flush, but no longer counts as gdb's.
+  absl::Status Remove(BreakpointKind kind, uint64_t addr, uint64_t len);
+  // Takes out of km everything gdb removed; call before the target runs.
+  absl::Status Flush();
+
+  // gdb has a breakpoint of this kind at addr.
+  bool Has(BreakpointKind kind, uint64_t addr) const;
+  // gdb has a watchpoint covering addr.
+  bool WatchCovers(uint64_t addr) const;
+
+  // km dropped everything (the session ended): forget it all without RPCs.
+  void Clear();
+
+ private:
+  using Key = std::tuple<BreakpointKind, uint64_t, uint64_t>;  // kind, addr, len
+
+  Target& target_;
+  std::set<Key> active_;    // gdb's
+  std::set<Key> deferred_;  // removed by gdb, still in km
+};
+
+}  // namespace agent

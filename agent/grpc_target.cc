@@ -1,0 +1,451 @@
+#include "agent/grpc_target.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/km_debug.grpc.pb.h"
+#include "proto/km_debug.pb.h"
+
+namespace agent {
+namespace {
+
+namespace v1 = ::km::debug::v1;
+
+// Every call but the event stream is a quick request to km; a stuck km must not hang gdb.
+constexpr auto kCallTimeout = std::chrono::seconds(30);
+constexpr auto kConnectTimeout = std::chrono::seconds(5);
+
+absl::Status FromGrpc(absl::string_view rpc, const grpc::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat(rpc, ": ", s.error_message()));
+}
+
+amd64::GeneralRegs FromProto(const v1::Registers& r) {
+  amd64::GeneralRegs g;
+  g.gpr = {r.rax(), r.rbx(), r.rcx(), r.rdx(), r.rsi(), r.rdi(), r.rbp(), r.rsp(),
+           r.r8(),  r.r9(),  r.r10(), r.r11(), r.r12(), r.r13(), r.r14(), r.r15()};
+  g.rip = r.rip();
+  g.eflags = r.rflags();
+  g.seg = {r.cs(), r.ss(), r.ds(), r.es(), r.fs(), r.gs()};
+  g.fs_base = r.fs_base();
+  g.gs_base = r.gs_base();
+  g.orig_rax = r.orig_rax();
+  return g;
+}
+
+void ToProto(const amd64::GeneralRegs& g, v1::Registers* r) {
+  r->set_rax(g.gpr[0]);
+  r->set_rbx(g.gpr[1]);
+  r->set_rcx(g.gpr[2]);
+  r->set_rdx(g.gpr[3]);
+  r->set_rsi(g.gpr[4]);
+  r->set_rdi(g.gpr[5]);
+  r->set_rbp(g.gpr[6]);
+  r->set_rsp(g.gpr[7]);
+  r->set_r8(g.gpr[8]);
+  r->set_r9(g.gpr[9]);
+  r->set_r10(g.gpr[10]);
+  r->set_r11(g.gpr[11]);
+  r->set_r12(g.gpr[12]);
+  r->set_r13(g.gpr[13]);
+  r->set_r14(g.gpr[14]);
+  r->set_r15(g.gpr[15]);
+  r->set_rip(g.rip);
+  r->set_rflags(g.eflags);
+  r->set_cs(g.seg[0]);
+  r->set_ss(g.seg[1]);
+  r->set_ds(g.seg[2]);
+  r->set_es(g.seg[3]);
+  r->set_fs(g.seg[4]);
+  r->set_gs(g.seg[5]);
+  r->set_fs_base(g.fs_base);
+  r->set_gs_base(g.gs_base);
+  r->set_orig_rax(g.orig_rax);
+}
+
+template <size_t N>
+absl::Status CopyBytes(const std::string& in, std::array<uint8_t, N>& out, absl::string_view what) {
+  if (in.size() != N) {
+    return absl::DataLossError(
+        absl::StrFormat("km sent %d bytes for %s, want %d", in.size(), what, N));
+  }
+  memcpy(out.data(), in.data(), N);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<amd64::FpuRegs> FromProto(const v1::FpuRegisters& f) {
+  amd64::FpuRegs out;
+  if (f.st_size() != 8 || f.xmm_size() != 16 || (f.ymmh_size() != 0 && f.ymmh_size() != 16)) {
+    return absl::DataLossError(absl::StrFormat(
+        "km sent %d st, %d xmm and %d ymmh registers", f.st_size(), f.xmm_size(), f.ymmh_size()));
+  }
+  for (int i = 0; i < 8; ++i) {
+    if (absl::Status s = CopyBytes(f.st(i), out.st[i], absl::StrCat("st", i)); !s.ok()) return s;
+  }
+  for (int i = 0; i < 16; ++i) {
+    if (absl::Status s = CopyBytes(f.xmm(i), out.xmm[i], absl::StrCat("xmm", i)); !s.ok()) return s;
+  }
+  out.has_ymmh = f.ymmh_size() == 16;
+  for (int i = 0; out.has_ymmh && i < 16; ++i) {
+    if (absl::Status s = CopyBytes(f.ymmh(i), out.ymmh[i], absl::StrCat("ymm", i, "h")); !s.ok()) {
+      return s;
+    }
+  }
+  out.x87_control = {f.fcw(), f.fsw(), f.ftw(), f.fiseg(), f.fioff(), f.foseg(), f.fooff(), f.fop()};
+  out.mxcsr = f.mxcsr();
+  return out;
+}
+
+void ToProto(const amd64::FpuRegs& in, v1::FpuRegisters* f) {
+  for (const auto& st : in.st) f->add_st(reinterpret_cast<const char*>(st.data()), st.size());
+  f->set_fcw(in.x87_control[0]);
+  f->set_fsw(in.x87_control[1]);
+  f->set_ftw(in.x87_control[2]);
+  f->set_fiseg(in.x87_control[3]);
+  f->set_fioff(in.x87_control[4]);
+  f->set_foseg(in.x87_control[5]);
+  f->set_fooff(in.x87_control[6]);
+  f->set_fop(in.x87_control[7]);
+  f->set_mxcsr(in.mxcsr);
+  for (const auto& x : in.xmm) f->add_xmm(reinterpret_cast<const char*>(x.data()), x.size());
+  if (in.has_ymmh) {
+    for (const auto& y : in.ymmh) f->add_ymmh(reinterpret_cast<const char*>(y.data()), y.size());
+  }
+}
+
+StopReason FromProto(const v1::StopReason& r) {
+  StopReason out;
+  switch (r.kind()) {
+    case v1::STOP_KIND_BREAKPOINT: out.kind = StopKind::kBreakpoint; break;
+    case v1::STOP_KIND_HW_BREAKPOINT: out.kind = StopKind::kHwBreakpoint; break;
+    case v1::STOP_KIND_WATCHPOINT: out.kind = StopKind::kWatchpoint; break;
+    case v1::STOP_KIND_STEP: out.kind = StopKind::kStep; break;
+    case v1::STOP_KIND_SIGNAL: out.kind = StopKind::kSignal; break;
+    default: out.kind = StopKind::kInterrupted; break;
+  }
+  out.linux_signal = r.signal();
+  out.fault_addr = r.fault_addr();
+  out.watch_addr = r.watch_addr();
+  switch (r.watch_kind()) {
+    case v1::WATCH_KIND_READ: out.watch_kind = WatchKind::kRead; break;
+    case v1::WATCH_KIND_ACCESS: out.watch_kind = WatchKind::kAccess; break;
+    default: out.watch_kind = WatchKind::kWrite; break;
+  }
+  return out;
+}
+
+ThreadStop FromProto(const v1::StopEvent& e) {
+  return ThreadStop{e.tid(), FromProto(e.reason()), FromProto(e.registers())};
+}
+
+std::string RegionKindName(v1::RegionKind kind) {
+  switch (kind) {
+    case v1::REGION_KIND_TEXT: return "text";
+    case v1::REGION_KIND_DATA: return "data";
+    case v1::REGION_KIND_HEAP: return "heap";
+    case v1::REGION_KIND_STACK: return "stack";
+    case v1::REGION_KIND_MMAP: return "mmap";
+    default: return "other";
+  }
+}
+
+v1::BreakpointKind ToProto(BreakpointKind kind) {
+  switch (kind) {
+    case BreakpointKind::kSoftware: return v1::BREAKPOINT_KIND_SOFTWARE;
+    case BreakpointKind::kHardware: return v1::BREAKPOINT_KIND_HARDWARE;
+    case BreakpointKind::kWatchWrite: return v1::BREAKPOINT_KIND_WATCH_WRITE;
+    case BreakpointKind::kWatchRead: return v1::BREAKPOINT_KIND_WATCH_READ;
+    case BreakpointKind::kWatchAccess: return v1::BREAKPOINT_KIND_WATCH_ACCESS;
+  }
+  return v1::BREAKPOINT_KIND_SOFTWARE;
+}
+
+ThreadState FromProto(v1::ThreadState state) {
+  switch (state) {
+    case v1::THREAD_STATE_STOPPED: return ThreadState::kStopped;
+    case v1::THREAD_STATE_EXITED: return ThreadState::kExited;
+    default: return ThreadState::kRunning;
+  }
+}
+
+class GrpcTarget : public Target {
+ public:
+  GrpcTarget(std::shared_ptr<grpc::Channel> channel, std::string session, int event_fd)
+      : stub_(v1::Debug::NewStub(channel)), session_(std::move(session)), event_fd_(event_fd) {}
+
+  ~GrpcTarget() override {
+    events_context_.TryCancel();
+    if (reader_.joinable()) reader_.join();
+    close(event_fd_);
+  }
+
+  void StartEvents() {
+    reader_ = std::thread([this] { ReadEvents(); });
+  }
+
+  absl::StatusOr<TargetInfo> GetTarget() override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::Target t;
+    if (absl::Status s = FromGrpc("GetTarget", stub_->GetTarget(&ctx, {}, &t)); !s.ok()) return s;
+    TargetInfo info;
+    info.payload_path = t.payload_path();
+    info.argv.assign(t.argv().begin(), t.argv().end());
+    info.entry = t.entry();
+    info.load_bias = t.load_bias();
+    info.pie = t.pie();
+    info.auxv = t.auxv();
+    for (const v1::MemoryRegion& r : t.regions()) {
+      info.regions.push_back(Region{r.start(), r.size(), r.read(), r.write(), r.exec(),
+                                    RegionKindName(r.kind()), r.name()});
+    }
+    info.engine = t.engine().name();
+    info.avx = t.engine().avx();
+    info.data_watchpoints = t.engine().data_watchpoints();
+    info.hw_breakpoints = static_cast<int>(t.engine().hw_breakpoints());
+    info.pid = t.pid();
+    return info;
+  }
+
+  absl::StatusOr<std::vector<ThreadInfo>> ListThreads() override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::ListThreadsResponse resp;
+    if (absl::Status s = FromGrpc("ListThreads", stub_->ListThreads(&ctx, {}, &resp)); !s.ok()) {
+      return s;
+    }
+    std::vector<ThreadInfo> out;
+    for (const v1::Thread& t : resp.threads()) {
+      out.push_back(ThreadInfo{t.tid(), t.name(), FromProto(t.state())});
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<ThreadStop>> Stop(const std::vector<int>& tids) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::StopRequest req;
+    req.set_session(session_);
+    for (int tid : tids) req.add_tids(tid);
+    v1::StopResponse resp;
+    if (absl::Status s = FromGrpc("Stop", stub_->Stop(&ctx, req, &resp)); !s.ok()) return s;
+    std::vector<ThreadStop> out;
+    for (const v1::StopEvent& e : resp.stopped()) out.push_back(FromProto(e));
+    return out;
+  }
+
+  absl::Status Resume(const std::vector<ThreadAction>& actions) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::ResumeRequest req;
+    req.set_session(session_);
+    for (const ThreadAction& a : actions) {
+      v1::ThreadAction* p = req.add_actions();
+      p->set_tid(a.tid);
+      p->set_mode(a.mode == ResumeMode::kStep ? v1::RESUME_MODE_STEP : v1::RESUME_MODE_CONTINUE);
+      p->set_signal(a.linux_signal);
+    }
+    v1::ResumeResponse resp;
+    return FromGrpc("Resume", stub_->Resume(&ctx, req, &resp));
+  }
+
+  absl::StatusOr<amd64::Registers> ReadRegisters(int tid, bool fpu) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::ReadRegistersRequest req;
+    req.set_tid(tid);
+    req.set_fpu(fpu);
+    v1::Registers resp;
+    if (absl::Status s = FromGrpc("ReadRegisters", stub_->ReadRegisters(&ctx, req, &resp));
+        !s.ok()) {
+      return s;
+    }
+    amd64::Registers out{FromProto(resp), std::nullopt};
+    if (fpu) {
+      absl::StatusOr<amd64::FpuRegs> f = FromProto(resp.fpu());
+      if (!f.ok()) return f.status();
+      out.fpu = *f;
+    }
+    return out;
+  }
+
+  absl::Status WriteRegisters(int tid, const amd64::Registers& regs) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::WriteRegistersRequest req;
+    req.set_session(session_);
+    req.set_tid(tid);
+    ToProto(regs.general, req.mutable_registers());
+    if (regs.fpu) ToProto(*regs.fpu, req.mutable_registers()->mutable_fpu());
+    v1::WriteRegistersResponse resp;
+    return FromGrpc("WriteRegisters", stub_->WriteRegisters(&ctx, req, &resp));
+  }
+
+  absl::StatusOr<std::string> ReadMemory(uint64_t addr, uint64_t len) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::ReadMemoryRequest req;
+    req.set_addr(addr);
+    req.set_len(len);
+    v1::ReadMemoryResponse resp;
+    if (absl::Status s = FromGrpc("ReadMemory", stub_->ReadMemory(&ctx, req, &resp)); !s.ok()) {
+      return s;
+    }
+    return std::move(*resp.mutable_data());
+  }
+
+  absl::Status WriteMemory(uint64_t addr, absl::string_view data) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::WriteMemoryRequest req;
+    req.set_session(session_);
+    req.set_addr(addr);
+    req.set_data(std::string(data));
+    v1::WriteMemoryResponse resp;
+    if (absl::Status s = FromGrpc("WriteMemory", stub_->WriteMemory(&ctx, req, &resp)); !s.ok()) {
+      return s;
+    }
+    if (resp.written() != data.size()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "WriteMemory: wrote %d of %d bytes at 0x%x", resp.written(), data.size(), addr));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) override {
+    return Breakpoint(/*insert=*/true, kind, addr, len);
+  }
+  absl::Status RemoveBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) override {
+    return Breakpoint(/*insert=*/false, kind, addr, len);
+  }
+
+  absl::Status Detach() override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::DetachRequest req;
+    req.set_session(session_);
+    v1::DetachResponse resp;
+    return FromGrpc("Detach", stub_->Detach(&ctx, req, &resp));
+  }
+
+  int event_fd() const override { return event_fd_; }
+
+  std::optional<Event> NextEvent() override {
+    absl::MutexLock lock(&mu_);
+    if (events_.empty()) {
+      uint64_t count;
+      (void)!read(event_fd_, &count, sizeof count);  // nonblocking: clears the readiness
+      return std::nullopt;
+    }
+    Event e = std::move(events_.front());
+    events_.pop_front();
+    return e;
+  }
+
+ private:
+  static void SetDeadline(grpc::ClientContext& ctx) {
+    ctx.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+  }
+
+  absl::Status Breakpoint(bool insert, BreakpointKind kind, uint64_t addr, uint64_t len) {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::BreakpointRequest req;
+    req.set_session(session_);
+    req.set_kind(ToProto(kind));
+    req.set_addr(addr);
+    req.set_len(len);
+    v1::BreakpointResponse resp;
+    if (insert) return FromGrpc("InsertBreakpoint", stub_->InsertBreakpoint(&ctx, req, &resp));
+    return FromGrpc("RemoveBreakpoint", stub_->RemoveBreakpoint(&ctx, req, &resp));
+  }
+
+  void Push(Event e) {
+    {
+      absl::MutexLock lock(&mu_);
+      events_.push_back(std::move(e));
+    }
+    const uint64_t one = 1;
+    (void)!write(event_fd_, &one, sizeof one);
+  }
+
+  void ReadEvents() {
+    v1::EventsRequest req;
+    req.set_session(session_);
+    std::unique_ptr<grpc::ClientReader<v1::Event>> reader = stub_->Events(&events_context_, req);
+    v1::Event ev;
+    bool exited = false;
+    while (reader->Read(&ev)) {
+      switch (ev.kind_case()) {
+        case v1::Event::kStop:
+          Push(FromProto(ev.stop()));
+          break;
+        case v1::Event::kThreadCreated:
+          Push(ThreadCreated{ev.thread_created().tid()});
+          break;
+        case v1::Event::kThreadExited:
+          Push(ThreadExited{ev.thread_exited().tid(), ev.thread_exited().exit_status()});
+          break;
+        case v1::Event::kProcessExited:
+          exited = true;
+          Push(ProcessExited{ev.process_exited().status(), ev.process_exited().signal()});
+          break;
+        default:
+          break;
+      }
+    }
+    grpc::Status s = reader->Finish();
+    if (!exited) {
+      Push(EventsEnded{s.ok() ? "km ended the event stream"
+                              : absl::StrCat("km's event stream failed: ", s.error_message())});
+    }
+  }
+
+  std::unique_ptr<v1::Debug::Stub> stub_;
+  const std::string session_;
+  const int event_fd_;
+  grpc::ClientContext events_context_;
+  std::thread reader_;
+  absl::Mutex mu_;
+  std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Target>> ConnectToKm(const std::string& socket_path,
+                                                     const std::string& client_name) {
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(absl::StrCat("unix:", socket_path), grpc::InsecureChannelCredentials());
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + kConnectTimeout)) {
+    return absl::UnavailableError(
+        absl::StrCat("km's debug socket ", socket_path, " does not answer"));
+  }
+  const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
+  std::unique_ptr<v1::Debug::Stub> stub = v1::Debug::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+  v1::AttachRequest req;
+  req.set_client_name(client_name);
+  v1::AttachResponse resp;
+  if (absl::Status s = FromGrpc("Attach", stub->Attach(&ctx, req, &resp)); !s.ok()) {
+    close(fd);
+    return s;
+  }
+  auto target = std::make_unique<GrpcTarget>(channel, resp.session(), fd);
+  target->StartEvents();
+  return target;
+}
+
+}  // namespace agent

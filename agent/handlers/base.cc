@@ -1,0 +1,63 @@
+// The connection's basics: feature negotiation, the stop status, detach and kill.
+#include <unistd.h>
+
+#include "absl/strings/str_format.h"
+#include "agent/handlers/handlers.h"
+#include "agent/log.h"
+#include "agent/rsp/packets/misc.h"
+
+namespace agent {
+
+Handlers::~Handlers() {
+  for (const auto& [gdb_fd, host_fd] : vfile_fds_) close(host_fd);
+}
+
+void Handlers::Disconnect() {
+  if (detached_ || run_.exited()) return;
+  if (absl::Status s = target_.Detach(); !s.ok()) Log(s.message());
+  detached_ = true;
+}
+
+Response Handlers::QSupported(absl::string_view packet) {
+  const std::vector<rsp::Feature> gdb_features = rsp::ParseQSupported(packet);
+  multiprocess_ = rsp::GdbSupports(gdb_features, "multiprocess");
+  std::string reply = absl::StrFormat(
+      "PacketSize=%x;QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
+      "qXfer:exec-file:read+;qXfer:threads:read+;vContSupported+;swbreak+;hwbreak+;%s",
+      kPacketSize, multiprocess_ ? "multiprocess+" : "multiprocess-");
+  return Response{{reply}};
+}
+
+Response Handlers::StopStatus() { return Response{{StopReply(run_.last_report())}}; }
+
+Response Handlers::Detach(absl::string_view packet) {
+  absl::StatusOr<std::optional<int>> pid = rsp::ParseDetach(packet);
+  if (!pid.ok()) {
+    Log(pid.status().message());
+    return Response{{"E01"}};
+  }
+  // km removes every breakpoint and resumes every thread when the session ends.
+  absl::Status s = target_.Detach();
+  if (!s.ok()) {
+    Log(s.message());
+    return Response{{"E01"}};
+  }
+  detached_ = true;
+  breakpoints_.Clear();
+  return Response{{"OK"}};
+}
+
+Response Handlers::Kill(absl::string_view packet) {
+  const bool vkill = packet != "k";
+  if (vkill) {
+    absl::StatusOr<int> pid = rsp::ParseVKill(packet);
+    if (!pid.ok()) return Response{{"E01"}};
+  }
+  absl::Status s = run_.Kill();
+  if (!s.ok()) Log(s.message());
+  // 'k' has no reply; vKill says OK.
+  if (!vkill) return Response{};
+  return Response{{s.ok() ? "OK" : "E01"}};
+}
+
+}  // namespace agent

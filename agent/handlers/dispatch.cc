@@ -1,0 +1,63 @@
+// Which handler answers which packet. Unknown packets get the empty reply, which gdb reads as
+// "not supported".
+#include "absl/strings/match.h"
+#include "agent/handlers/handlers.h"
+#include "agent/log.h"
+
+namespace agent {
+
+Handlers::Handlers(Target& target, TargetInfo info)
+    : target_(target),
+      info_(std::move(info)),
+      breakpoints_(target),
+      memory_(target),
+      run_(target, breakpoints_) {}
+
+absl::Status Handlers::Begin() { return run_.Begin(info_.pid).status(); }
+
+Response Handlers::Handle(absl::string_view packet) {
+  if (detached_) return Response{{"E01"}};
+  return Dispatch(packet);
+}
+
+Response Handlers::Dispatch(absl::string_view p) {
+  using absl::StartsWith;
+  if (p.empty()) return Response{{""}};
+  switch (p[0]) {
+    case '?': return StopStatus();
+    case 'g': return ReadAllRegisters();
+    case 'G': return WriteAllRegisters(p);
+    case 'p': return ReadOneRegister(p);
+    case 'P': return WriteOneRegister(p);
+    case 'm': return ReadMemory(p);
+    case 'M':
+    case 'X': return WriteMemory(p);
+    case 'Z':
+    case 'z': return Breakpoint(p);
+    case 'H': return SetThread(p);
+    case 'T': return ThreadAlive(p);
+    case 'c':
+    case 'C':
+    case 's':
+    case 'S': return LegacyResume(p);
+    case 'D': return Detach(p);
+    case 'k': return Kill(p);
+    default: break;
+  }
+  if (StartsWith(p, "qSupported")) return QSupported(p);
+  if (p == "QStartNoAckMode") return Response{{"OK"}};
+  if (p == "qAttached" || StartsWith(p, "qAttached:")) return Response{{"1"}};
+  if (p == "qC") return CurrentThread();
+  if (p == "qfThreadInfo") return ThreadInfo(/*first=*/true);
+  if (p == "qsThreadInfo") return ThreadInfo(/*first=*/false);
+  if (StartsWith(p, "qXfer:")) return Xfer(p);
+  if (StartsWith(p, "qRcmd,")) return Monitor(p);
+  if (p == "qSymbol::") return Response{{"OK"}};
+  if (p == "vCont?") return VContQuery();
+  if (StartsWith(p, "vCont;")) return VCont(p);
+  if (StartsWith(p, "vFile:")) return VFile(p);
+  if (StartsWith(p, "vKill;")) return Kill(p);
+  return Response{{""}};
+}
+
+}  // namespace agent

@@ -1,0 +1,108 @@
+// gdb's packets, answered by feature: each family lives in its own file (base.cc, threads.cc,
+// registers.cc, memory.cc, breakpoints.cc, resume.cc, qxfer.cc, vfile.cc, monitor.cc), and
+// dispatch.cc says which packet goes where. Everything goes through the Target interface, so a
+// fake target drives these in unit tests.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "agent/breakpoint_table.h"
+#include "agent/memory_cache.h"
+#include "agent/run_control.h"
+#include "agent/target.h"
+
+namespace agent {
+
+// What to send back for one packet.
+struct Response {
+  std::vector<std::string> packets;  // payloads, unframed, in order (none: no reply at all)
+  bool resumed = false;              // the target runs; a stop reply follows when it stops
+};
+
+inline constexpr size_t kPacketSize = 0x20000;
+
+class Handlers {
+ public:
+  Handlers(Target& target, TargetInfo info);
+  ~Handlers();
+
+  // Stops the process for this connection; the stop '?' reports.
+  absl::Status Begin();
+
+  Response Handle(absl::string_view packet);
+
+  // An event from the target; the stop reply to send when it ends a run.
+  std::optional<std::string> HandleEvent(const Event& event);
+  // ^C (or vCtrlC): the stop reply, when something was running.
+  std::optional<std::string> Interrupt();
+
+  // gdb went away without detaching: end the session so the payload runs on.
+  void Disconnect();
+
+  bool running() const { return run_.running(); }
+  // The payload exited or was killed.
+  bool payload_gone() const { return run_.exited(); }
+
+ private:
+  // dispatch.cc
+  Response Dispatch(absl::string_view packet);
+  // base.cc
+  Response QSupported(absl::string_view packet);
+  Response StopStatus();
+  Response Detach(absl::string_view packet);
+  Response Kill(absl::string_view packet);
+  // threads.cc
+  Response SetThread(absl::string_view packet);
+  Response ThreadAlive(absl::string_view packet);
+  Response CurrentThread();
+  Response ThreadInfo(bool first);
+  absl::StatusOr<std::string> ThreadsXml();
+  // registers.cc
+  Response ReadAllRegisters();
+  Response WriteAllRegisters(absl::string_view packet);
+  Response ReadOneRegister(absl::string_view packet);
+  Response WriteOneRegister(absl::string_view packet);
+  // memory.cc
+  Response ReadMemory(absl::string_view packet);
+  Response WriteMemory(absl::string_view packet);
+  // breakpoints.cc
+  Response Breakpoint(absl::string_view packet);
+  // resume.cc
+  Response VContQuery();
+  Response VCont(absl::string_view packet);
+  Response LegacyResume(absl::string_view packet);
+  Response ResumeWith(const std::vector<ThreadAction>& actions);
+  // qxfer.cc
+  Response Xfer(absl::string_view packet);
+  std::string ExecFilePath();
+  // vfile.cc
+  Response VFile(absl::string_view packet);
+  // monitor.cc
+  Response Monitor(absl::string_view packet);
+  std::string MonitorOutput(absl::string_view command);
+  // stop_reply.cc
+  std::string StopReply(const StopReport& report) const;
+
+  // The thread g, p, m and friends act on: gdb's Hg choice, else the one last reported.
+  int GeneralThread() const;
+
+  Target& target_;
+  TargetInfo info_;
+  BreakpointTable breakpoints_;
+  MemoryCache memory_;
+  RunControl run_;
+  bool multiprocess_ = false;
+  bool detached_ = false;
+  int general_thread_ = 0;  // 0: whichever thread last stopped
+  std::string threads_xml_;  // built for offset 0 of a qXfer:threads read, served in pieces
+  std::map<int, int> vfile_fds_;  // gdb's fd -> host fd
+  int next_vfile_fd_ = 1;
+};
+
+}  // namespace agent

@@ -1,0 +1,399 @@
+#include "agent/handlers/handlers.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/rsp/encoding.h"
+#include "agent/testing/fake_target.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace agent {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using testing::FakeTarget;
+
+constexpr int kMain = FakeTarget::kPid;  // 0x64
+constexpr int kWorker = 101;             // 0x65
+
+class HandlersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    handlers_ = std::make_unique<Handlers>(target_, target_.info());
+    ASSERT_TRUE(handlers_->Begin().ok());
+    Send("qSupported:multiprocess+;swbreak+;hwbreak+");
+    target_.calls().clear();
+  }
+
+  // The single reply to a packet.
+  std::string Send(absl::string_view packet) {
+    Response r = handlers_->Handle(packet);
+    EXPECT_EQ(r.packets.size(), r.resumed ? 0u : 1u) << packet;
+    return r.packets.empty() ? "<none>" : r.packets.front();
+  }
+
+  // Runs the target's queued events through the handlers; the stop reply if one came.
+  std::string DeliverEvents() {
+    std::string reply = "<none>";
+    while (std::optional<Event> e = target_.NextEvent()) {
+      if (std::optional<std::string> r = handlers_->HandleEvent(*e)) reply = *r;
+    }
+    return reply;
+  }
+
+  void AddRunningWorker() {
+    target_.AddThread(kWorker, "worker-1", /*running=*/false);
+    target_.threads()[kWorker].stop.reason = StopReason{StopKind::kInterrupted, 0};
+  }
+
+  FakeTarget target_;
+  std::unique_ptr<Handlers> handlers_;
+};
+
+TEST_F(HandlersTest, QSupportedOffersWhatGdbNeeds) {
+  const std::string reply = Send("qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386");
+  for (const char* feature :
+       {"PacketSize=20000", "QStartNoAckMode+", "qXfer:features:read+", "qXfer:auxv:read+",
+        "qXfer:exec-file:read+", "qXfer:threads:read+", "vContSupported+", "swbreak+",
+        "hwbreak+", "multiprocess+"}) {
+    EXPECT_THAT(reply, HasSubstr(feature));
+  }
+  EXPECT_EQ(Send("qSupported:swbreak+").find("multiprocess+"), std::string::npos);
+}
+
+TEST_F(HandlersTest, InitialStopReportsTheMainThreadWithExpeditedRegisters) {
+  EXPECT_EQ(Send("?"),
+            "T0506:0000000000000000;07:64f0ff7f00000000;10:0010400000000000;thread:p64.64;");
+  EXPECT_EQ(Send("qAttached:64"), "1");
+  EXPECT_EQ(Send("qC"), "QCp64.64");
+  EXPECT_EQ(Send("qfThreadInfo"), "mp64.64");
+  EXPECT_EQ(Send("qsThreadInfo"), "l");
+  EXPECT_EQ(Send("Tp64.64"), "OK");
+  EXPECT_EQ(Send("Tp64.99"), "E01");
+}
+
+TEST_F(HandlersTest, GeneralRegistersComeFromTheStopWithoutAnRpc) {
+  const std::string g = Send("g");
+  EXPECT_EQ(g.size(), (17 * 8 + 7 * 4) * 2u);
+  EXPECT_EQ(g.substr(16 * 16, 16), "0010400000000000");  // rip
+  EXPECT_EQ(Send("p10"), "0010400000000000");
+  EXPECT_EQ(Send("p3a"), "0000000000000000");  // fs_base: general too
+  EXPECT_TRUE(target_.calls().empty());
+}
+
+TEST_F(HandlersTest, FpuRegistersAreFetchedOncePerStop) {
+  EXPECT_EQ(Send("p38"), "801f0000");  // mxcsr
+  EXPECT_EQ(Send("p29"), "42000000000000000000000000000000");  // xmm1
+  EXPECT_EQ(Send("p20"), "7f030000");  // fctrl
+  EXPECT_THAT(target_.calls(), ElementsAre("ReadRegisters(100,1)"));
+  EXPECT_EQ(Send("p4c"), "E01");  // ymm0h: no AVX here
+}
+
+TEST_F(HandlersTest, RegisterWritesGoToKmAndTheCache) {
+  EXPECT_EQ(Send("P10=3412400000000000"), "OK");
+  EXPECT_EQ(Send("p10"), "3412400000000000");
+  EXPECT_EQ(Send("P28=01000000000000000000000000000000"), "OK");  // xmm0
+  EXPECT_THAT(target_.calls(), ElementsAre("WriteRegisters(100,0)", "ReadRegisters(100,1)",
+                                           "WriteRegisters(100,1)"));
+  EXPECT_EQ(Send("P10=12"), "E01");
+  const std::string g = Send("g");
+  EXPECT_EQ(Send("G" + g), "OK");
+}
+
+TEST_F(HandlersTest, Memory) {
+  EXPECT_EQ(Send("M400010,2:abcd"), "OK");
+  EXPECT_EQ(Send("m400010,3"), "abcd00");
+  EXPECT_EQ(Send("X400020,2:}]*"), "OK");
+  EXPECT_EQ(Send("m400020,2"), "7d2a");
+  EXPECT_EQ(Send("X400020,0:"), "OK");
+  EXPECT_EQ(Send("m10,4"), "E0e");
+  EXPECT_EQ(Send("M10,1:00"), "E0e");
+  EXPECT_EQ(Send("m400010"), "E01");
+}
+
+TEST_F(HandlersTest, MemoryReadsDuringAStopCostOneRpcPerPage) {
+  target_.memory()[0x10] = '\x90';
+  EXPECT_EQ(Send("m400010,1"), "90");
+  EXPECT_EQ(Send("m400010,1"), "90");
+  EXPECT_EQ(Send("m400c80,40").size(), 0x80u);
+  EXPECT_THAT(target_.calls(), ElementsAre("ReadMemory(400000,4096)"));
+  EXPECT_EQ(Send("X400010,1:\xcc"), "OK");
+  EXPECT_EQ(Send("m400010,1"), "cc");
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kStep, 5}, 0x401004);
+  DeliverEvents();
+  target_.memory()[0x10] = '\x91';  // the payload ran and wrote
+  EXPECT_EQ(Send("m400010,1"), "91");
+  EXPECT_EQ(Send("m400ff0,20"), "00000000000000000000000000000000");  // crosses into unmapped
+}
+
+TEST_F(HandlersTest, BreakpointRemovalsWaitForTheNextResume) {
+  EXPECT_EQ(Send("Z0,401126,1"), "OK");
+  EXPECT_EQ(Send("Z0,401200,1"), "OK");
+  EXPECT_EQ(Send("z0,401126,1"), "OK");
+  EXPECT_EQ(Send("z0,401200,1"), "OK");
+  EXPECT_EQ(Send("Z0,401126,1"), "OK");  // gdb re-inserts at resume: still in km, no RPC
+  EXPECT_THAT(target_.calls(), ElementsAre("Insert(0,401126,1)", "Insert(0,401200,1)"));
+  target_.calls().clear();
+  EXPECT_EQ(Send("vCont;c"), "<none>");
+  EXPECT_THAT(target_.calls(), ElementsAre("Remove(0,401200,1)", "Resume(0:c:0)"));
+}
+
+TEST_F(HandlersTest, UnsupportedWatchpointsGetTheEmptyReply) {
+  target_.set_refuse_watchpoints(true);
+  EXPECT_EQ(Send("Z2,404010,4"), "");
+  EXPECT_EQ(Send("Z9,404010,4"), "E01");
+}
+
+TEST_F(HandlersTest, ContinueToABreakpointInASingleThreadedPayload) {
+  EXPECT_EQ(Send("Z0,401126,1"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  EXPECT_TRUE(handlers_->running());
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kBreakpoint, 5}, 0x401126);
+  EXPECT_THAT(DeliverEvents(), AllOf(StartsWith("T05"), HasSubstr("10:2611400000000000;"),
+                                     HasSubstr("thread:p64.64;swbreak:;")));
+  EXPECT_FALSE(handlers_->running());
+  // One thread: nothing else to stop, so the hit cost only Resume.
+  EXPECT_THAT(target_.calls(), ElementsAre("Insert(0,401126,1)", "Resume(0:c:0)"));
+  EXPECT_EQ(Send("g").substr(16 * 16, 16), "2611400000000000");
+}
+
+TEST_F(HandlersTest, StepReportsAPlainTrap) {
+  EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64").resumed);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kStep, 5}, 0x401004);
+  EXPECT_THAT(DeliverEvents(), AllOf(StartsWith("T05"), HasSubstr("10:0410400000000000;"),
+                                     HasSubstr("thread:p64.64;")));
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(100:s:0)"));
+}
+
+TEST_F(HandlersTest, WatchpointAndHardwareBreakpointReasons) {
+  EXPECT_EQ(Send("Z3,404010,4"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  StopReason watch{StopKind::kWatchpoint, 5, 0, 0x404010, WatchKind::kRead};
+  target_.StopsOnItsOwn(kMain, watch, 0x401130);
+  EXPECT_THAT(DeliverEvents(), HasSubstr("rwatch:404010;"));
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kHwBreakpoint, 5}, 0x401140);
+  EXPECT_THAT(DeliverEvents(), HasSubstr("hwbreak:;"));
+}
+
+TEST_F(HandlersTest, FaultIsReportedWithItsSignalAndPassingItOnEndsThePayload) {
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kSignal, 11, 0}, 0x401150);
+  EXPECT_THAT(DeliverEvents(), StartsWith("T0b"));
+  target_.calls().clear();
+  EXPECT_TRUE(handlers_->Handle("vCont;C0b:p64.64;c").resumed);
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(100:c:11;0:c:0)"));
+  EXPECT_EQ(DeliverEvents(), "X0b;process:64");
+  EXPECT_TRUE(handlers_->payload_gone());
+}
+
+TEST_F(HandlersTest, SigbusTravelsAsGdbsNumber) {
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kSignal, 7, 0}, 0x401150);
+  EXPECT_THAT(DeliverEvents(), StartsWith("T0a"));
+  target_.calls().clear();
+  EXPECT_TRUE(handlers_->Handle("vCont;C0a:p64.64").resumed);
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(100:c:7)"));
+  EXPECT_EQ(DeliverEvents(), "X0a;process:64");
+}
+
+TEST_F(HandlersTest, StreamEndAfterAFatalSignalReportsThatSignal) {
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kSignal, 11, 0}, 0x401150);
+  DeliverEvents();
+  EXPECT_TRUE(handlers_->Handle("vCont;C0b:p64.64").resumed);
+  // km exits before its ProcessExited reaches the stream; the dying thread faults again.
+  while (target_.NextEvent()) {
+  }
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kSignal, 11, 0}, 0x401150);
+  target_.PushEvent(EventsEnded{"km's event stream failed: Socket closed"});
+  EXPECT_EQ(DeliverEvents(), "X0b;process:64");
+}
+
+TEST_F(HandlersTest, ExitStatus) {
+  EXPECT_TRUE(handlers_->Handle("c").resumed);
+  target_.PushEvent(ThreadExited{kMain, 3});
+  target_.PushEvent(ProcessExited{3, 0});
+  EXPECT_EQ(DeliverEvents(), "W03;process:64");
+}
+
+TEST_F(HandlersTest, InterruptStopsEverythingAndReportsSigint) {
+  AddRunningWorker();
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.calls().clear();
+  std::optional<std::string> stop = handlers_->Interrupt();
+  ASSERT_TRUE(stop.has_value());
+  EXPECT_THAT(*stop, AllOf(StartsWith("T02"), HasSubstr("thread:p64.64;")));
+  EXPECT_THAT(target_.calls(), ElementsAre("Stop()"));
+  EXPECT_FALSE(handlers_->Interrupt().has_value());  // nothing runs any more
+}
+
+TEST_F(HandlersTest, StopInOneThreadStopsTheOthersOnce) {
+  AddRunningWorker();
+  EXPECT_EQ(Send("Z0,401126,1"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.calls().clear();
+  target_.StopsOnItsOwn(kWorker, StopReason{StopKind::kBreakpoint, 5}, 0x401126);
+  EXPECT_THAT(DeliverEvents(), HasSubstr("thread:p64.65;swbreak:;"));
+  EXPECT_THAT(target_.calls(), ElementsAre("Stop()"));
+  EXPECT_EQ(Send("qfThreadInfo"), "mp64.64,p64.65");
+  EXPECT_EQ(Send("qC"), "QCp64.65");
+  EXPECT_EQ(Send("Hgp64.64"), "OK");
+  EXPECT_EQ(Send("qC"), "QCp64.64");
+}
+
+TEST_F(HandlersTest, SimultaneousStopIsHeldBackThenReportedAndItsDuplicateDropped) {
+  AddRunningWorker();
+  EXPECT_EQ(Send("Z0,401126,1"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  // Both hit the breakpoint; the worker's event is still in flight when main's arrives.
+  target_.StopsOnItsOwn(kWorker, StopReason{StopKind::kBreakpoint, 5}, 0x401126, /*push_event=*/false);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kBreakpoint, 5}, 0x401126);
+  EXPECT_THAT(DeliverEvents(), HasSubstr("thread:p64.64;swbreak:;"));
+  // km's own event for the worker arrives late: already known, so not a new stop.
+  target_.PushEvent(target_.threads()[kWorker].stop);
+  EXPECT_EQ(DeliverEvents(), "<none>");
+  target_.calls().clear();
+  // gdb resumes: the worker's hit is reported at once, nothing runs.
+  Response r = handlers_->Handle("vCont;c");
+  ASSERT_EQ(r.packets.size(), 1u);
+  EXPECT_THAT(r.packets[0], HasSubstr("thread:p64.65;swbreak:;"));
+  EXPECT_THAT(target_.calls(), ElementsAre());
+  // The next resume runs everything.
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(0:c:0)"));
+}
+
+TEST_F(HandlersTest, HeldBackBreakpointHitIsDroppedWhenGdbRemovedTheBreakpoint) {
+  AddRunningWorker();
+  EXPECT_EQ(Send("Z0,401126,1"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.StopsOnItsOwn(kWorker, StopReason{StopKind::kBreakpoint, 5}, 0x401126, false);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kBreakpoint, 5}, 0x401126);
+  DeliverEvents();
+  EXPECT_EQ(Send("z0,401126,1"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+}
+
+TEST_F(HandlersTest, ThreadBornWhileStoppedIsStoppedToo) {
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.AddThread(kWorker, "worker-1", /*running=*/true);
+  target_.PushEvent(ThreadCreated{kWorker});
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kBreakpoint, 5}, 0x401126);
+  DeliverEvents();
+  EXPECT_EQ(Send("qfThreadInfo"), "mp64.64,p64.65");
+  target_.PushEvent(ThreadExited{kWorker, 0});
+  DeliverEvents();
+  EXPECT_EQ(Send("qfThreadInfo"), "mp64.64");
+}
+
+TEST_F(HandlersTest, QXferObjects) {
+  const std::string features = Send("qXfer:features:read:target.xml:0,100000");
+  EXPECT_THAT(features, StartsWith("l<?xml"));
+  EXPECT_THAT(features, HasSubstr("org.gnu.gdb.i386.core"));
+  EXPECT_THAT(Send("qXfer:features:read:target.xml:0,10"), StartsWith("m<?xml"));
+  EXPECT_EQ(Send("qXfer:features:read:other.xml:0,10"), "E00");
+  EXPECT_EQ(Send("qXfer:auxv:read::0,1000"), std::string("l\x06\0\0\0\0\0\0\0\0\x10\0\0\0\0\0\0", 17));
+  EXPECT_EQ(Send("qXfer:exec-file:read:64:0,1000"), "l/payloads/hello");
+  AddRunningWorker();
+  const std::string threads = Send("qXfer:threads:read::0,1000");
+  EXPECT_THAT(threads, HasSubstr("<thread id=\"p64.64\" name=\"main\"/>"));
+  // Not in the agent's list yet (no stop has shown it): not reported.
+  EXPECT_THAT(threads, Not(HasSubstr("p64.65")));
+  EXPECT_EQ(Send("qXfer:libraries:read::0,1000"), "");
+}
+
+TEST_F(HandlersTest, VFileReadsHostFiles) {
+  const std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/vfile.txt");
+  std::ofstream(path) << "0123456789";
+  const std::string open = Send(absl::StrCat("vFile:open:", rsp::HexEncode(path), ",0,0"));
+  ASSERT_THAT(open, StartsWith("F"));
+  const std::string fd = open.substr(1);
+  EXPECT_EQ(Send(absl::StrCat("vFile:pread:", fd, ",4,2")), "F4;2345");
+  EXPECT_EQ(Send(absl::StrCat("vFile:pread:", fd, ",4,a")), "F0;");
+  const std::string st = Send(absl::StrCat("vFile:fstat:", fd));
+  EXPECT_THAT(st, StartsWith("F40;"));
+  EXPECT_EQ(Send(absl::StrCat("vFile:close:", fd)), "F0");
+  EXPECT_EQ(Send(absl::StrCat("vFile:close:", fd)), "F-1,9");
+  EXPECT_EQ(Send(absl::StrCat("vFile:open:", rsp::HexEncode(path), ",1,0")), "F-1,d");
+  EXPECT_EQ(Send(absl::StrCat("vFile:open:", rsp::HexEncode("/no/such/file"), ",0,0")), "F-1,2");
+  EXPECT_EQ(Send("vFile:setfs:0"), "F0");
+  EXPECT_EQ(Send("vFile:unlink:2f78"), "F-1,58");
+}
+
+TEST_F(HandlersTest, MonitorCommands) {
+  Response r = handlers_->Handle(absl::StrCat("qRcmd,", rsp::HexEncode("help")));
+  ASSERT_EQ(r.packets.size(), 2u);
+  EXPECT_EQ(r.packets[1], "OK");
+  EXPECT_THAT(*rsp::HexDecode(r.packets[0].substr(1)), HasSubstr("threads"));
+  r = handlers_->Handle(absl::StrCat("qRcmd,", rsp::HexEncode("threads")));
+  EXPECT_THAT(*rsp::HexDecode(r.packets[0].substr(1)), HasSubstr("main"));
+  r = handlers_->Handle(absl::StrCat("qRcmd,", rsp::HexEncode("memory")));
+  EXPECT_THAT(*rsp::HexDecode(r.packets[0].substr(1)), HasSubstr("0x0000000000400000"));
+  r = handlers_->Handle(absl::StrCat("qRcmd,", rsp::HexEncode("info")));
+  EXPECT_THAT(*rsp::HexDecode(r.packets[0].substr(1)), HasSubstr("km pid:      100"));
+  r = handlers_->Handle(absl::StrCat("qRcmd,", rsp::HexEncode("bogus")));
+  EXPECT_THAT(*rsp::HexDecode(r.packets[0].substr(1)), HasSubstr("unknown monitor command"));
+}
+
+TEST_F(HandlersTest, DetachAndKill) {
+  EXPECT_EQ(Send("D;64"), "OK");
+  EXPECT_THAT(target_.calls(), ElementsAre("Detach"));
+  EXPECT_EQ(Send("g"), "E01");
+}
+
+TEST_F(HandlersTest, StreamEndAfterDetachIsNotThePayloadsEnd) {
+  EXPECT_EQ(Send("D"), "OK");
+  target_.PushEvent(EventsEnded{"km ended the event stream"});
+  EXPECT_EQ(DeliverEvents(), "<none>");
+  EXPECT_FALSE(handlers_->payload_gone());
+}
+
+TEST_F(HandlersTest, StreamEndWhileRunningIsReportedAsTheProcessKilled) {
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.PushEvent(EventsEnded{"km's event stream failed: socket closed"});
+  EXPECT_EQ(DeliverEvents(), "X09;process:64");
+  EXPECT_TRUE(handlers_->payload_gone());
+}
+
+TEST_F(HandlersTest, ExitWhileStoppedIsReportedAtTheNextResume) {
+  target_.PushEvent(ProcessExited{0, 0});
+  EXPECT_EQ(DeliverEvents(), "<none>");
+  EXPECT_EQ(Send("vCont;c"), "W00;process:64");
+}
+
+TEST_F(HandlersTest, KillWithKHasNoReply) {
+  EXPECT_TRUE(handlers_->Handle("k").packets.empty());
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(0:c:9)"));
+  EXPECT_TRUE(handlers_->payload_gone());
+}
+
+TEST_F(HandlersTest, VKillSaysOkEvenThoughKmLeftMidCall) {
+  EXPECT_EQ(Send("vKill;64"), "OK");
+  EXPECT_TRUE(handlers_->payload_gone());
+  EXPECT_EQ(DeliverEvents(), "<none>");
+  handlers_->Disconnect();
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(0:c:9)"));  // no Detach of a dead km
+}
+
+TEST_F(HandlersTest, UnknownAndMalformedPackets) {
+  EXPECT_EQ(Send("qTStatus"), "");
+  EXPECT_EQ(Send("vMustReplyEmpty"), "");
+  EXPECT_EQ(Send("QNonStop:1"), "");
+  EXPECT_EQ(Send("Hq1"), "E01");
+  EXPECT_EQ(Send("vCont;x"), "E01");
+  EXPECT_EQ(Send("vCont?"), "vCont;c;C;s;S;t");
+  EXPECT_EQ(Send("qSymbol::"), "OK");
+}
+
+}  // namespace
+}  // namespace agent

@@ -1,0 +1,105 @@
+// vCont and the legacy c/C/s/S: gdb's resume actions turned into km's, with gdb's signal numbers
+// turned into Linux ones. Removals gdb asked for reach km first (see BreakpointTable).
+#include "absl/strings/str_format.h"
+#include "agent/arch/signals.h"
+#include "agent/handlers/handlers.h"
+#include "agent/log.h"
+#include "agent/rsp/packets/vcont.h"
+
+namespace agent {
+namespace {
+
+Response Failed(const absl::Status& s) {
+  Log(s.message());
+  return Response{{"E01"}};
+}
+
+absl::StatusOr<ThreadAction> ToAction(const rsp::VContAction& a, int current_thread) {
+  ThreadAction out;
+  out.mode = a.kind == rsp::VContAction::Kind::kStep ? ResumeMode::kStep : ResumeMode::kContinue;
+  out.linux_signal = arch::GdbToLinuxSignal(a.signal);
+  if (out.linux_signal < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("gdb signal %d has no Linux equivalent", a.signal));
+  }
+  if (!a.thread || a.thread->all()) {
+    out.tid = 0;
+  } else if (a.thread->any()) {
+    out.tid = current_thread;
+  } else {
+    out.tid = static_cast<int>(a.thread->tid);
+  }
+  return out;
+}
+
+}  // namespace
+
+Response Handlers::VContQuery() { return Response{{"vCont;c;C;s;S;t"}}; }
+
+Response Handlers::VCont(absl::string_view packet) {
+  absl::StatusOr<std::vector<rsp::VContAction>> actions = rsp::ParseVCont(packet);
+  if (!actions.ok()) return Failed(actions.status());
+  std::vector<ThreadAction> out;
+  bool have_default = false;
+  for (const rsp::VContAction& a : *actions) {
+    // 't' asks a running thread to stop: all-stop has none running when gdb can ask.
+    if (a.kind == rsp::VContAction::Kind::kStop) continue;
+    absl::StatusOr<ThreadAction> action = ToAction(a, GeneralThread());
+    if (!action.ok()) return Failed(action.status());
+    // The leftmost action for a thread wins; so does the first default.
+    bool taken = false;
+    for (const ThreadAction& o : out) taken = taken || o.tid == action->tid;
+    if (taken || (action->tid == 0 && have_default)) continue;
+    have_default = have_default || action->tid == 0;
+    out.push_back(*action);
+  }
+  if (out.empty()) return Response{{"OK"}};
+  return ResumeWith(out);
+}
+
+Response Handlers::LegacyResume(absl::string_view packet) {
+  absl::StatusOr<rsp::VContAction> a = rsp::ParseLegacyResume(packet);
+  if (!a.ok()) return Failed(a.status());
+  // c continues every thread; s steps the current one alone.
+  if (a->kind == rsp::VContAction::Kind::kStep) a->thread = rsp::ThreadId{0, GeneralThread()};
+  absl::StatusOr<ThreadAction> action = ToAction(*a, GeneralThread());
+  if (!action.ok()) return Failed(action.status());
+  return ResumeWith({*action});
+}
+
+Response Handlers::ResumeWith(const std::vector<ThreadAction>& actions) {
+  if (absl::Status s = breakpoints_.Flush(); !s.ok()) Log(s.message());
+  absl::StatusOr<std::optional<StopReport>> stop = run_.Resume(actions);
+  if (!stop.ok()) return Failed(stop.status());
+  memory_.Invalidate();
+  threads_xml_.clear();
+  if (*stop) return Response{{StopReply(**stop)}};
+  return Response{{}, /*resumed=*/true};
+}
+
+std::optional<std::string> Handlers::HandleEvent(const Event& event) {
+  // After a detach the stream's end only confirms it: the payload runs on.
+  if (detached_) return std::nullopt;
+  // A thread that was still running (one just born) may have written memory.
+  memory_.Invalidate();
+  absl::StatusOr<std::optional<StopReport>> stop = run_.HandleEvent(event);
+  if (!stop.ok()) {
+    Log(stop.status().message());
+    return std::nullopt;
+  }
+  if (const auto* ended = std::get_if<EventsEnded>(&event)) Log(ended->why);
+  if (!*stop) return std::nullopt;
+  return StopReply(**stop);
+}
+
+std::optional<std::string> Handlers::Interrupt() {
+  if (!run_.running()) return std::nullopt;
+  absl::StatusOr<StopReport> stop = run_.Interrupt();
+  if (!stop.ok()) {
+    Log(stop.status().message());
+    return std::nullopt;
+  }
+  return StopReply(*stop);
+}
+
+}  // namespace agent

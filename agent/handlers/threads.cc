@@ -1,0 +1,87 @@
+// Which threads exist and which one later packets mean: H, T, qC, q{f,s}ThreadInfo and the
+// XML list behind qXfer:threads:read.
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "agent/handlers/handlers.h"
+#include "agent/log.h"
+#include "agent/rsp/packets/thread.h"
+
+namespace agent {
+namespace {
+
+std::string XmlEscape(absl::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        if (static_cast<unsigned char>(c) >= 0x20) out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int Handlers::GeneralThread() const {
+  if (general_thread_ > 0 && run_.IsAlive(general_thread_)) return general_thread_;
+  const int reported = run_.last_report().tid;
+  if (run_.IsAlive(reported)) return reported;
+  const std::vector<int> threads = run_.Threads();
+  return threads.empty() ? 0 : threads.front();
+}
+
+Response Handlers::SetThread(absl::string_view packet) {
+  absl::StatusOr<rsp::SetThread> set = rsp::ParseSetThread(packet);
+  if (!set.ok()) {
+    Log(set.status().message());
+    return Response{{"E01"}};
+  }
+  // Hc is only for the legacy c/s packets; gdb resumes with vCont, which names threads itself.
+  if (set->op == 'c') return Response{{"OK"}};
+  if (set->thread.all() || set->thread.any()) {
+    general_thread_ = 0;
+    return Response{{"OK"}};
+  }
+  if (!run_.IsAlive(static_cast<int>(set->thread.tid))) return Response{{"E02"}};
+  general_thread_ = static_cast<int>(set->thread.tid);
+  return Response{{"OK"}};
+}
+
+Response Handlers::ThreadAlive(absl::string_view packet) {
+  absl::StatusOr<rsp::ThreadId> id = rsp::ParseThreadAlive(packet);
+  if (!id.ok()) return Response{{"E01"}};
+  return Response{{run_.IsAlive(static_cast<int>(id->tid)) ? "OK" : "E01"}};
+}
+
+Response Handlers::CurrentThread() {
+  return Response{{absl::StrCat("QC", rsp::FormatThreadId(info_.pid, GeneralThread(), multiprocess_))}};
+}
+
+Response Handlers::ThreadInfo(bool first) {
+  if (!first) return Response{{"l"}};
+  std::vector<std::string> ids;
+  for (int tid : run_.Threads()) ids.push_back(rsp::FormatThreadId(info_.pid, tid, multiprocess_));
+  if (ids.empty()) return Response{{"l"}};
+  return Response{{absl::StrCat("m", absl::StrJoin(ids, ","))}};
+}
+
+absl::StatusOr<std::string> Handlers::ThreadsXml() {
+  absl::StatusOr<std::vector<agent::ThreadInfo>> threads = target_.ListThreads();
+  if (!threads.ok()) return threads.status();
+  std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
+  for (const agent::ThreadInfo& t : *threads) {
+    if (t.state == ThreadState::kExited || !run_.IsAlive(t.tid)) continue;
+    absl::StrAppendFormat(&xml, "<thread id=\"%s\" name=\"%s\"/>\n",
+                          rsp::FormatThreadId(info_.pid, t.tid, multiprocess_), XmlEscape(t.name));
+  }
+  absl::StrAppend(&xml, "</threads>\n");
+  return xml;
+}
+
+}  // namespace agent

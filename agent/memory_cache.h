@@ -1,0 +1,34 @@
+// Guest memory as gdb sees it during one stop. At every step gdb reads the bytes at pc twice
+// and a function's prologue once more; each read would be an RPC. While everything is stopped
+// memory changes only through the agent's own writes, so whole pages are fetched once and
+// served from here until the target runs again.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "agent/target.h"
+
+namespace agent {
+
+class MemoryCache {
+ public:
+  static constexpr uint64_t kPageSize = 4096;
+
+  explicit MemoryCache(Target& target) : target_(target) {}
+
+  // Like Target::ReadMemory: short at the end of mapped memory, an error if nothing is readable.
+  absl::StatusOr<std::string> Read(uint64_t addr, uint64_t len);
+  absl::Status Write(uint64_t addr, absl::string_view data);
+  // The target ran (or may have): nothing here holds any more.
+  void Invalidate() { pages_.clear(); }
+
+ private:
+  Target& target_;
+  std::map<uint64_t, std::string> pages_;  // page address -> its readable prefix
+};
+
+}  // namespace agent

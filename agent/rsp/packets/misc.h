@@ -1,0 +1,29 @@
+// Small packets that need a parser: qSupported's feature list, D (detach), vKill and qRcmd.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace agent::rsp {
+
+struct Feature {
+  std::string name;
+  std::string value;  // "+", "-", "?" or what followed '='
+};
+// "qSupported[:F1;F2=V...]" (the whole packet): the features gdb says it supports.
+std::vector<Feature> ParseQSupported(absl::string_view packet);
+// Whether gdb said name+.
+bool GdbSupports(const std::vector<Feature>& features, absl::string_view name);
+
+// "D" or "D;PID": the pid, when given.
+absl::StatusOr<std::optional<int>> ParseDetach(absl::string_view packet);
+// "vKill;PID".
+absl::StatusOr<int> ParseVKill(absl::string_view packet);
+// "qRcmd,HEX": the monitor command line.
+absl::StatusOr<std::string> ParseMonitorCommand(absl::string_view packet);
+
+}  // namespace agent::rsp

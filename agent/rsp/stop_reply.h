@@ -1,0 +1,29 @@
+// Stop replies: T (a thread stopped), W (exited) and X (killed by a signal).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace agent::rsp {
+
+struct StopReply {
+  enum class Kind { kStopped, kExited, kTerminated };
+  enum class Reason { kNone, kSwBreak, kHwBreak, kWatch, kReadWatch, kAccessWatch };
+
+  Kind kind = Kind::kStopped;
+  int gdb_signal = 0;  // kStopped, kTerminated: gdb's signal number
+  int exit_code = 0;   // kExited
+  int pid = 0;
+  int tid = 0;         // kStopped
+  bool multiprocess = false;
+  Reason reason = Reason::kNone;
+  uint64_t watch_addr = 0;
+  // Registers sent along ("expedited") so gdb need not ask: number and hex value.
+  std::vector<std::pair<int, std::string>> registers;
+};
+
+std::string FormatStopReply(const StopReply& reply);
+
+}  // namespace agent::rsp

@@ -1,0 +1,93 @@
+// All-stop run control over a Target: gdb sees every thread stopped or every thread running.
+// It keeps what each thread last stopped with (registers included, so gdb's register reads
+// after a stop cost no RPC), stops the rest of the process when one thread stops, holds back
+// stops that lost the race to be reported (reported at the next resume, as gdbserver does),
+// and drops the duplicate stream events km sends for stops the agent already learned through
+// a Stop call.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "agent/arch/amd64/registers.h"
+#include "agent/breakpoint_table.h"
+#include "agent/target.h"
+
+namespace agent {
+
+// What gdb is to be told.
+struct StopReport {
+  enum class Kind { kThread, kExited, kTerminated };
+  Kind kind = Kind::kThread;
+  int tid = 0;                 // kThread
+  StopReason reason;           // kThread
+  bool interrupted = false;    // kThread: the stop gdb asked for with ^C
+  amd64::GeneralRegs regs;     // kThread
+  int exit_status = 0;         // kExited
+  int linux_signal = 0;        // kTerminated
+};
+
+class RunControl {
+ public:
+  RunControl(Target& target, const BreakpointTable& breakpoints)
+      : target_(target), breakpoints_(breakpoints) {}
+
+  // Stops the whole process for a new gdb connection and says which thread gdb sees first
+  // (the main thread, whose tid is the process id, when it is alive).
+  absl::StatusOr<StopReport> Begin(int pid);
+
+  bool running() const { return running_; }
+  bool exited() const { return exit_.has_value(); }
+  const StopReport& last_report() const { return last_report_; }
+
+  // Live threads, lowest tid first.
+  std::vector<int> Threads() const;
+  bool IsAlive(int tid) const { return threads_.count(tid) != 0; }
+
+  // A stopped thread's registers, FPU state included when asked for (fetched once per stop).
+  absl::StatusOr<amd64::Registers> Registers(int tid, bool fpu);
+  absl::Status SetRegisters(int tid, const amd64::Registers& regs);
+
+  // Resumes what the actions name. When a thread that would run has a stop gdb has not been
+  // told of yet, nothing runs and that stop comes back instead.
+  absl::StatusOr<std::optional<StopReport>> Resume(const std::vector<ThreadAction>& actions);
+
+  // One event from the target. Returns the stop to report when it ends a run.
+  absl::StatusOr<std::optional<StopReport>> HandleEvent(const Event& event);
+
+  // gdb's ^C while running: stops everything.
+  absl::StatusOr<StopReport> Interrupt();
+
+  // Ends the payload with SIGKILL.
+  absl::Status Kill();
+
+ private:
+  struct ThreadData {
+    bool running = false;
+    std::optional<ThreadStop> stop;      // while stopped
+    std::optional<amd64::FpuRegs> fpu;   // fetched during this stop
+    bool event_seen = false;             // its own stop event came since it last resumed
+    std::optional<ThreadStop> stale;     // learned through Stop; km's event for it is on its way
+    bool pending = false;                // stopped on its own; gdb not told yet
+  };
+
+  // Stops every thread and records what each one stopped with.
+  absl::Status StopAll(bool first_contact);
+  void Absorb(const ThreadStop& stop, bool first_contact);
+  bool StillReportable(const ThreadStop& stop) const;
+  StopReport ReportThread(const ThreadStop& stop, bool interrupted);
+  std::optional<StopReport> ReportExit();
+
+  Target& target_;
+  const BreakpointTable& breakpoints_;
+  std::map<int, ThreadData> threads_;
+  bool running_ = false;
+  int ending_signal_ = 0;           // resumed with this fatal signal: only the exit is news
+  std::optional<StopReport> exit_;  // the process is gone: how
+  StopReport last_report_;
+};
+
+}  // namespace agent

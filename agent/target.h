@@ -1,0 +1,138 @@
+// What the agent needs from the thing it debugs, in the agent's own terms. GrpcTarget
+// (grpc_target.h) implements it over km's control service; unit tests use a fake. Everything
+// above this interface is free of gRPC.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "agent/arch/amd64/registers.h"
+
+namespace agent {
+
+enum class StopKind {
+  kBreakpoint,    // software breakpoint; rip is its address
+  kHwBreakpoint,  // rip is its address
+  kWatchpoint,    // rip is past the accessing instruction
+  kStep,
+  kInterrupted,   // stopped on request (Stop, or km's --debug-wait hold)
+  kSignal,        // a fault or signal the payload would die of
+};
+
+enum class WatchKind { kWrite, kRead, kAccess };
+
+struct StopReason {
+  StopKind kind = StopKind::kInterrupted;
+  int linux_signal = 0;
+  uint64_t fault_addr = 0;
+  uint64_t watch_addr = 0;
+  WatchKind watch_kind = WatchKind::kWrite;
+
+  bool operator==(const StopReason&) const = default;
+};
+
+struct ThreadStop {
+  int tid = 0;
+  StopReason reason;
+  amd64::GeneralRegs regs;
+
+  bool operator==(const ThreadStop&) const = default;
+};
+
+struct ThreadCreated {
+  int tid;
+};
+struct ThreadExited {
+  int tid;
+  int exit_status;
+};
+struct ProcessExited {
+  int status;  // exit status, or 128 + signal
+  int linux_signal;  // nonzero when killed by a signal
+};
+// The event stream ended without the process's exit: km went away or dropped the session.
+struct EventsEnded {
+  std::string why;
+};
+
+using Event = std::variant<ThreadStop, ThreadCreated, ThreadExited, ProcessExited, EventsEnded>;
+
+enum class ThreadState { kRunning, kStopped, kExited };
+
+struct ThreadInfo {
+  int tid = 0;
+  std::string name;
+  ThreadState state = ThreadState::kRunning;
+};
+
+struct Region {
+  uint64_t start = 0;
+  uint64_t size = 0;
+  bool read = false, write = false, exec = false;
+  std::string kind;  // "text", "data", "heap", "stack", "mmap"
+  std::string name;
+};
+
+struct TargetInfo {
+  std::string payload_path;
+  std::vector<std::string> argv;
+  uint64_t entry = 0;
+  uint64_t load_bias = 0;
+  bool pie = false;
+  std::string auxv;
+  std::vector<Region> regions;
+  std::string engine;
+  bool avx = false;
+  bool data_watchpoints = false;
+  int hw_breakpoints = 0;
+  int pid = 0;
+};
+
+enum class BreakpointKind { kSoftware, kHardware, kWatchWrite, kWatchRead, kWatchAccess };
+
+enum class ResumeMode { kContinue, kStep };
+
+struct ThreadAction {
+  int tid = 0;  // 0: every stopped thread not named by another action
+  ResumeMode mode = ResumeMode::kContinue;
+  int linux_signal = 0;
+};
+
+class Target {
+ public:
+  virtual ~Target() = default;
+
+  virtual absl::StatusOr<TargetInfo> GetTarget() = 0;
+  virtual absl::StatusOr<std::vector<ThreadInfo>> ListThreads() = 0;
+
+  // Stops the threads (all if empty) and returns each one's state.
+  virtual absl::StatusOr<std::vector<ThreadStop>> Stop(const std::vector<int>& tids) = 0;
+  virtual absl::Status Resume(const std::vector<ThreadAction>& actions) = 0;
+
+  virtual absl::StatusOr<amd64::Registers> ReadRegisters(int tid, bool fpu) = 0;
+  // Writes all general registers, and the FPU state when regs.fpu is set.
+  virtual absl::Status WriteRegisters(int tid, const amd64::Registers& regs) = 0;
+
+  // Shorter than asked when the range runs into unmapped memory; an error if nothing is readable.
+  virtual absl::StatusOr<std::string> ReadMemory(uint64_t addr, uint64_t len) = 0;
+  virtual absl::Status WriteMemory(uint64_t addr, absl::string_view data) = 0;
+
+  virtual absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) = 0;
+  virtual absl::Status RemoveBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) = 0;
+
+  // Ends the session: km removes every breakpoint and lets every thread run.
+  virtual absl::Status Detach() = 0;
+
+  // Events arrive on their own; event_fd() becomes readable when NextEvent has one.
+  virtual int event_fd() const = 0;
+  virtual std::optional<Event> NextEvent() = 0;
+};
+
+}  // namespace agent

@@ -1,0 +1,185 @@
+// A Target for unit tests: threads whose stops the test scripts, a flat memory, and a log of
+// every call, so tests can assert how many round trips to km an operation costs.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "agent/target.h"
+
+namespace agent::testing {
+
+class FakeTarget : public Target {
+ public:
+  struct FakeThread {
+    std::string name;
+    bool running = false;
+    ThreadStop stop;
+  };
+
+  static constexpr int kPid = 100;
+  static constexpr uint64_t kMemoryBase = 0x400000;
+
+  FakeTarget() : memory_(0x1000, '\0') {
+    AddThread(kPid, "main", /*running=*/false);
+    threads_[kPid].stop.regs.rip = 0x401000;
+  }
+
+  void AddThread(int tid, std::string name, bool running) {
+    FakeThread& t = threads_[tid];
+    t.name = std::move(name);
+    t.running = running;
+    t.stop.tid = tid;
+    t.stop.regs.gpr[7] = 0x7ffff000 + static_cast<uint64_t>(tid);
+  }
+
+  // A running thread stops on its own, as km would report it.
+  void StopsOnItsOwn(int tid, StopReason reason, uint64_t rip, bool push_event = true) {
+    FakeThread& t = threads_[tid];
+    t.running = false;
+    t.stop.reason = reason;
+    t.stop.regs.rip = rip;
+    if (push_event) events_.push_back(t.stop);
+  }
+  void PushEvent(Event e) { events_.push_back(std::move(e)); }
+
+  std::map<int, FakeThread>& threads() { return threads_; }
+  std::vector<std::string>& calls() { return calls_; }
+  std::string& memory() { return memory_; }
+  TargetInfo info() const {
+    TargetInfo i;
+    i.payload_path = "/payloads/hello";
+    i.pid = kPid;
+    i.auxv = std::string("\x06\0\0\0\0\0\0\0\0\x10\0\0\0\0\0\0", 16);
+    i.engine = "fake";
+    i.regions = {Region{kMemoryBase, memory_.size(), true, true, false, "data", "test"}};
+    return i;
+  }
+
+  absl::StatusOr<TargetInfo> GetTarget() override {
+    calls_.push_back("GetTarget");
+    return info();
+  }
+
+  absl::StatusOr<std::vector<ThreadInfo>> ListThreads() override {
+    calls_.push_back("ListThreads");
+    std::vector<ThreadInfo> out;
+    for (const auto& [tid, t] : threads_) {
+      out.push_back({tid, t.name, t.running ? ThreadState::kRunning : ThreadState::kStopped});
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<ThreadStop>> Stop(const std::vector<int>& tids) override {
+    calls_.push_back(absl::StrCat("Stop(", absl::StrJoin(tids, ","), ")"));
+    std::vector<ThreadStop> out;
+    for (auto& [tid, t] : threads_) {
+      if (!tids.empty() && std::find(tids.begin(), tids.end(), tid) == tids.end()) continue;
+      if (t.running) {
+        t.running = false;
+        t.stop.reason = StopReason{StopKind::kInterrupted, 0};
+      }
+      out.push_back(t.stop);
+    }
+    return out;
+  }
+
+  absl::Status Resume(const std::vector<ThreadAction>& actions) override {
+    std::vector<std::string> parts;
+    for (const ThreadAction& a : actions) {
+      parts.push_back(absl::StrFormat("%d:%s:%d", a.tid, a.mode == ResumeMode::kStep ? "s" : "c",
+                                      a.linux_signal));
+    }
+    calls_.push_back(absl::StrCat("Resume(", absl::StrJoin(parts, ";"), ")"));
+    for (const ThreadAction& a : actions) {
+      // What km does: the payload ends inside the call, the event goes out, the call dies.
+      if (a.linux_signal != 0) {
+        events_.push_back(ProcessExited{128 + a.linux_signal, a.linux_signal});
+        return absl::UnavailableError("Socket closed");
+      }
+    }
+    for (const ThreadAction& a : actions) {
+      for (auto& [tid, t] : threads_) {
+        if (a.tid == tid || (a.tid == 0 && !t.running)) t.running = true;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<amd64::Registers> ReadRegisters(int tid, bool fpu) override {
+    calls_.push_back(absl::StrFormat("ReadRegisters(%d,%d)", tid, fpu));
+    amd64::Registers r{threads_[tid].stop.regs, std::nullopt};
+    if (fpu) {
+      r.fpu.emplace();
+      r.fpu->mxcsr = 0x1f80;
+      r.fpu->x87_control[0] = 0x37f;
+      r.fpu->xmm[1][0] = 0x42;
+    }
+    return r;
+  }
+
+  absl::Status WriteRegisters(int tid, const amd64::Registers& regs) override {
+    calls_.push_back(absl::StrFormat("WriteRegisters(%d,%d)", tid, regs.fpu.has_value()));
+    threads_[tid].stop.regs = regs.general;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> ReadMemory(uint64_t addr, uint64_t len) override {
+    calls_.push_back(absl::StrFormat("ReadMemory(%x,%d)", addr, len));
+    if (addr < kMemoryBase || addr >= kMemoryBase + memory_.size()) {
+      return absl::InvalidArgumentError(absl::StrFormat("guest address 0x%x is not mapped", addr));
+    }
+    return memory_.substr(addr - kMemoryBase, len);
+  }
+
+  absl::Status WriteMemory(uint64_t addr, absl::string_view data) override {
+    calls_.push_back(absl::StrFormat("WriteMemory(%x,%d)", addr, data.size()));
+    if (addr < kMemoryBase || addr + data.size() > kMemoryBase + memory_.size()) {
+      return absl::InvalidArgumentError(absl::StrFormat("guest address 0x%x is not mapped", addr));
+    }
+    memory_.replace(addr - kMemoryBase, data.size(), data.data(), data.size());
+    return absl::OkStatus();
+  }
+
+  absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) override {
+    calls_.push_back(absl::StrFormat("Insert(%d,%x,%d)", static_cast<int>(kind), addr, len));
+    if (refuse_watchpoints_ && kind != BreakpointKind::kSoftware && kind != BreakpointKind::kHardware) {
+      return absl::UnimplementedError("no data watchpoints");
+    }
+    return absl::OkStatus();
+  }
+  absl::Status RemoveBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) override {
+    calls_.push_back(absl::StrFormat("Remove(%d,%x,%d)", static_cast<int>(kind), addr, len));
+    return absl::OkStatus();
+  }
+
+  absl::Status Detach() override {
+    calls_.push_back("Detach");
+    for (auto& [tid, t] : threads_) t.running = true;
+    return absl::OkStatus();
+  }
+
+  int event_fd() const override { return -1; }
+  std::optional<Event> NextEvent() override {
+    if (events_.empty()) return std::nullopt;
+    Event e = std::move(events_.front());
+    events_.pop_front();
+    return e;
+  }
+
+  void set_refuse_watchpoints(bool refuse) { refuse_watchpoints_ = refuse; }
+
+ private:
+  std::map<int, FakeThread> threads_;
+  std::deque<Event> events_;
+  std::vector<std::string> calls_;
+  std::string memory_;
+  bool refuse_watchpoints_ = false;
+};
+
+}  // namespace agent::testing

@@ -1,0 +1,288 @@
+// Stock gdb (Debian's, unpatched) debugs payloads in km through km-gdb-agent: each test runs km
+// with --debug-wait, the agent and `gdb -batch` with a command script, and checks what gdb
+// printed against what gdb prints for a native process. Runs on every engine this machine has.
+#include <signal.h>
+
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/engines.h"
+#include "tests/gdb/harness.h"
+
+namespace km_gdb_test {
+namespace {
+
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string At(absl::string_view tag) { return absl::StrCat("gdb_demo.c:", DemoLine(tag)); }
+
+class GdbTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    km_test::EngineInfo engine = km_test::FindEngine(GetParam());
+    if (!engine.available) GTEST_SKIP() << engine.skip_reason;
+  }
+
+  SessionResult Run(SessionOptions options) {
+    options.engine = GetParam();
+    absl::StatusOr<SessionResult> r = RunSession(options);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : SessionResult{};
+  }
+};
+
+TEST_P(GdbTest, BreakContinueBacktraceLocalsStepNextFinish) {
+  SessionResult r = Run({.gdb_commands = {
+                             "break add",
+                             "continue",
+                             "backtrace",
+                             "info args",
+                             "next",
+                             "print sum",
+                             "finish",
+                             "print p",
+                             "print origin",
+                             "print origin.label",
+                             "next",
+                             "step",
+                             "info registers rip",
+                             absl::StrCat("tbreak ", At("after-loop")),
+                             "continue",
+                             "print counter",
+                             "set var counter = 10",
+                             "info registers",
+                             "x/i $pc",
+                             "continue",
+                         }});
+  const std::string& out = r.gdb_out;
+  SCOPED_TRACE(r.Describe());
+  // Symbols came through vFile from the target: no local file was named.
+  EXPECT_THAT(out, HasSubstr("from remote target"));
+  EXPECT_THAT(out, ContainsRegex("Breakpoint 1 at 0x[0-9a-f]+: file .*gdb_demo.c, line " +
+                                 std::to_string(DemoLine("add-body"))));
+  EXPECT_THAT(out, ContainsRegex("Breakpoint 1, add \\(a=3, b=4\\) at .*" + At("add-body")));
+  EXPECT_THAT(out, ContainsRegex("#0  add \\(a=3, b=4\\) at .*gdb_demo.c"));
+  EXPECT_THAT(out, ContainsRegex("#1  0x[0-9a-f]+ in main \\(argc=1, argv=0x[0-9a-f]+\\) at"));
+  EXPECT_THAT(out, HasSubstr("a = 3\nb = 4\n"));
+  EXPECT_THAT(out, ContainsRegex(absl::StrCat(DemoLine("add-return"), "\\s+return sum;")));
+  EXPECT_THAT(out, HasSubstr("$1 = 7"));
+  EXPECT_THAT(out, HasSubstr("Value returned is $2 = 7"));
+  EXPECT_THAT(out, ContainsRegex("\\$3 = \\{x = 3, y = 4, label = 0x[0-9a-f]+ \"p\"\\}"));
+  EXPECT_THAT(out, ContainsRegex("\\$4 = \\{x = 1, y = 2, label = 0x[0-9a-f]+ \"origin\"\\}"));
+  EXPECT_THAT(out, ContainsRegex("\\$5 = 0x[0-9a-f]+ \"origin\""));
+  EXPECT_THAT(out, ContainsRegex("bump \\(\\) at .*" + At("bump")));
+  EXPECT_THAT(out, ContainsRegex("rip +0x[0-9a-f]+ +0x[0-9a-f]+ <bump\\+[0-9]+>"));
+  EXPECT_THAT(out, ContainsRegex("Temporary breakpoint 2, main \\(argc=1, argv=0x[0-9a-f]+\\) at .*" +
+                                 At("after-loop")));
+  EXPECT_THAT(out, HasSubstr("$6 = 3"));
+  EXPECT_THAT(out, ContainsRegex("rax +0x[0-9a-f]+"));
+  EXPECT_THAT(out, ContainsRegex("eflags +0x[0-9a-f]+ +\\["));
+  EXPECT_THAT(out, ContainsRegex("=> 0x[0-9a-f]+ <main\\+[0-9]+>:"));
+  EXPECT_THAT(out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 03]", r.km_pid)));
+  // The write to counter reached the payload: 7 + 10.
+  EXPECT_EQ(r.km_out, "total=17 counter=10 label=origin\n");
+  EXPECT_EQ(r.km_status, 3);
+}
+
+TEST_P(GdbTest, StepiNextiUntilDisplayAndAllRegisters) {
+  SessionResult r = Run({.gdb_commands = {
+                             "break main",
+                             "continue",
+                             "display counter",
+                             "stepi",
+                             "nexti",
+                             absl::StrCat("until ", DemoLine("after-loop")),
+                             "info all-registers",
+                             "p $xmm0",
+                             "p $mxcsr",
+                             "p $st0",
+                             "p/x $fs_base",
+                             "kill",
+                         }});
+  SCOPED_TRACE(r.Describe());
+  const std::string& out = r.gdb_out;
+  EXPECT_THAT(out, HasSubstr("1: counter = 0"));
+  EXPECT_THAT(out, ContainsRegex("0x[0-9a-f]+\t[0-9]+\t"));  // stepi mid-line shows the address
+  EXPECT_THAT(out, ContainsRegex(absl::StrCat("main \\(.*\\) at .*", At("after-loop"), "|",
+                                              DemoLine("after-loop"), "\\s+total \\+= counter;")));
+  EXPECT_THAT(out, HasSubstr("1: counter = 3"));
+  for (const char* reg : {"st0", "fctrl", "xmm15", "mxcsr"}) {
+    EXPECT_THAT(out, ContainsRegex(absl::StrCat("\n", reg, " +"))) << reg;
+  }
+  EXPECT_THAT(out, HasSubstr("v4_int32 = {"));
+  EXPECT_THAT(out, HasSubstr("[ IM DM ZM OM UM PM ]"));
+  EXPECT_THAT(out, ContainsRegex("\\$4 = 0x[0-9a-f]{4,}"));  // fs_base: musl's TLS block
+  EXPECT_THAT(out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) killed]", r.km_pid)));
+  EXPECT_THAT(r.km_out, Not(HasSubstr("total=")));
+}
+
+TEST_P(GdbTest, ConditionalBreakpointFramesAndVectorRegisters) {
+  const bool avx = GetParam() == "kvm";  // km's tcg engine has no AVX
+  SessionResult r = Run({.gdb_commands = {
+                             "break bump if counter == 2",
+                             "continue",
+                             "print counter",
+                             "up",
+                             "info locals",
+                             "frame 0",
+                             "print $pc == &bump || $pc > (long)&bump",
+                             avx ? "p $ymm0.v8_int32" : "p $xmm0.v4_int32",
+                             "delete",
+                             "continue",
+                         }});
+  SCOPED_TRACE(r.Describe());
+  const std::string& out = r.gdb_out;
+  EXPECT_THAT(out, ContainsRegex("Breakpoint 1, bump \\(\\) at .*" + At("bump")));
+  EXPECT_THAT(out, HasSubstr("$1 = 2"));
+  EXPECT_THAT(out, ContainsRegex("#1  0x[0-9a-f]+ in main \\(argc=1, argv=0x[0-9a-f]+\\) at"));
+  EXPECT_THAT(out, ContainsRegex("p = \\{x = 3, y = 4, label = 0x[0-9a-f]+ \"p\"\\}"));
+  EXPECT_THAT(out, HasSubstr("total = 7"));
+  EXPECT_THAT(out, ContainsRegex("#0  bump \\(\\) at .*" + At("bump")));
+  EXPECT_THAT(out, HasSubstr("$2 = 1"));
+  EXPECT_THAT(out, ContainsRegex(avx ? "\\$3 = \\{-?[0-9]+, .*\\}" : "\\$3 = \\{-?[0-9]+, -?[0-9]+, -?[0-9]+, -?[0-9]+\\}"));
+  EXPECT_THAT(out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 03]", r.km_pid)));
+  EXPECT_EQ(r.km_out, "total=10 counter=3 label=origin\n");
+}
+
+TEST_P(GdbTest, HardwareBreakpointAndWatchpoints) {
+  SessionResult r = Run({.gdb_commands = {
+                             "hbreak bump",
+                             "continue",
+                             "delete",
+                             "watch counter",
+                             "continue",
+                             "continue",
+                             "delete",
+                             "rwatch limit",
+                             "continue",
+                             "delete",
+                             "awatch counter",
+                             "continue",
+                             "delete",
+                             "continue",
+                         }});
+  SCOPED_TRACE(r.Describe());
+  const std::string& out = r.gdb_out;
+  EXPECT_THAT(out, HasSubstr("Hardware assisted breakpoint 1 at"));
+  EXPECT_THAT(out, ContainsRegex("Breakpoint 1, bump \\(\\) at .*" + At("bump")));
+  EXPECT_THAT(out, HasSubstr("Hardware watchpoint 2: counter\n\nOld value = 0\nNew value = 1\n"));
+  EXPECT_THAT(out, HasSubstr("Hardware watchpoint 2: counter\n\nOld value = 1\nNew value = 2\n"));
+  EXPECT_THAT(out, ContainsRegex("Hardware read watchpoint 3: limit\n\nValue = 3\n"));
+  EXPECT_THAT(out, ContainsRegex("Hardware access \\(read/write\\) watchpoint 4: counter\n\nValue = 2\n"));
+  EXPECT_THAT(out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 03]", r.km_pid)));
+  EXPECT_EQ(r.km_out, "total=10 counter=3 label=origin\n");
+}
+
+TEST_P(GdbTest, ThreadsAreListedNamedAndStopInTheirOwnThread) {
+  SessionResult r = Run({.payload_args = {"threads"},
+                         .gdb_commands = {
+                             absl::StrCat("break ", At("worker-add")),
+                             "continue",
+                             "info threads",
+                             "thread apply all bt",
+                             "thread 1",
+                             "continue",
+                         }});
+  SCOPED_TRACE(r.Describe());
+  const std::string& out = r.gdb_out;
+  EXPECT_THAT(out, ContainsRegex("\\[New Thread [0-9]+\\.[0-9]+\\]"));
+  EXPECT_THAT(out, ContainsRegex("Thread 2 \"gdb-worker\" hit Breakpoint 1, worker \\(arg=0x2\\) at .*" +
+                                 At("worker-add")));
+  EXPECT_THAT(out, ContainsRegex("\\* 2 +Thread [0-9]+\\.[0-9]+ \"gdb-worker\" worker \\(arg=0x2\\)"));
+  // The main thread's name is whatever km's host thread is called: not checked.
+  EXPECT_THAT(out, ContainsRegex(absl::StrFormat("  1 +Thread %d\\.%d \"", r.km_pid, r.km_pid)));
+  EXPECT_THAT(out, ContainsRegex("Thread 2 \\(Thread [0-9.]+ \"gdb-worker\"\\):\n#0  worker"));
+  EXPECT_THAT(out, ContainsRegex("Thread 1 \\(Thread [0-9.]+ \"[^\"]*\"\\):\n#0 "));
+  EXPECT_THAT(out, HasSubstr("[Switching to thread 1 (Thread"));
+  EXPECT_THAT(out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 03]", r.km_pid)));
+  EXPECT_EQ(r.km_out, "total=52 counter=3 label=origin\n");
+}
+
+TEST_P(GdbTest, CtrlCStopsARunningPayloadAndContinueGoesOn) {
+  SessionOptions options{.payload_args = {"spin"},
+                         .gdb_commands = {
+                             "echo RESUMING\\n",
+                             "continue",
+                             "print keep_going",
+                             "set var keep_going = 0",
+                             "continue",
+                         }};
+  options.during_gdb = [](Child& gdb) {
+    // What a terminal's ^C does: SIGINT to gdb, which interrupts the remote target. A batch
+    // gdb prints no "Continuing.", so the echo before `continue` marks the moment.
+    WaitForText([&] { return gdb.Out(); }, "RESUMING", absl::Seconds(20));
+    absl::SleepFor(absl::Seconds(1));
+    kill(gdb.pid(), SIGINT);
+  };
+  SessionResult r = Run(options);
+  SCOPED_TRACE(r.Describe());
+  const std::string& out = r.gdb_out;
+  EXPECT_THAT(out, HasSubstr("Program received signal SIGINT, Interrupt."));
+  EXPECT_THAT(out, HasSubstr("$1 = 1"));
+  EXPECT_THAT(out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 03]", r.km_pid)));
+  EXPECT_EQ(r.km_out, "total=10 counter=3 label=origin\n");
+}
+
+TEST_P(GdbTest, SegfaultIsReportedAtTheFaultingLineAndEndsThePayload) {
+  SessionResult r = Run({.payload_args = {"segv"}, .gdb_commands = {"continue", "continue"}});
+  SCOPED_TRACE(r.Describe());
+  const std::string& out = r.gdb_out;
+  EXPECT_THAT(out, HasSubstr("Program received signal SIGSEGV, Segmentation fault."));
+  EXPECT_THAT(out, ContainsRegex(absl::StrCat("main \\(argc=2, argv=0x[0-9a-f]+\\) at .*", At("segv"),
+                                              "\n", DemoLine("segv"), "\\s+\\*bad = total;")));
+  EXPECT_THAT(out, HasSubstr("Program terminated with signal SIGSEGV, Segmentation fault."));
+  EXPECT_EQ(r.km_status, 128 + SIGSEGV);
+}
+
+TEST_P(GdbTest, DetachLetsThePayloadFinish) {
+  SessionResult r = Run({.gdb_commands = {"break add", "continue", "detach"}});
+  SCOPED_TRACE(r.Describe());
+  EXPECT_THAT(r.gdb_out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) detached]", r.km_pid)));
+  EXPECT_EQ(r.km_out, "total=10 counter=3 label=origin\n");
+  EXPECT_EQ(r.km_status, 3);
+}
+
+TEST_P(GdbTest, SecondGdbConnectsAfterTheFirstDetached) {
+  SessionResult r = Run({.payload_args = {"spin"},
+                         .gdb_commands = {"info threads", "detach"},
+                         .second_gdb_commands = {"print keep_going", "set var keep_going = 0",
+                                                 "continue"}});
+  SCOPED_TRACE(r.Describe());
+  EXPECT_THAT(r.gdb_out, HasSubstr("detached]"));
+  EXPECT_THAT(r.second_gdb_out, HasSubstr("$1 = 1"));
+  EXPECT_THAT(r.second_gdb_out,
+              HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 03]", r.km_pid)));
+  EXPECT_EQ(r.km_out, "total=10 counter=3 label=origin\n");
+}
+
+TEST_P(GdbTest, StdioTransport) {
+  SessionResult r = Run({.gdb_commands = {"break add", "continue", "bt 1", "continue"}, .stdio = true});
+  SCOPED_TRACE(r.Describe());
+  EXPECT_THAT(r.gdb_out, ContainsRegex("Breakpoint 1, add \\(a=3, b=4\\) at .*" + At("add-body")));
+  EXPECT_THAT(r.gdb_out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 03]", r.km_pid)));
+  EXPECT_EQ(r.km_status, 3);
+}
+
+TEST_P(GdbTest, MonitorCommands) {
+  SessionResult r = Run({.gdb_commands = {"monitor help", "monitor info", "monitor threads",
+                                          "monitor memory", "kill"}});
+  SCOPED_TRACE(r.Describe());
+  const std::string& out = r.gdb_out;
+  EXPECT_THAT(out, HasSubstr("km-gdb-agent monitor commands:"));
+  EXPECT_THAT(out, HasSubstr(absl::StrFormat("km pid:      %d", r.km_pid)));
+  EXPECT_THAT(out, ContainsRegex("payload: +/.*gdb_demo"));
+  EXPECT_THAT(out, ContainsRegex("engine: +" + GetParam()));
+  EXPECT_THAT(out, ContainsRegex(absl::StrFormat("0 +%d +stopped ", r.km_pid)));
+  EXPECT_THAT(out, ContainsRegex("0x[0-9a-f]{16} 0x[0-9a-f]{16} r-x +text"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, GdbTest, ::testing::Values("kvm", "tcg"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace km_gdb_test

@@ -1,0 +1,102 @@
+// Runs one debugging session end to end: km with --debug-socket and --debug-wait, the agent,
+// and a real gdb in batch mode driven by a command list; collects everything they printed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace km_gdb_test {
+
+// A child process whose stdout and stderr go to files (nothing to drain while it runs).
+class Child {
+ public:
+  static absl::StatusOr<Child> Start(const std::vector<std::string>& argv,
+                                     const std::vector<std::string>& env,
+                                     const std::string& out_path, const std::string& err_path);
+  Child(Child&& other) noexcept
+      : pid_(other.pid_), out_path_(other.out_path_), err_path_(other.err_path_),
+        status_(other.status_) {
+    other.pid_ = -1;
+  }
+  ~Child();
+
+  pid_t pid() const { return pid_; }
+  // Waits up to timeout; the exit status (128 + signal if killed), or -1 if still running.
+  int Wait(absl::Duration timeout);
+  void Kill();
+  std::string Out() const;
+  std::string Err() const;
+
+ private:
+  Child(pid_t pid, std::string out_path, std::string err_path)
+      : pid_(pid), out_path_(std::move(out_path)), err_path_(std::move(err_path)) {}
+
+  pid_t pid_;
+  std::string out_path_;
+  std::string err_path_;
+  int status_ = -1;
+};
+
+struct SessionOptions {
+  std::string engine = "tcg";
+  std::string payload = "gdb_demo";  // in //tests/payloads
+  std::vector<std::string> payload_args;
+  std::vector<std::string> gdb_commands;  // each one -ex
+  bool stdio = false;                     // target remote | km-gdb-agent --stdio
+  // Runs while gdb runs (e.g. to send it SIGINT); gets gdb's child and must return promptly
+  // once its job is done.
+  std::function<void(Child& gdb)> during_gdb;
+  // A second gdb run after the first one ended (same agent), for reconnect tests.
+  std::vector<std::string> second_gdb_commands;
+};
+
+struct SessionResult {
+  std::string gdb_out;  // gdb's stdout and stderr, in that order
+  std::string second_gdb_out;
+  int gdb_status = -1;
+  std::string km_out;
+  std::string km_err;
+  int km_status = -1;
+  int km_pid = 0;
+  std::string agent_err;
+
+  std::string Describe() const;
+};
+
+absl::StatusOr<SessionResult> RunSession(const SessionOptions& options);
+
+// km (held by --debug-wait) and an agent listening on a free port, for tests that speak the
+// protocol themselves.
+struct Running {
+  Running(Child km, Child agent, int port, std::string socket)
+      : km(std::move(km)), agent(std::move(agent)), port(port), socket(std::move(socket)) {}
+  Running(Running&&) = default;
+  ~Running();  // removes the socket's directory
+
+  Child km;
+  Child agent;
+  int port;
+  std::string socket;
+};
+absl::StatusOr<Running> StartKmAndAgent(const std::string& engine, const std::string& payload,
+                                        const std::vector<std::string>& payload_args,
+                                        bool agent_once);
+// Another agent on the same km, e.g. to see km refuse a second controller.
+absl::StatusOr<Child> StartAgent(const std::string& socket, bool once, int* port);
+
+// The line number of the "LINE: tag" comment in the gdb_demo payload's source.
+int DemoLine(absl::string_view tag);
+
+// Polls until the file holds text (or the deadline passes).
+bool WaitForText(const std::function<std::string()>& read, absl::string_view text,
+                 absl::Duration timeout);
+
+}  // namespace km_gdb_test
