@@ -121,6 +121,7 @@ v1::Target DebugController::Target() {
   v1::Target t;
   const km::LoadedImage& image = process_.image();
   t.set_payload_path(image.path);
+  for (const std::string& arg : process_.argv()) t.add_argv(arg);
   t.set_entry(image.entry);
   t.set_load_bias(image.load_bias);
   t.set_pie(image.pie);

@@ -210,6 +210,8 @@ TEST_P(DebugServiceTest, HeldAtEntryThenStepsOneInstructionAndRunsToExit) {
   ASSERT_TRUE(stub_->GetTarget(Context().get(), {}, &target).ok());
   EXPECT_EQ(target.engine().name(), GetParam());
   EXPECT_EQ(target.pid(), km_pid_);
+  ASSERT_EQ(target.argv_size(), 1);
+  EXPECT_EQ(target.argv(0), target.payload_path());
   EXPECT_FALSE(target.auxv().empty());
   bool text_has_entry = false;
   for (const auto& r : target.regions()) {

@@ -37,7 +37,10 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Create(const ProcessOptions& o
   absl::StatusOr<InitialStack> stack =
       BuildInitialStack(**mem, *image, options.argv, options.envp);
   if (!stack.ok()) return stack.status();
-  return FromParts(*std::move(mem), *std::move(engine), *std::move(image), *std::move(stack));
+  absl::StatusOr<std::unique_ptr<Process>> process =
+      FromParts(*std::move(mem), *std::move(engine), *std::move(image), *std::move(stack));
+  if (process.ok()) (*process)->argv_ = options.argv;
+  return process;
 }
 
 absl::StatusOr<std::unique_ptr<Process>> Process::FromParts(std::unique_ptr<GuestMemory> mem,

@@ -60,6 +60,8 @@ class Process {
   const LoadedImage& image() const { return image_; }
   // The auxv as laid out on the initial stack (for a debugger's qXfer:auxv).
   const std::string& auxv() const { return auxv_; }
+  // The payload's argv as km started it (empty for a process made FromParts).
+  const std::vector<std::string>& argv() const { return argv_; }
   FdTable& fds() { return fds_; }
   ProgramBreak& program_break() { return brk_; }
   SignalDispositions& signals() { return signals_; }
@@ -95,6 +97,7 @@ class Process {
   std::unique_ptr<Engine> engine_;
   const LoadedImage image_;
   const std::string auxv_;
+  std::vector<std::string> argv_;
   FdTable fds_;
   ProgramBreak brk_;
   SignalDispositions signals_;
