@@ -78,6 +78,13 @@ for payload in compute compute_o2; do
     echo "| km --accel=kvm | skipped: no usable /dev/kvm | | |"
   fi
   row "km --accel=tcg" "$(measure "$km" --accel=tcg "$binary" "$iterations")" "$native_median"
+  # The debug service must cost nothing while nobody is attached.
+  for engine in kvm tcg; do
+    [ "$engine" = kvm ] && ! kvm_available && continue
+    row "km --accel=$engine --debug-socket, no client" \
+      "$(measure "$km" --accel=$engine --debug-socket "/tmp/km-bench-$$.sock" "$binary" "$iterations")" \
+      "$native_median"
+  done
   if [ -n "$qemu" ]; then
     row "qemu-x86_64" "$(measure "$qemu" "$binary" "$iterations")" "$native_median"
   else
