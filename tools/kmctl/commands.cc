@@ -1,0 +1,384 @@
+#include "tools/kmctl/commands.h"
+
+#include <fstream>
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "tools/kmctl/errors.h"
+#include "tools/kmctl/format.h"
+
+namespace kmctl {
+namespace {
+
+absl::Status WantArgs(const std::string& usage, const std::vector<std::string>& args, size_t min,
+                      size_t max) {
+  if (args.size() < min || args.size() > max) return UsageError("usage: " + usage);
+  return absl::OkStatus();
+}
+
+// Commands that change run state or memory: they need the session only `kmctl session` holds,
+// since a one-shot Attach would end (resuming everything) the moment kmctl exits.
+bool IsControl(const std::string& c) {
+  static const auto* kControl = new std::vector<std::string>{
+      "stop", "resume", "step", "set-reg", "break", "hbreak", "watch", "delete", "wait", "detach"};
+  return std::find(kControl->begin(), kControl->end(), c) != kControl->end();
+}
+
+#define KMCTL_ASSIGN(lhs, expr)          \
+  auto lhs##_or = (expr);                \
+  if (!lhs##_or.ok()) return lhs##_or.status(); \
+  auto lhs = std::move(*lhs##_or)
+
+#define KMCTL_RETURN_IF_ERROR(expr)      \
+  do {                                   \
+    absl::Status _s = (expr);            \
+    if (!_s.ok()) return _s;             \
+  } while (0)
+
+}  // namespace
+
+std::string Usage() {
+  return R"(usage: kmctl --debug-socket PATH [--json] [--elf PAYLOAD] COMMAND [ARGS...]
+
+Reading (no session needed):
+  status                      payload, pid, engine, entry, thread count
+  threads                     tid, name, state and stop reason of each thread
+  regs TID [REG...]           general registers of a stopped thread
+  maps                        memory regions
+  mem read ADDR LEN [--out F] hex dump, or the raw bytes into file F
+  ls                          the service's methods
+Controlling (only inside `kmctl ... session`, which reads commands from stdin):
+  stop [TID]  resume [TID]  step TID  set-reg TID REG VALUE  mem write ADDR HEXBYTES
+  break ADDR  hbreak ADDR  watch ADDR LEN write|read|access  delete KIND ADDR [LEN]
+  wait [SECONDS]  detach
+ADDR is 0x hex, or with --elf a symbol (main, main+0x10).
+Exit status: 0 ok, 2 usage, 3 connection, 4 the call failed.
+)";
+}
+
+absl::Status TakeOptions(std::vector<std::string>& words, Options& options) {
+  static const std::map<std::string, std::string Options::*> kValued = {
+      {"--debug-socket", &Options::socket}, {"--elf", &Options::elf}, {"--out", &Options::out}};
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < words.size(); i++) {
+    const std::string& w = words[i];
+    if (!absl::StartsWith(w, "--")) {
+      rest.push_back(w);
+      continue;
+    }
+    const size_t eq = w.find('=');
+    const std::string name = w.substr(0, eq);
+    if (name == "--json" && eq == std::string::npos) {
+      options.json = true;
+    } else if (name == "--keep-going" && eq == std::string::npos) {
+      options.keep_going = true;
+    } else if (auto it = kValued.find(name); it != kValued.end()) {
+      if (eq != std::string::npos) {
+        options.*(it->second) = w.substr(eq + 1);
+      } else if (i + 1 < words.size()) {
+        options.*(it->second) = words[++i];
+      } else {
+        return UsageError(absl::StrFormat("%s needs a value", name));
+      }
+    } else {
+      return UsageError(absl::StrFormat("unknown option %s (see kmctl help)", w));
+    }
+  }
+  words = std::move(rest);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> Commands::Tid(const std::string& word) const {
+  int tid;
+  if (!absl::SimpleAtoi(word, &tid) || tid <= 0) {
+    return UsageError(absl::StrFormat("thread id '%s': need a positive number", word));
+  }
+  return tid;
+}
+
+absl::Status Commands::Run(const std::vector<std::string>& words, const Options& o,
+                           std::ostream& out) {
+  if (words.empty()) return UsageError("no command given (see kmctl help)");
+  const std::string& c = words[0];
+  std::vector<std::string> args(words.begin() + 1, words.end());
+  if (c == "mem") {
+    if (args.empty()) return UsageError("usage: mem read ADDR LEN | mem write ADDR HEXBYTES");
+    const std::string sub = args[0];
+    args.erase(args.begin());
+    if (sub == "read") return MemRead(args, o, out);
+    if (sub == "write") {
+      if (session_ == nullptr) {
+        return UsageError("'mem write' changes the payload: run it inside `kmctl session`");
+      }
+      return MemWrite(args, o, out);
+    }
+    return UsageError(absl::StrFormat("unknown mem command '%s': read or write", sub));
+  }
+  if (IsControl(c) && session_ == nullptr) {
+    return UsageError(absl::StrFormat(
+        "'%s' needs a debug session: run it inside `kmctl --debug-socket PATH session`", c));
+  }
+  if (c == "status") {
+    KMCTL_RETURN_IF_ERROR(WantArgs("status", args, 0, 0));
+    return Status(o, out);
+  }
+  if (c == "threads") {
+    KMCTL_RETURN_IF_ERROR(WantArgs("threads", args, 0, 0));
+    return Threads(o, out);
+  }
+  if (c == "regs") return Regs(args, o, out);
+  if (c == "maps") {
+    KMCTL_RETURN_IF_ERROR(WantArgs("maps", args, 0, 0));
+    return Maps(o, out);
+  }
+  if (c == "ls") {
+    KMCTL_RETURN_IF_ERROR(WantArgs("ls", args, 0, 0));
+    out << (o.json ? ServiceJson() : FormatService());
+    return absl::OkStatus();
+  }
+  if (c == "stop") return StopThreads(args, o, out);
+  if (c == "resume") return Resume(args, /*step=*/false, o, out);
+  if (c == "step") return Resume(args, /*step=*/true, o, out);
+  if (c == "set-reg") return SetReg(args, o, out);
+  if (c == "break" || c == "hbreak" || c == "watch" || c == "delete") {
+    return Breakpoint(c, args, o, out);
+  }
+  if (c == "wait") return Wait(args, o, out);
+  if (c == "detach") {
+    KMCTL_RETURN_IF_ERROR(WantArgs("detach", args, 0, 0));
+    return Detach(o, out);
+  }
+  return UsageError(absl::StrFormat("unknown command '%s' (see kmctl help)", c));
+}
+
+absl::Status Commands::Status(const Options& o, std::ostream& out) {
+  v1::Target target;
+  grpc::Status s = stub_->GetTarget(CallContext().get(), {}, &target);
+  if (!s.ok()) return RpcError("GetTarget", s);
+  out << (o.json ? ToJson(target) : FormatStatus(target));
+  return absl::OkStatus();
+}
+
+absl::Status Commands::Threads(const Options& o, std::ostream& out) {
+  v1::ListThreadsResponse threads;
+  grpc::Status s = stub_->ListThreads(CallContext().get(), {}, &threads);
+  if (!s.ok()) return RpcError("ListThreads", s);
+  out << (o.json ? ToJson(threads) : FormatThreads(threads));
+  return absl::OkStatus();
+}
+
+absl::Status Commands::Regs(const std::vector<std::string>& args, const Options& o,
+                            std::ostream& out) {
+  KMCTL_RETURN_IF_ERROR(WantArgs("regs TID [REG...]", args, 1, 64));
+  KMCTL_ASSIGN(tid, Tid(args[0]));
+  const std::vector<std::string> names(args.begin() + 1, args.end());
+  v1::ReadRegistersRequest req;
+  req.set_tid(tid);
+  v1::Registers regs;
+  grpc::Status s = stub_->ReadRegisters(CallContext().get(), req, &regs);
+  if (!s.ok()) return RpcError("ReadRegisters", s);
+  KMCTL_ASSIGN(text, o.json ? RegistersJson(regs, names) : FormatRegisters(regs, names));
+  out << text;
+  return absl::OkStatus();
+}
+
+absl::Status Commands::Maps(const Options& o, std::ostream& out) {
+  v1::Target target;
+  grpc::Status s = stub_->GetTarget(CallContext().get(), {}, &target);
+  if (!s.ok()) return RpcError("GetTarget", s);
+  if (o.json) {
+    v1::Target regions;
+    *regions.mutable_regions() = target.regions();
+    out << ToJson(regions);
+  } else {
+    out << FormatMaps(target);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Commands::MemRead(const std::vector<std::string>& args, const Options& o,
+                               std::ostream& out) {
+  KMCTL_RETURN_IF_ERROR(WantArgs("mem read ADDR LEN [--out FILE]", args, 2, 2));
+  KMCTL_ASSIGN(addr, resolver_->Resolve(args[0]));
+  KMCTL_ASSIGN(len, ParseNumber("length", args[1]));
+  v1::ReadMemoryRequest req;
+  req.set_addr(addr);
+  req.set_len(len);
+  v1::ReadMemoryResponse resp;
+  grpc::Status s = stub_->ReadMemory(CallContext().get(), req, &resp);
+  if (!s.ok()) return RpcError("ReadMemory", s);
+  if (!o.out.empty()) {
+    std::ofstream file(o.out, std::ios::binary | std::ios::trunc);
+    file << resp.data();
+    file.close();
+    if (!file) return absl::PermissionDeniedError(absl::StrFormat("%s: cannot write", o.out));
+    if (!o.json) out << absl::StrFormat("%d bytes from 0x%x written to %s\n", resp.data().size(), addr, o.out);
+  }
+  if (o.json) {
+    out << ToJson(resp);
+  } else if (o.out.empty()) {
+    out << HexDump(addr, resp.data());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Commands::MemWrite(const std::vector<std::string>& args, const Options& o,
+                                std::ostream& out) {
+  KMCTL_RETURN_IF_ERROR(WantArgs("mem write ADDR HEXBYTES", args, 2, 2));
+  KMCTL_ASSIGN(addr, resolver_->Resolve(args[0]));
+  KMCTL_ASSIGN(bytes, ParseHexBytes(args[1]));
+  v1::WriteMemoryRequest req;
+  req.set_session(session_->id());
+  req.set_addr(addr);
+  req.set_data(bytes);
+  v1::WriteMemoryResponse resp;
+  grpc::Status s = stub_->WriteMemory(CallContext().get(), req, &resp);
+  if (!s.ok()) return RpcError("WriteMemory", s);
+  out << (o.json ? ToJson(resp) : absl::StrFormat("wrote %d bytes at 0x%x\n", resp.written(), addr));
+  return absl::OkStatus();
+}
+
+absl::Status Commands::StopThreads(const std::vector<std::string>& args, const Options& o,
+                                   std::ostream& out) {
+  KMCTL_RETURN_IF_ERROR(WantArgs("stop [TID]", args, 0, 1));
+  v1::StopRequest req;
+  req.set_session(session_->id());
+  if (!args.empty()) {
+    KMCTL_ASSIGN(tid, Tid(args[0]));
+    req.add_tids(tid);
+  }
+  v1::StopResponse resp;
+  grpc::Status s = stub_->Stop(CallContext().get(), req, &resp);
+  if (!s.ok()) return RpcError("Stop", s);
+  if (o.json) {
+    out << ToJson(resp);
+  } else {
+    for (const v1::StopEvent& ev : resp.stopped()) out << FormatStop(ev);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Commands::Resume(const std::vector<std::string>& args, bool step, const Options& o,
+                              std::ostream& out) {
+  KMCTL_RETURN_IF_ERROR(step ? WantArgs("step TID", args, 1, 1) : WantArgs("resume [TID]", args, 0, 1));
+  v1::ResumeRequest req;
+  req.set_session(session_->id());
+  v1::ThreadAction* action = req.add_actions();
+  if (!args.empty()) {
+    KMCTL_ASSIGN(tid, Tid(args[0]));
+    action->set_tid(tid);
+  }
+  action->set_mode(step ? v1::RESUME_MODE_STEP : v1::RESUME_MODE_CONTINUE);
+  v1::ResumeResponse resp;
+  grpc::Status s = stub_->Resume(CallContext().get(), req, &resp);
+  if (!s.ok()) return RpcError("Resume", s);
+  if (o.json) {
+    out << ToJson(resp);
+  } else {
+    const std::string who = args.empty() ? "every stopped thread" : "thread " + args[0];
+    out << (step ? "stepping " : "resumed ") << who << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Commands::SetReg(const std::vector<std::string>& args, const Options& o,
+                              std::ostream& out) {
+  KMCTL_RETURN_IF_ERROR(WantArgs("set-reg TID REG VALUE", args, 3, 3));
+  KMCTL_ASSIGN(tid, Tid(args[0]));
+  KMCTL_ASSIGN(value, ParseNumber("register value", args[2]));
+  v1::ReadRegistersRequest rreq;
+  rreq.set_tid(tid);
+  v1::Registers regs;
+  grpc::Status s = stub_->ReadRegisters(CallContext().get(), rreq, &regs);
+  if (!s.ok()) return RpcError("ReadRegisters", s);
+  KMCTL_RETURN_IF_ERROR(SetRegister(regs, args[1], value));
+  v1::WriteRegistersRequest wreq;
+  wreq.set_session(session_->id());
+  wreq.set_tid(tid);
+  *wreq.mutable_registers() = regs;
+  v1::WriteRegistersResponse wresp;
+  s = stub_->WriteRegisters(CallContext().get(), wreq, &wresp);
+  if (!s.ok()) return RpcError("WriteRegisters", s);
+  KMCTL_ASSIGN(text, o.json ? RegistersJson(regs, {args[1]}) : FormatRegisters(regs, {args[1]}));
+  out << text;
+  return absl::OkStatus();
+}
+
+absl::Status Commands::Breakpoint(const std::string& command, const std::vector<std::string>& args,
+                                  const Options& o, std::ostream& out) {
+  static const std::map<std::string, v1::BreakpointKind> kKinds = {
+      {"break", v1::BREAKPOINT_KIND_SOFTWARE},     {"hbreak", v1::BREAKPOINT_KIND_HARDWARE},
+      {"write", v1::BREAKPOINT_KIND_WATCH_WRITE},  {"read", v1::BREAKPOINT_KIND_WATCH_READ},
+      {"access", v1::BREAKPOINT_KIND_WATCH_ACCESS}};
+  std::string kind_word = command;
+  std::vector<std::string> rest = args;
+  const char* usage = "break ADDR";
+  if (command == "hbreak") usage = "hbreak ADDR";
+  if (command == "watch") {
+    usage = "watch ADDR LEN write|read|access";
+    KMCTL_RETURN_IF_ERROR(WantArgs(usage, args, 3, 3));
+    kind_word = args[2];
+    rest.pop_back();
+  } else if (command == "delete") {
+    usage = "delete break|hbreak|write|read|access ADDR [LEN]";
+    KMCTL_RETURN_IF_ERROR(WantArgs(usage, args, 2, 3));
+    kind_word = args[0];
+    rest.erase(rest.begin());
+  }
+  auto kind = kKinds.find(kind_word);
+  if (kind == kKinds.end()) return UsageError(absl::StrCat("usage: ", usage));
+  const bool watch = kind->second >= v1::BREAKPOINT_KIND_WATCH_WRITE;
+  KMCTL_RETURN_IF_ERROR(WantArgs(usage, rest, watch ? 2 : 1, watch ? 2 : 1));
+  KMCTL_ASSIGN(addr, resolver_->Resolve(rest[0]));
+  uint64_t len = 1;
+  if (watch) {
+    KMCTL_ASSIGN(n, ParseNumber("watch length", rest[1]));
+    len = n;
+  }
+  v1::BreakpointRequest req;
+  req.set_session(session_->id());
+  req.set_kind(kind->second);
+  req.set_addr(addr);
+  req.set_len(len);
+  v1::BreakpointResponse resp;
+  const bool remove = command == "delete";
+  grpc::Status s = remove ? stub_->RemoveBreakpoint(CallContext().get(), req, &resp)
+                          : stub_->InsertBreakpoint(CallContext().get(), req, &resp);
+  if (!s.ok()) return RpcError(remove ? "RemoveBreakpoint" : "InsertBreakpoint", s);
+  if (o.json) {
+    out << ToJson(req);
+  } else {
+    const std::string what = watch ? absl::StrFormat("%s watchpoint (%d bytes)", kind_word, len)
+                                   : (kind_word == "break" ? "breakpoint" : "hardware breakpoint");
+    out << absl::StrFormat("%s %s at 0x%x\n", remove ? "removed" : "inserted", what, addr);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Commands::Wait(const std::vector<std::string>& args, const Options& o,
+                            std::ostream& out) {
+  KMCTL_RETURN_IF_ERROR(WantArgs("wait [SECONDS]", args, 0, 1));
+  absl::Duration timeout = absl::Seconds(60);
+  if (!args.empty()) {
+    KMCTL_ASSIGN(seconds, ParseNumber("seconds", args[0]));
+    timeout = absl::Seconds(seconds);
+  }
+  // Thread notices come out too, in order, up to the stop or exit the caller waits for.
+  for (;;) {
+    KMCTL_ASSIGN(ev, session_->Wait(timeout));
+    out << (o.json ? ToJson(ev) : FormatEvent(ev));
+    if (ev.has_stop() || ev.has_process_exited()) return absl::OkStatus();
+  }
+}
+
+absl::Status Commands::Detach(const Options& o, std::ostream& out) {
+  KMCTL_RETURN_IF_ERROR(session_->Detach());
+  detached_ = true;
+  out << (o.json ? ToJson(v1::DetachResponse()) : "detached\n");
+  return absl::OkStatus();
+}
+
+}  // namespace kmctl
