@@ -144,8 +144,7 @@ std::string FormatEvent(const v1::Event& ev) {
   switch (ev.kind_case()) {
     case v1::Event::kStop: return FormatStop(ev.stop());
     case v1::Event::kThreadCreated:
-      return absl::StrFormat("thread %d created by %d\n", ev.thread_created().tid(),
-                             ev.thread_created().parent_tid());
+      return absl::StrFormat("thread %d created\n", ev.thread_created().tid());
     case v1::Event::kThreadExited:
       return absl::StrFormat("thread %d exited with %d\n", ev.thread_exited().tid(),
                              ev.thread_exited().exit_status());
