@@ -584,6 +584,7 @@ void DebugController::OnThreadExit(km::GuestThread& thread) {
 }
 
 void DebugController::OnProcessExit(const km::ExitInfo& info) {
+  bool delivered;
   {
     absl::MutexLock lock(&mu_);
     if (!streaming_) return;
@@ -591,16 +592,13 @@ void DebugController::OnProcessExit(const km::ExitInfo& info) {
     ev.mutable_process_exited()->set_status(info.status);
     ev.mutable_process_exited()->set_signal(info.signo);
     events_.Push(std::move(ev));
+    // km _exits right after this: wait (a bounded time) until the stream has carried the news
+    // and closed.
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return exit_delivered_; };
+    delivered = mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(2));
   }
-  // km _exits right after this: wait (a bounded time) until the stream has carried the news and
-  // closed, then a moment for the transport to flush it.
-  absl::MutexLock lock(&mu_);
-  auto delivered = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return exit_delivered_; };
-  if (mu_.AwaitWithTimeout(absl::Condition(&delivered), absl::Seconds(2))) {
-    mu_.Unlock();
-    absl::SleepFor(absl::Milliseconds(20));
-    mu_.Lock();
-  }
+  // Then a moment for the transport to flush it.
+  if (delivered) absl::SleepFor(absl::Milliseconds(20));
 }
 
 }  // namespace km_hooks
