@@ -10,6 +10,6 @@ bazel build -c opt //km:km //tests/payloads:hello >&2
 flags=()
 while [ $# -gt 0 ] && [[ "$1" == --* ]]; do flags+=("$1"); shift; done
 if [ $# -eq 0 ]; then
-  set -- bazel-bin/tests/payloads/hello 0 "hello from a km payload"
+  set -- bazel-bin/tests/payloads/bin/hello 0 "hello from a km payload"
 fi
 exec bazel-bin/km/km "${flags[@]}" "$@"
