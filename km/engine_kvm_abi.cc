@@ -62,18 +62,6 @@ void FromKvm(const kvm_regs& r, Regs* u) {
   u->rflags = r.rflags;
 }
 
-template <typename T>
-T Get(const uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-template <typename T>
-void Put(uint8_t* p, T v) {
-  std::memcpy(p, &v, sizeof v);
-}
-
 // The payload always runs in 64-bit mode with null data selectors (see SetUserSregs).
 void SetUserSelectors(Regs* u) {
   u->cs = kUserCs;

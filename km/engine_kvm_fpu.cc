@@ -18,18 +18,6 @@ constexpr size_t kFcw = 0, kFsw = 2, kFtw = 4, kFop = 6, kFip = 8, kFdp = 16, kM
 constexpr size_t kXstateBv = 512;
 constexpr uint64_t kXstateX87 = 1, kXstateSse = 2, kXstateAvx = 4;
 
-template <typename T>
-T Get(const uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-template <typename T>
-void Put(uint8_t* p, T v) {
-  std::memcpy(p, &v, sizeof v);
-}
-
 // The full tag of a non-empty x87 register, from its contents (as FSAVE would store it):
 // 0 valid, 1 zero, 2 special.
 int Tag(const uint8_t* st) {

@@ -14,11 +14,6 @@ void EmitOut(uint8_t* p, uint16_t port) {
   p[3] = 0x0b;
 }
 
-template <typename T>
-void Put(uint8_t* p, T v) {
-  std::memcpy(p, &v, sizeof v);
-}
-
 }  // namespace
 
 bool VectorHasErrorCode(int vector) {

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -37,6 +38,20 @@
 #include "km/regs.h"
 
 namespace km::kvm {
+
+// Unaligned little-endian access to guest-shared structures (XSAVE areas, PVM's shared page).
+template <typename T>
+T Get(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <typename T>
+void Put(uint8_t* p, T v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
 
 inline constexpr uint64_t kPage = 4096;
 

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "proto/km_debug.grpc.pb.h"
+#include "tests/child_process.h"
 #include "tests/engines.h"
 
 namespace {
@@ -39,10 +41,6 @@ std::map<std::string, uint64_t> Symbols(const std::string& payload) {
   return syms;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 class DebugServiceTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -59,7 +57,6 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
     socket_ = absl::StrFormat("/tmp/km-test-%d-%d-%d.sock", getpid(), counter_++,
                               absl::ToUnixMicros(absl::Now()) % 1000000);
     unlink(socket_.c_str());
-    out_path_ = absl::StrFormat("%s/km-%d.out", getenv("TEST_TMPDIR"), counter_);
     const std::string km = km_test::Runfile("km/km");
     const std::string payload = km_test::Runfile("km_hooks/bin/" + Payload());
     std::vector<std::string> args = {km, "--accel=" + GetParam()};
@@ -68,17 +65,13 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
       if (Payload() == "target") args.push_back("--debug-wait");
     }
     args.push_back(payload);
-    km_pid_ = fork();
-    ASSERT_GE(km_pid_, 0);
-    if (km_pid_ == 0) {
-      int fd = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(fd, 1);
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+    const std::string out = absl::StrFormat("%s/km-%d", getenv("TEST_TMPDIR"), counter_);
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; e++) env.emplace_back(*e);
+    auto km_child = km_test::Child::Start(args, env, out + ".out", out + ".err");
+    ASSERT_TRUE(km_child.ok()) << km_child.status();
+    km_.emplace(*std::move(km_child));
+    km_pid_ = km_->pid();
     if (!WithSocket()) {
       socket_ = absl::StrFormat("/tmp/km-%d.sock", km_pid_);
       return;
@@ -98,26 +91,13 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
   }
 
   void TearDown() override {
-    if (km_pid_ > 0 && !reaped_) {
-      kill(km_pid_, SIGKILL);
-      waitpid(km_pid_, nullptr, 0);
-    }
+    km_.reset();  // kills km if it still runs
     if (!socket_.empty()) unlink(socket_.c_str());
   }
 
   // km's exit status (a shell's view: 128+signal if killed), waiting at most 20 s: well under
   // the calls' deadline, so that a thread stopped by mistake shows as a failure.
-  int WaitKm() {
-    for (int i = 0; i < 2000; i++) {
-      int status;
-      if (waitpid(km_pid_, &status, WNOHANG) == km_pid_) {
-        reaped_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return -1;
-  }
+  int WaitKm() { return km_->Wait(absl::Seconds(20)); }
 
   std::unique_ptr<grpc::ClientContext> Context() {
     auto ctx = std::make_unique<grpc::ClientContext>();
@@ -189,14 +169,14 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
 
   void ExpectPayloadFinished() {
     EXPECT_EQ(WaitKm(), 7);
-    EXPECT_EQ(ReadFile(out_path_), "done 3 42\n");
+    EXPECT_EQ(km_->Out(), "done 3 42\n");
   }
 
   static int counter_;
   std::map<std::string, uint64_t> syms_;
-  std::string socket_, out_path_;
+  std::string socket_;
+  std::optional<km_test::Child> km_;
   pid_t km_pid_ = -1;
-  bool reaped_ = false;
   std::unique_ptr<v1::Debug::Stub> stub_;
   std::unique_ptr<grpc::ClientContext> events_ctx_;
   std::unique_ptr<grpc::ClientReader<v1::Event>> events_;
@@ -479,7 +459,7 @@ class RunningPayloadTest : public DebugServiceTest {
     ASSERT_TRUE(stub_->WriteMemory(Context().get(), req, &resp).ok());
     if (resume) ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
     EXPECT_EQ(WaitKm(), 0);
-    EXPECT_EQ(ReadFile(out_path_), "spin done\n");
+    EXPECT_EQ(km_->Out(), "spin done\n");
   }
 };
 

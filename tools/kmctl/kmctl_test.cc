@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "proto/km_debug.pb.h"
+#include "tests/child_process.h"
 #include "tests/engines.h"
 
 namespace {
@@ -58,21 +60,16 @@ class KmctlTest : public ::testing::TestWithParam<std::string> {
                               absl::ToUnixMicros(absl::Now()) % 1000000);
     unlink(socket_.c_str());
     tmp_ = getenv("TEST_TMPDIR");
-    out_path_ = absl::StrFormat("%s/km-%d.out", tmp_, counter_);
     payload_ = km_test::Runfile("km_hooks/bin/target");
     std::vector<std::string> args = {km_test::Runfile("km/km"), "--accel=" + GetParam(),
                                      "--debug-socket", socket_, "--debug-wait", payload_};
-    km_pid_ = fork();
-    ASSERT_GE(km_pid_, 0);
-    if (km_pid_ == 0) {
-      int fd = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(fd, 1);
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+    const std::string out = absl::StrFormat("%s/km-%d", tmp_, counter_);
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; e++) env.emplace_back(*e);
+    auto km_child = km_test::Child::Start(args, env, out + ".out", out + ".err");
+    ASSERT_TRUE(km_child.ok()) << km_child.status();
+    km_.emplace(*std::move(km_child));
+    km_pid_ = km_->pid();
     struct stat st;
     for (int i = 0; i < 500 && stat(socket_.c_str(), &st) != 0; i++) {
       absl::SleepFor(absl::Milliseconds(10));
@@ -81,25 +78,12 @@ class KmctlTest : public ::testing::TestWithParam<std::string> {
   }
 
   void TearDown() override {
-    if (km_pid_ > 0 && !reaped_) {
-      kill(km_pid_, SIGKILL);
-      waitpid(km_pid_, nullptr, 0);
-    }
+    km_.reset();  // kills km if it still runs
     if (!socket_.empty()) unlink(socket_.c_str());
   }
 
   // km's exit status, waiting at most 20 s.
-  int WaitKm() {
-    for (int i = 0; i < 2000; i++) {
-      int status;
-      if (waitpid(km_pid_, &status, WNOHANG) == km_pid_) {
-        reaped_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return -1;
-  }
+  int WaitKm() { return km_->Wait(absl::Seconds(20)); }
 
   km_test::RunResult Kmctl(std::vector<std::string> args) {
     args.insert(args.begin(), {km_test::Runfile("tools/kmctl/kmctl"), "--debug-socket", socket_});
@@ -122,9 +106,9 @@ class KmctlTest : public ::testing::TestWithParam<std::string> {
 
   static int counter_;
   std::map<std::string, uint64_t> syms_;
-  std::string socket_, tmp_, out_path_, payload_;
+  std::string socket_, tmp_, payload_;
+  std::optional<km_test::Child> km_;
   pid_t km_pid_ = -1;
-  bool reaped_ = false;
 };
 
 int KmctlTest::counter_ = 0;
@@ -233,7 +217,7 @@ TEST_P(KmctlTest, SessionBreaksAtMainThenDetachesAndThePayloadFinishes) {
   EXPECT_EQ(lines[3], absl::StrFormat("rip  0x%016x  %d", syms_["main"], syms_["main"]));
   EXPECT_EQ(lines[4], "detached");
   EXPECT_EQ(WaitKm(), 7);
-  EXPECT_EQ(ReadFile(out_path_), "done 3 42\n");
+  EXPECT_EQ(km_->Out(), "done 3 42\n");
 }
 
 TEST_P(KmctlTest, SessionWaitPrintsStopsForPeople) {
