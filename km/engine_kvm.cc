@@ -226,8 +226,8 @@ absl::Status KvmEngine::InitSetup() {
   caps_.avx = (setup_.xcr0 & 0x4) != 0;
   caps_.hw_breakpoints = 4;
   // Data breakpoints in debug registers did not fire on the KVM (PVM) hosts this was measured
-  // on; km watches through page protection instead.
-  caps_.data_watchpoints = false;
+  // on; watchpoints go through page protection instead (engine_kvm_watch.cc).
+  caps_.data_watchpoints = true;
   return absl::OkStatus();
 }
 

@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -183,6 +184,10 @@ class PagePool {
   std::vector<uint64_t> free_;
 };
 
+// What a watchpoint takes away from a page's hardware entry: writes (write watchpoints) or every
+// access (read and access watchpoints, which x86 page rights cannot tell apart from writes).
+enum class PageRestriction : uint8_t { kNone, kNoWrite, kNoAccess };
+
 // 4-level, 4 KiB-page tables for the guest. Entries are written with single atomic stores, child
 // tables before their parent entries, because running vCPUs walk them concurrently.
 class PageTables {
@@ -204,6 +209,15 @@ class PageTables {
   // by the tables as they are now.
   bool UserAccessAllowed(uint64_t gva, uint64_t pf_error_code) const;
 
+  // Narrows the page's hardware rights below its mapping's own (which the entry keeps), now and
+  // across later Map and Protect calls, until restricted with kNone. *restricted as for Protect.
+  void Restrict(uint64_t page, PageRestriction restriction, bool* restricted);
+  // Whether a user #PF at gva with this error code was caused by a restriction alone: the
+  // mapping's own rights allow the access.
+  bool RestrictionFault(uint64_t gva, uint64_t pf_error_code) const;
+  // Host address of a mapped user byte (whatever the restrictions), or nullptr.
+  uint8_t* UserHost(uint64_t gva) const;
+
  private:
   // The leaf entry for gva, creating the tables on the way if create; nullptr if absent.
   absl::StatusOr<uint64_t*> Leaf(uint64_t gva, bool create);
@@ -211,12 +225,25 @@ class PageTables {
   uint64_t* Table(uint64_t gpa) const;
   // Frees the tables on the walk to gva that no longer hold anything; whether it freed any.
   bool PruneEmpty(uint64_t gva);
+  // entry with the restriction of gva's page applied.
+  uint64_t Restricted(uint64_t gva, uint64_t entry) const;
 
   PagePool& pool_;
   uint64_t root_ = 0;
+  absl::flat_hash_map<uint64_t, PageRestriction> restrictions_;  // by page address
 };
 
 uint64_t LeafEntry(uint64_t gpa, uint32_t prot, bool user);
+
+// --- engine_kvm_access.cc
+
+// The memory access of a faulting instruction, as far as a watchpoint needs it.
+struct MemoryAccess {
+  int width = 16;     // bytes from the faulting address
+  bool reads = true;  // whether a write there also reads (read-modify-write)
+};
+// Classifies the instruction in insn[0, n).
+MemoryAccess ClassifyAccess(const uint8_t* insn, size_t n);
 
 // --- engine_kvm_guest.cc
 
@@ -281,6 +308,17 @@ class KvmEngine final : public Engine {
   uint8_t* Host(uint64_t gpa) const { return phys_.host + gpa; }
   bool UserAccessAllowed(uint64_t gva, uint64_t pf_error_code);
   absl::Status ShootDown();
+  // Watchpoints through page protection (engine_kvm_watch.cc); each vCPU's set counts.
+  absl::Status ReplaceWatches(const std::vector<Watchpoint>& old,
+                              const std::vector<Watchpoint>& now);
+  // Whether this user #PF was caused only by a watched page's protection.
+  bool WatchFault(uint64_t gva, uint64_t pf_error_code);
+  // Gives a watched page its own rights back while one vCPU steps through an access to it;
+  // UnliftWatch takes them away again once no vCPU needs them.
+  void LiftWatch(uint64_t page);
+  absl::Status UnliftWatch(uint64_t page);
+  // Copies up to n bytes of mapped user memory; how many it could.
+  size_t ReadUser(uint64_t gva, uint8_t* out, size_t n);
   void ReleaseSlot(std::unique_ptr<VcpuSlot> slot);
 
  private:
@@ -300,6 +338,13 @@ class KvmEngine final : public Engine {
   absl::Status SetShootdownSlot(bool present);
   absl::Status CheckUserRange(const char* op, uint64_t gva, uint64_t size) const;
 
+  struct WatchedPage {
+    int writes = 0;  // write watchpoints on the page
+    int reads = 0;   // read and access watchpoints
+    int lifted = 0;  // vCPUs stepping through an access to it
+  };
+  static PageRestriction RestrictionOf(const WatchedPage& page);
+
   int kvm_fd_ = -1;
   int vm_fd_ = -1;
   size_t run_size_ = 0;
@@ -314,6 +359,7 @@ class KvmEngine final : public Engine {
   std::unique_ptr<PagePool> pool_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<PageTables> tables_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<VcpuSlot>> free_slots_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, WatchedPage> watched_pages_ ABSL_GUARDED_BY(mu_);
   int slots_created_ ABSL_GUARDED_BY(mu_) = 0;
   int max_slots_ = kMaxSlots;
 };
@@ -366,6 +412,17 @@ class KvmVcpu final : public Vcpu {
   absl::StatusOr<std::optional<VcpuExit>> OnInterrupted();
   absl::Status ExitError(const std::string& what);
   absl::Status SetGuestDebug(uint32_t control, const uint64_t (&dr)[4], uint64_t dr7);
+  bool stepping() const { return single_step_ || watch_step_.active; }
+
+  // engine_kvm_watch.cc. Debug-register data breakpoints did not fire on the KVM hosts
+  // measured, so watched pages lose rights in the page tables: a #PF caused only by that lifts
+  // the protection, single-steps the faulting instruction, puts the protection back and
+  // reports the access if it touched one of this vCPU's watchpoints.
+  absl::StatusOr<std::optional<VcpuExit>> BeginWatchStep(const KernelEntry& entry);
+  // After the step: the watchpoint exit, or nothing to report.
+  absl::StatusOr<std::optional<VcpuExit>> FinishWatchStep();
+  // Puts the protection back (also when the step ends any other way).
+  absl::Status EndWatchStep();
 
   // engine_kvm_abi.cc: the user state across the guest kernel.
   // Reads the state of a vCPU that stopped in user mode into user_.
@@ -407,6 +464,16 @@ class KvmVcpu final : public Vcpu {
   uint32_t debug_control_ = 0;  // what KVM_SET_GUEST_DEBUG last got
   bool debug_dirty_ = true;
   int spurious_faults_ = 0;
+
+  struct WatchStep {
+    bool active = false;
+    uint64_t addr = 0;   // where the access faulted first
+    bool write = false;  // the first fault was a write
+    MemoryAccess access;
+    std::vector<uint64_t> lifted;  // pages lifted for this step
+  };
+  std::vector<Watchpoint> watchpoints_;
+  WatchStep watch_step_;
 
   std::atomic<int> stop_requests_{0};
   absl::Mutex run_mu_;

@@ -15,6 +15,10 @@ constexpr uint64_t kDirty = 1ull << 6;
 // An available-to-software bit: the page is mapped, whether or not present (kProtNone pages
 // keep their gpa in the entry so that ProtectRegion can bring them back).
 constexpr uint64_t kMapped = 1ull << 9;
+// The mapping's own rights, kept apart from P and W because a watchpoint may take those away
+// from the hardware entry for a while (PageTables::Restrict).
+constexpr uint64_t kOwnPresent = 1ull << 10;
+constexpr uint64_t kOwnWritable = 1ull << 11;
 constexpr uint64_t kNoExec = 1ull << 63;
 constexpr uint64_t kAddrMask = 0x000ffffffffff000ull;
 constexpr uint64_t kTableEntryBits = kPresent | kWritable | kUser | kAccessed;
@@ -38,8 +42,8 @@ bool TableEmpty(const uint64_t* table) {
 uint64_t LeafEntry(uint64_t gpa, uint32_t prot, bool user) {
   // A and D preset: the CPU would otherwise write them, racing the engine's own updates.
   uint64_t e = (gpa & kAddrMask) | kMapped | kAccessed | kDirty;
-  if (prot != kProtNone) e |= kPresent;
-  if (prot & kProtWrite) e |= kWritable;
+  if (prot != kProtNone) e |= kPresent | kOwnPresent;
+  if (prot & kProtWrite) e |= kWritable | kOwnWritable;
   if (!(prot & kProtExec)) e |= kNoExec;
   if (user) e |= kUser;
   return e;
@@ -118,7 +122,7 @@ absl::Status PageTables::Map(uint64_t gva, uint64_t size, uint64_t gpa, uint32_t
       Unmap(gva, off, &restricted);
       return leaf.status();
     }
-    Store(*leaf, LeafEntry(gpa + off, prot, user));
+    Store(*leaf, Restricted(gva + off, LeafEntry(gpa + off, prot, user)));
   }
   return absl::OkStatus();
 }
@@ -191,7 +195,8 @@ absl::Status PageTables::Protect(uint64_t gva, uint64_t size, uint32_t prot, boo
   for (uint64_t off = 0; off < size; off += kPage) {
     uint64_t* leaf = LeafIfPresent(gva + off);
     const uint64_t old = Load(leaf);
-    const uint64_t now = LeafEntry(old & kAddrMask, prot, (old & kUser) != 0);
+    const uint64_t now =
+        Restricted(gva + off, LeafEntry(old & kAddrMask, prot, (old & kUser) != 0));
     if (old & kPresent) {
       if (!(now & kPresent) || ((old & kWritable) && !(now & kWritable)) ||
           (!(old & kNoExec) && (now & kNoExec))) {
@@ -211,6 +216,59 @@ bool PageTables::UserAccessAllowed(uint64_t gva, uint64_t pf_error_code) const {
   if ((pf_error_code & kPfWrite) && !(e & kWritable)) return false;
   if ((pf_error_code & kPfFetch) && (e & kNoExec)) return false;
   return true;
+}
+
+uint64_t PageTables::Restricted(uint64_t gva, uint64_t entry) const {
+  auto it = restrictions_.find(gva & ~(kPage - 1));
+  if (it == restrictions_.end()) return entry;
+  switch (it->second) {
+    case PageRestriction::kNone:
+      return entry;
+    case PageRestriction::kNoWrite:
+      return entry & ~kWritable;
+    case PageRestriction::kNoAccess:
+      return entry & ~(kPresent | kWritable);
+  }
+  return entry;
+}
+
+void PageTables::Restrict(uint64_t page, PageRestriction restriction, bool* restricted) {
+  if (restriction == PageRestriction::kNone) {
+    restrictions_.erase(page);
+  } else {
+    restrictions_[page] = restriction;
+  }
+  uint64_t* leaf = LeafIfPresent(page);
+  if (leaf == nullptr) return;
+  const uint64_t old = Load(leaf);
+  if (!(old & kMapped)) return;
+  uint64_t own = old & ~(kPresent | kWritable);
+  if (old & kOwnPresent) own |= kPresent;
+  if (old & kOwnWritable) own |= kWritable;
+  const uint64_t now = Restricted(page, own);
+  if ((old & kPresent) && (!(now & kPresent) || ((old & kWritable) && !(now & kWritable)))) {
+    *restricted = true;
+  }
+  if (now != old) Store(leaf, now);
+}
+
+bool PageTables::RestrictionFault(uint64_t gva, uint64_t pf_error_code) const {
+  if (!restrictions_.contains(gva & ~(kPage - 1))) return false;
+  const uint64_t* leaf = LeafIfPresent(gva);
+  if (leaf == nullptr) return false;
+  const uint64_t e = Load(leaf);
+  if (!(e & kMapped) || !(e & kUser) || !(e & kOwnPresent)) return false;
+  if ((pf_error_code & kPfWrite) && !(e & kOwnWritable)) return false;
+  if ((pf_error_code & kPfFetch) && (e & kNoExec)) return false;
+  return true;
+}
+
+uint8_t* PageTables::UserHost(uint64_t gva) const {
+  const uint64_t* leaf = LeafIfPresent(gva);
+  if (leaf == nullptr) return nullptr;
+  const uint64_t e = Load(leaf);
+  if (!(e & kMapped) || !(e & kUser) || !(e & kOwnPresent)) return nullptr;
+  return pool_.Host((e & kAddrMask) + (gva & (kPage - 1)));
 }
 
 }  // namespace km::kvm

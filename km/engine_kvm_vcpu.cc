@@ -43,6 +43,8 @@ KvmVcpu::KvmVcpu(KvmEngine& engine, std::unique_ptr<VcpuSlot> slot, int id)
     : engine_(engine), slot_(std::move(slot)), id_(id) {}
 
 KvmVcpu::~KvmVcpu() {
+  if (watch_step_.active) EndWatchStep().IgnoreError();
+  if (!watchpoints_.empty()) engine_.ReplaceWatches(watchpoints_, {}).IgnoreError();
   // Leave no debug state behind for the slot's next owner; it is reprogrammed on reuse anyway.
   if (debug_control_ != 0) {
     kvm_guest_debug dbg = {};
@@ -85,6 +87,12 @@ absl::StatusOr<VcpuExit> KvmVcpu::Run() {
   }
   UnblockKickSignal();
   absl::StatusOr<VcpuExit> exit = RunLoop();
+  if (watch_step_.active) {
+    // The step ended some other way (a stop request, another fault): the access has not
+    // happened, and faults again on the next Run().
+    absl::Status status = EndWatchStep();
+    if (!status.ok() && exit.ok()) exit = status;
+  }
   absl::MutexLock lock(&run_mu_);
   in_run_ = false;
   return exit;
@@ -168,7 +176,7 @@ absl::Status KvmVcpu::PrepareEntry() {
   // over it would land on the user rip without executing it. Stop there with a hardware
   // breakpoint first, then single-step from user mode.
   const bool via_return_breakpoint =
-      single_step_ && slot_->in_kernel && engine_.abi() == GuestAbi::kPvm;
+      stepping() && slot_->in_kernel && engine_.abi() == GuestAbi::kPvm;
   const bool rf = skip_breakpoint_ && !via_return_breakpoint;
   absl::Status status;
   if (slot_->in_kernel) {
@@ -207,7 +215,7 @@ absl::Status KvmVcpu::ApplyDebug() {
     dr[0] = return_breakpoint_;
     dr7 = kDr7Base | 1;
   } else {
-    if (single_step_) control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
+    if (stepping()) control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
     // Debug registers only while a breakpoint exists: with KVM_GUESTDBG_USE_HW_BP on, a tight
     // guest loop ran ~1000x slower on PVM.
     if (!breakpoints_.empty()) {
@@ -274,6 +282,9 @@ absl::StatusOr<std::optional<VcpuExit>> KvmVcpu::OnIo() {
     return std::optional<VcpuExit>();
   }
   spurious_faults_ = 0;
+  if (entry->vector == 14 && engine_.WatchFault(entry->cr2, entry->error_code)) {
+    return BeginWatchStep(*entry);
+  }
   VcpuExit exit = ExitOf(ExitReason::kException);
   exit.vector = entry->vector;
   if (entry->vector == 14) exit.addr = entry->cr2;
@@ -308,6 +319,14 @@ absl::StatusOr<std::optional<VcpuExit>> KvmVcpu::OnDebug() {
       if (!status.ok()) return status;
       return std::optional<VcpuExit>();
     }
+  }
+  if (watch_step_.active && (dr6 & kDr6SingleStep)) {
+    absl::StatusOr<std::optional<VcpuExit>> hit = FinishWatchStep();
+    if (!hit.ok() || hit->has_value()) return hit;
+    if (single_step_) return ExitOf(ExitReason::kSingleStep);
+    status = PrepareEntry();
+    if (!status.ok()) return status;
+    return std::optional<VcpuExit>();
   }
   for (size_t i = 0; i < breakpoints_.size(); ++i) {
     if (dr6 & (1ull << i)) return ExitOf(ExitReason::kHwBreakpoint);
@@ -397,13 +416,6 @@ absl::Status KvmVcpu::SetHwBreakpoints(const std::vector<uint64_t>& addrs) {
   breakpoints_ = addrs;
   debug_dirty_ = true;
   return absl::OkStatus();
-}
-
-absl::Status KvmVcpu::SetWatchpoints(const std::vector<Watchpoint>& watchpoints) {
-  if (watchpoints.empty()) return absl::OkStatus();
-  return absl::UnimplementedError(
-      "kvm: data watchpoints in debug registers did not fire on the KVM hosts measured "
-      "(caps().data_watchpoints is false); watch through page protection instead");
 }
 
 void KvmVcpu::SkipBreakpointOnce() { skip_breakpoint_ = true; }
