@@ -1,0 +1,68 @@
+#include "tools/testing/held_target.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "tests/engines.h"
+
+extern char** environ;
+
+namespace km_test {
+namespace {
+
+std::map<std::string, uint64_t> ReadSymbols(const std::string& nm_output) {
+  std::map<std::string, uint64_t> symbols;
+  std::ifstream in(nm_output);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string addr, type, name;
+    if (fields >> addr >> type >> name) symbols[name] = std::stoull(addr, nullptr, 16);
+  }
+  return symbols;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HeldTarget>> HeldTarget::Start(const std::string& engine) {
+  static int counter = 0;
+  // Tests run in a pid namespace: pid and counter alone may match a file an earlier run left.
+  const std::string socket = absl::StrFormat("/tmp/km-tools-test-%d-%d-%d.sock", getpid(),
+                                             counter++, absl::ToUnixMicros(absl::Now()) % 1000000);
+  unlink(socket.c_str());
+  const std::string payload = Runfile("km_hooks/bin/target");
+  const char* tmp = getenv("TEST_TMPDIR");
+  const std::string log = absl::StrFormat("%s/km-%d", tmp != nullptr ? tmp : "/tmp", counter);
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; e++) env.emplace_back(*e);
+  absl::StatusOr<Child> km = Child::Start({Runfile("km/km"), "--accel=" + engine, "--debug-socket",
+                                           socket, "--debug-wait", payload},
+                                          env, log + ".out", log + ".err");
+  if (!km.ok()) return km.status();
+  std::unique_ptr<HeldTarget> held(new HeldTarget(*std::move(km), socket, payload,
+                                                  ReadSymbols(Runfile("km_hooks/target.syms"))));
+  struct stat st;
+  for (int i = 0; i < 500 && stat(socket.c_str(), &st) != 0; i++) {
+    if (held->Wait(absl::Milliseconds(10)) >= 0) break;
+  }
+  if (stat(socket.c_str(), &st) != 0) {
+    return absl::UnavailableError(
+        absl::StrFormat("km made no socket at %s; its stderr: %s", socket, held->Err()));
+  }
+  return held;
+}
+
+HeldTarget::~HeldTarget() { unlink(socket_.c_str()); }
+
+uint64_t HeldTarget::Symbol(const std::string& name) const {
+  auto it = symbols_.find(name);
+  return it == symbols_.end() ? 0 : it->second;
+}
+
+}  // namespace km_test
