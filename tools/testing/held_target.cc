@@ -14,11 +14,10 @@
 extern char** environ;
 
 namespace km_test {
-namespace {
 
-std::map<std::string, uint64_t> ReadSymbols(const std::string& nm_output) {
+std::map<std::string, uint64_t> TargetSymbols() {
   std::map<std::string, uint64_t> symbols;
-  std::ifstream in(nm_output);
+  std::ifstream in(Runfile("km_hooks/target.syms"));
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
@@ -27,8 +26,6 @@ std::map<std::string, uint64_t> ReadSymbols(const std::string& nm_output) {
   }
   return symbols;
 }
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<HeldTarget>> HeldTarget::Start(const std::string& engine) {
   static int counter = 0;
@@ -46,7 +43,7 @@ absl::StatusOr<std::unique_ptr<HeldTarget>> HeldTarget::Start(const std::string&
                                           env, log + ".out", log + ".err");
   if (!km.ok()) return km.status();
   std::unique_ptr<HeldTarget> held(new HeldTarget(*std::move(km), socket, payload,
-                                                  ReadSymbols(Runfile("km_hooks/target.syms"))));
+                                                  TargetSymbols()));
   struct stat st;
   for (int i = 0; i < 500 && stat(socket.c_str(), &st) != 0; i++) {
     if (held->Wait(absl::Milliseconds(10)) >= 0) break;

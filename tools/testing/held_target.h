@@ -15,6 +15,9 @@
 
 namespace km_test {
 
+// km_hooks/bin/target's symbols, from `nm` (the test needs //km_hooks:target_syms as data).
+std::map<std::string, uint64_t> TargetSymbols();
+
 class HeldTarget {
  public:
   // Starts km on engine ("kvm" or "tcg") and returns once its socket exists. The test needs
