@@ -2,6 +2,7 @@
 // against a real km on every engine this machine has: what docs/scripting.md shows.
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,7 +16,7 @@
 #include "proto/km_debug.pb.h"
 #include "tests/child_process.h"
 #include "tests/engines.h"
-#include "tools/testing/held_target.h"
+#include "tools/testing/held_payload.h"
 
 extern char** environ;
 
@@ -59,7 +60,7 @@ class KmcurlTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     km_test::EngineInfo engine = km_test::FindEngine(GetParam());
     if (!engine.available) GTEST_SKIP() << engine.skip_reason;
-    auto km = km_test::HeldTarget::Start(GetParam());
+    auto km = km_test::HeldPayload::Start(GetParam());
     ASSERT_TRUE(km.ok()) << km.status();
     km_ = *std::move(km);
     for (char** e = environ; *e != nullptr; e++) env_.emplace_back(*e);
@@ -97,7 +98,7 @@ class KmcurlTest : public ::testing::TestWithParam<std::string> {
     return {};
   }
 
-  std::unique_ptr<km_test::HeldTarget> km_;
+  std::unique_ptr<km_test::HeldPayload> km_;
   std::vector<std::string> env_;
 };
 
@@ -114,7 +115,8 @@ TEST_P(KmcurlTest, ListsEveryMethodThroughReflection) {
 }
 
 TEST_P(KmcurlTest, ScriptedSessionBreaksInTouchReadsStateAndDetaches) {
-  const uint64_t touch = km_->Symbol("touch"), watched = km_->Symbol("watched");
+  std::map<std::string, uint64_t> syms = km_test::TargetSymbols();
+  const uint64_t touch = syms["touch"], watched = syms["watched"];
   ASSERT_NE(touch, 0u);
   ASSERT_NE(watched, 0u);
 

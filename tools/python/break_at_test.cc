@@ -10,7 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/engines.h"
-#include "tools/testing/held_target.h"
+#include "tools/testing/held_payload.h"
 
 extern char** environ;
 

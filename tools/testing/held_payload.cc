@@ -1,4 +1,4 @@
-#include "tools/testing/held_target.h"
+#include "tools/testing/held_payload.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,23 +27,25 @@ std::map<std::string, uint64_t> TargetSymbols() {
   return symbols;
 }
 
-absl::StatusOr<std::unique_ptr<HeldTarget>> HeldTarget::Start(const std::string& engine) {
+absl::StatusOr<std::unique_ptr<HeldPayload>> HeldPayload::Start(
+    const std::string& engine, const std::string& payload_runfile,
+    const std::vector<std::string>& args) {
   static int counter = 0;
   // Tests run in a pid namespace: pid and counter alone may match a file an earlier run left.
   const std::string socket = absl::StrFormat("/tmp/km-tools-test-%d-%d-%d.sock", getpid(),
                                              counter++, absl::ToUnixMicros(absl::Now()) % 1000000);
   unlink(socket.c_str());
-  const std::string payload = Runfile("km_hooks/bin/target");
+  const std::string payload = Runfile(payload_runfile);
   const char* tmp = getenv("TEST_TMPDIR");
   const std::string log = absl::StrFormat("%s/km-%d", tmp != nullptr ? tmp : "/tmp", counter);
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; e++) env.emplace_back(*e);
-  absl::StatusOr<Child> km = Child::Start({Runfile("km/km"), "--accel=" + engine, "--debug-socket",
-                                           socket, "--debug-wait", payload},
-                                          env, log + ".out", log + ".err");
+  std::vector<std::string> argv = {Runfile("km/km"), "--accel=" + engine, "--debug-socket",
+                                   socket, "--debug-wait", payload};
+  argv.insert(argv.end(), args.begin(), args.end());
+  absl::StatusOr<Child> km = Child::Start(argv, env, log + ".out", log + ".err");
   if (!km.ok()) return km.status();
-  std::unique_ptr<HeldTarget> held(new HeldTarget(*std::move(km), socket, payload,
-                                                  TargetSymbols()));
+  std::unique_ptr<HeldPayload> held(new HeldPayload(*std::move(km), socket, payload));
   struct stat st;
   for (int i = 0; i < 500 && stat(socket.c_str(), &st) != 0; i++) {
     if (held->Wait(absl::Milliseconds(10)) >= 0) break;
@@ -55,11 +57,6 @@ absl::StatusOr<std::unique_ptr<HeldTarget>> HeldTarget::Start(const std::string&
   return held;
 }
 
-HeldTarget::~HeldTarget() { unlink(socket_.c_str()); }
-
-uint64_t HeldTarget::Symbol(const std::string& name) const {
-  auto it = symbols_.find(name);
-  return it == symbols_.end() ? 0 : it->second;
-}
+HeldPayload::~HeldPayload() { unlink(socket_.c_str()); }
 
 }  // namespace km_test
