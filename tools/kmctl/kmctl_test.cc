@@ -293,7 +293,8 @@ TEST_P(KmctlTest, SessionSetRegAndMemWriteChangeThePayloadAndEachJsonAnswerParse
   EXPECT_EQ(read.rdi(), 43u) << "the write reached the thread";
   EXPECT_EQ(read.rip(), syms_["touch"]);
   EXPECT_EQ(FromJson<v1::WriteMemoryResponse>(lines[i + 2]).written(), 8u);
-  EXPECT_EQ(FromJson<v1::ReadMemoryResponse>(lines[i + 3]).data(), std::string("\x07\0\0\0\0\0\0\0", 8));
+  EXPECT_EQ(FromJson<v1::ReadMemoryResponse>(lines[i + 3]).data(),
+            std::string("\x07\0\0\0\0\0\0\0", 8));
   auto removed = FromJson<v1::BreakpointRequest>(lines[i + 4]);
   EXPECT_EQ(removed.addr(), syms_["touch"]);
   EXPECT_EQ(lines[i + 5], "{}");

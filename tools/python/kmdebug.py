@@ -82,7 +82,8 @@ class Km:
 
 class Session:
     """The controlling debug session: Attach, with the Events stream read on a thread, since the
-    session lives only as long as that stream."""
+    session lives only as long as that stream. It ends when km's channel closes (Km.close) or
+    with debug.Detach(pb.DetachRequest(session=id)); either way km removes every breakpoint."""
 
     def __init__(self, debug, client_name):
         self.debug = debug
@@ -116,7 +117,3 @@ class Session:
 
     def resume_all(self):
         self.debug.Resume(pb.ResumeRequest(session=self.id, actions=[pb.ThreadAction(tid=0)]))
-
-    def detach(self):
-        self.debug.Detach(pb.DetachRequest(session=self.id))
-        self._stream.cancel()
