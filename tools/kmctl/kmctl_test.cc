@@ -1,14 +1,14 @@
 // Drives the built kmctl binary against a real km, on every engine this machine has.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
-#include <optional>
-#include <sstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,11 +18,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "proto/km_debug.pb.h"
-#include "tests/child_process.h"
 #include "tests/engines.h"
+#include "tools/testing/held_payload.h"
 
 namespace {
 
@@ -47,39 +46,21 @@ class KmctlTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     km_test::EngineInfo engine = km_test::FindEngine(GetParam());
     if (!engine.available) GTEST_SKIP() << engine.skip_reason;
-    std::ifstream syms(km_test::Runfile("km_hooks/target.syms"));
-    std::string line;
-    while (std::getline(syms, line)) {
-      std::istringstream fields(line);
-      std::string addr, type, name;
-      if (fields >> addr >> type >> name) syms_[name] = std::stoull(addr, nullptr, 16);
-    }
+    syms_ = km_test::TargetSymbols();
     ASSERT_TRUE(syms_.count("main"));
-    // Tests run in a pid namespace: pid and counter alone may match a file an earlier run left.
-    socket_ = absl::StrFormat("/tmp/kmctl-test-%d-%d-%d.sock", getpid(), counter_++,
-                              absl::ToUnixMicros(absl::Now()) % 1000000);
-    unlink(socket_.c_str());
     tmp_ = getenv("TEST_TMPDIR");
-    payload_ = km_test::Runfile("km_hooks/bin/target");
-    std::vector<std::string> args = {km_test::Runfile("km/km"), "--accel=" + GetParam(),
-                                     "--debug-socket", socket_, "--debug-wait", payload_};
-    const std::string out = absl::StrFormat("%s/km-%d", tmp_, counter_);
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; e++) env.emplace_back(*e);
-    auto km_child = km_test::Child::Start(args, env, out + ".out", out + ".err");
-    ASSERT_TRUE(km_child.ok()) << km_child.status();
-    km_.emplace(*std::move(km_child));
-    km_pid_ = km_->pid();
-    struct stat st;
-    for (int i = 0; i < 500 && stat(socket_.c_str(), &st) != 0; i++) {
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    ASSERT_EQ(stat(socket_.c_str(), &st), 0) << "km made no socket at " << socket_;
+    StartKm("km_hooks/bin/target", {});
   }
 
-  void TearDown() override {
-    km_.reset();  // kills km if it still runs
-    if (!socket_.empty()) unlink(socket_.c_str());
+  // Replaces the held target with another payload, held the same way.
+  void StartKm(const std::string& payload, const std::vector<std::string>& args) {
+    km_.reset();
+    auto km = km_test::HeldPayload::Start(GetParam(), payload, args);
+    ASSERT_TRUE(km.ok()) << km.status();
+    km_ = *std::move(km);
+    socket_ = km_->socket();
+    payload_ = km_->payload();
+    km_pid_ = km_->pid();
   }
 
   // km's exit status, waiting at most 20 s.
@@ -92,26 +73,27 @@ class KmctlTest : public ::testing::TestWithParam<std::string> {
     return r.ok() ? *r : km_test::RunResult{};
   }
 
-  // `kmctl --elf PAYLOAD session` with script as its stdin.
-  km_test::RunResult Session(const std::string& script) {
-    const std::string path = absl::StrFormat("%s/script-%d", tmp_, counter_);
-    std::ofstream(path) << script;
+  // `kmctl [FLAGS] --elf PAYLOAD session` with script as its stdin. A line "sleep" in the script
+  // pauses the input for half a second, as a person typing would.
+  km_test::RunResult Session(const std::string& script, const std::string& flags = "") {
+    std::string feed;
+    for (absl::string_view line : absl::StrSplit(script, '\n', absl::SkipEmpty())) {
+      feed += line == "sleep" ? "sleep 0.5; "
+                              : absl::StrFormat("printf '%%s\\n' '%s'; ", std::string(line));
+    }
     const std::string cmd =
-        absl::StrFormat("exec '%s' --debug-socket '%s' --elf '%s' session < '%s'",
-                        km_test::Runfile("tools/kmctl/kmctl"), socket_, payload_, path);
+        absl::StrFormat("(%s) | exec '%s' --debug-socket '%s' --elf '%s' %s session", feed,
+                        km_test::Runfile("tools/kmctl/kmctl"), socket_, payload_, flags);
     absl::StatusOr<km_test::RunResult> r = km_test::Run({"/bin/sh", "-c", cmd});
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : km_test::RunResult{};
   }
 
-  static int counter_;
   std::map<std::string, uint64_t> syms_;
   std::string socket_, tmp_, payload_;
-  std::optional<km_test::Child> km_;
+  std::unique_ptr<km_test::HeldPayload> km_;
   pid_t km_pid_ = -1;
 };
-
-int KmctlTest::counter_ = 0;
 
 TEST_P(KmctlTest, StatusShowsTheTargetForPeopleAndScripts) {
   km_test::RunResult text = Kmctl({"status"});
@@ -260,6 +242,224 @@ TEST_P(KmctlTest, ErrorsExitWithTheirClassAndNameTheCause) {
   for (const auto* r : {&gone.value(), &bad_addr, &bad_thread, &unknown, &control, &no_elf}) {
     EXPECT_EQ(std::count(r->err.begin(), r->err.end(), '\n'), 1) << r->err;
   }
+}
+
+// Each line of `kmctl --json session` output as the message it should parse back into.
+std::vector<std::string> Lines(const std::string& out) {
+  return absl::StrSplit(out, '\n', absl::SkipEmpty());
+}
+
+// The events `wait --json` printed from lines[*i] on, up to and including the stop or exit.
+std::vector<v1::Event> WaitedEvents(const std::vector<std::string>& lines, size_t* i) {
+  std::vector<v1::Event> events;
+  while (*i < lines.size()) {
+    events.push_back(FromJson<v1::Event>(lines[(*i)++]));
+    if (events.back().has_stop() || events.back().has_process_exited()) break;
+  }
+  return events;
+}
+
+TEST_P(KmctlTest, SessionSetRegAndMemWriteChangeThePayloadAndEachJsonAnswerParsesBack) {
+  const std::string tid = std::to_string(km_pid_);
+  km_test::RunResult r = Session(
+      "break touch\n"
+      "resume\n"
+      "wait\n"
+      "set-reg " + tid + " rdi 43\n"
+      "regs " + tid + " rdi rip\n"
+      "mem write watched 0700000000000000\n"
+      "mem read watched 8\n"
+      "delete break touch\n"
+      "detach\n",
+      "--json");
+  ASSERT_EQ(r.status, 0) << km_test::Describe(r);
+  std::vector<std::string> lines = Lines(r.out);
+  ASSERT_GE(lines.size(), 9u) << r.out;
+  auto inserted = FromJson<v1::BreakpointRequest>(lines[0]);
+  EXPECT_EQ(inserted.kind(), v1::BREAKPOINT_KIND_SOFTWARE);
+  EXPECT_EQ(inserted.addr(), syms_["touch"]);
+  EXPECT_EQ(lines[1], "{}") << "Resume's empty answer";
+  size_t i = 2;
+  std::vector<v1::Event> events = WaitedEvents(lines, &i);
+  ASSERT_FALSE(events.empty());
+  const v1::StopEvent& hit = events.back().stop();
+  EXPECT_EQ(hit.reason().kind(), v1::STOP_KIND_BREAKPOINT);
+  EXPECT_EQ(hit.rip(), syms_["touch"]);
+  EXPECT_EQ(hit.registers().rdi(), 42u);
+  ASSERT_EQ(lines.size(), i + 6) << r.out;
+  auto set = FromJson<v1::Registers>(lines[i]);
+  EXPECT_EQ(set.rdi(), 43u);
+  auto read = FromJson<v1::Registers>(lines[i + 1]);
+  EXPECT_EQ(read.rdi(), 43u) << "the write reached the thread";
+  EXPECT_EQ(read.rip(), syms_["touch"]);
+  EXPECT_EQ(FromJson<v1::WriteMemoryResponse>(lines[i + 2]).written(), 8u);
+  EXPECT_EQ(FromJson<v1::ReadMemoryResponse>(lines[i + 3]).data(),
+            std::string("\x07\0\0\0\0\0\0\0", 8));
+  auto removed = FromJson<v1::BreakpointRequest>(lines[i + 4]);
+  EXPECT_EQ(removed.addr(), syms_["touch"]);
+  EXPECT_EQ(lines[i + 5], "{}");
+  // touch(43) stores over the 7 and returns what it stored.
+  EXPECT_EQ(WaitKm(), 7);
+  EXPECT_EQ(km_->Out(), "done 3 43\n");
+}
+
+TEST_P(KmctlTest, HardwareBreakpointAndWatchpointStopWhereTheySay) {
+  auto target = FromJson<v1::Target>(Kmctl({"--json", "status"}).out);
+  if (!target.engine().data_watchpoints()) {
+    km_test::RunResult r = Session("watch watched 8 write\n");
+    EXPECT_EQ(r.status, 4) << km_test::Describe(r);
+    EXPECT_TRUE(absl::StrContains(r.err, "UNIMPLEMENTED")) << r.err;
+    return;
+  }
+  km_test::RunResult r = Session(
+      "hbreak touch\n"
+      "watch watched 8 write\n"
+      "resume\n"
+      "wait\n"
+      "resume\n"
+      "wait\n"
+      "delete write watched 8\n"
+      "delete hbreak touch\n"
+      "mem read watched 8\n"
+      "detach\n",
+      "--json");
+  ASSERT_EQ(r.status, 0) << km_test::Describe(r);
+  std::vector<std::string> lines = Lines(r.out);
+  ASSERT_GE(lines.size(), 3u) << r.out;
+  EXPECT_EQ(FromJson<v1::BreakpointRequest>(lines[0]).kind(), v1::BREAKPOINT_KIND_HARDWARE);
+  auto watch = FromJson<v1::BreakpointRequest>(lines[1]);
+  EXPECT_EQ(watch.kind(), v1::BREAKPOINT_KIND_WATCH_WRITE);
+  EXPECT_EQ(watch.addr(), syms_["watched"]);
+  EXPECT_EQ(watch.len(), 8u);
+  size_t i = 3;
+  std::vector<v1::Event> first = WaitedEvents(lines, &i);
+  ASSERT_FALSE(first.empty()) << r.out;
+  EXPECT_EQ(first.back().stop().reason().kind(), v1::STOP_KIND_HW_BREAKPOINT);
+  EXPECT_EQ(first.back().stop().rip(), syms_["touch"]);
+  ASSERT_LT(i, lines.size()) << r.out;
+  EXPECT_EQ(lines[i++], "{}");
+  std::vector<v1::Event> second = WaitedEvents(lines, &i);
+  ASSERT_EQ(second.size(), 1u) << r.out;
+  const v1::StopEvent& stored = second[0].stop();
+  EXPECT_EQ(stored.reason().kind(), v1::STOP_KIND_WATCHPOINT);
+  EXPECT_EQ(stored.reason().watch_addr(), syms_["watched"]);
+  EXPECT_EQ(stored.reason().watch_kind(), v1::WATCH_KIND_WRITE);
+  EXPECT_GT(stored.rip(), syms_["touch"]) << "past the store, inside touch";
+  EXPECT_LT(stored.rip(), syms_["main"]);
+  ASSERT_EQ(lines.size(), i + 4) << r.out;
+  EXPECT_EQ(FromJson<v1::BreakpointRequest>(lines[i]).kind(), v1::BREAKPOINT_KIND_WATCH_WRITE);
+  EXPECT_EQ(FromJson<v1::BreakpointRequest>(lines[i + 1]).kind(), v1::BREAKPOINT_KIND_HARDWARE);
+  EXPECT_EQ(FromJson<v1::ReadMemoryResponse>(lines[i + 2]).data(),
+            std::string("\x2a\0\0\0\0\0\0\0", 8));
+  EXPECT_EQ(WaitKm(), 7);
+  EXPECT_EQ(km_->Out(), "done 3 42\n");
+}
+
+TEST_P(KmctlTest, StopInterruptsARunningPayloadAndMemWriteLetsItFinish) {
+  // gdb_demo spins until its global keep_going is cleared.
+  StartKm("tests/payloads/bin/gdb_demo", {"spin"});
+  const std::string tid = std::to_string(km_pid_);
+  km_test::RunResult r = Session(
+      "resume\n"
+      "sleep\n"
+      "threads\n"
+      "stop\n"
+      "mem write keep_going 00000000\n"
+      "resume\n"
+      "wait\n",
+      "--json");
+  ASSERT_EQ(r.status, 0) << km_test::Describe(r);
+  std::vector<std::string> lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 6u) << r.out;
+  auto running = FromJson<v1::ListThreadsResponse>(lines[1]);
+  ASSERT_EQ(running.threads_size(), 1) << lines[1];
+  EXPECT_EQ(running.threads(0).state(), v1::THREAD_STATE_RUNNING) << "still spinning";
+  auto stopped = FromJson<v1::StopResponse>(lines[2]);
+  ASSERT_EQ(stopped.stopped_size(), 1) << lines[2];
+  EXPECT_EQ(stopped.stopped(0).tid(), km_pid_);
+  EXPECT_EQ(stopped.stopped(0).reason().kind(), v1::STOP_KIND_INTERRUPTED);
+  EXPECT_EQ(FromJson<v1::WriteMemoryResponse>(lines[3]).written(), 4u);
+  auto exited = FromJson<v1::Event>(lines[5]);
+  ASSERT_TRUE(exited.has_process_exited()) << lines[5];
+  EXPECT_EQ(exited.process_exited().status(), 3);
+  EXPECT_EQ(WaitKm(), 3);
+  EXPECT_TRUE(absl::StrContains(km_->Out(), "label=origin")) << km_->Out();
+
+  // The same command for people: where the thread stopped.
+  StartKm("tests/payloads/bin/gdb_demo", {"spin"});
+  r = Session("resume\nsleep\nstop " + std::to_string(km_pid_) + "\n");
+  ASSERT_EQ(r.status, 0) << km_test::Describe(r);
+  EXPECT_TRUE(absl::StrContains(
+      r.out, absl::StrFormat("thread %d stopped: interrupted at rip 0x", km_pid_)))
+      << r.out;
+}
+
+TEST_P(KmctlTest, SessionErrorsNameTheLineAndNothingIsLost) {
+  km_test::RunResult r = Session(
+      "stop 999999\n"
+      "break 0x1000\n"
+      "mem write 0x1000 00\n"
+      "set-reg 999999 rax 1\n"
+      "watch watched 3 write\n"
+      "delete break main\n"
+      "mem write watched zz\n"
+      "break no_such_symbol\n"
+      "detach\n",
+      "--keep-going");
+  EXPECT_EQ(r.status, 2) << "the last failure was a usage error: " << km_test::Describe(r);
+  EXPECT_EQ(r.out, "detached\n");
+  std::vector<std::string> err = Lines(r.err);
+  ASSERT_EQ(err.size(), 8u) << r.err;
+  const std::vector<std::string> expected = {
+      "kmctl: line 1: Stop: NOT_FOUND: no thread 999999",
+      "kmctl: line 2: InsertBreakpoint: INVALID_ARGUMENT:",
+      "kmctl: line 3: WriteMemory: INVALID_ARGUMENT:",
+      "kmctl: line 4: ReadRegisters: NOT_FOUND: no thread 999999",
+      "kmctl: line 5: InsertBreakpoint: ",  // kvm has no watchpoints; tcg wants 1, 2, 4 or 8
+      "kmctl: line 6: RemoveBreakpoint: NOT_FOUND:",
+      "kmctl: line 7: bytes 'zz'",
+      "kmctl: line 8: address 'no_such_symbol': no symbol"};
+  for (size_t i = 0; i < expected.size(); i++) {
+    EXPECT_TRUE(absl::StartsWith(err[i], expected[i])) << err[i];
+  }
+  EXPECT_TRUE(absl::StrContains(err[1], "0x1000")) << err[1];
+  EXPECT_TRUE(absl::StrContains(err[2], "0x1000")) << err[2];
+  // None of it touched the payload.
+  EXPECT_EQ(WaitKm(), 7);
+  EXPECT_EQ(km_->Out(), "done 3 42\n");
+}
+
+TEST_P(KmctlTest, TheFirstFailingLineEndsTheSessionWithItsStatus) {
+  km_test::RunResult r = Session("stop 999999\nbreak touch\n");
+  EXPECT_EQ(r.status, 4) << km_test::Describe(r);
+  EXPECT_EQ(r.out, "") << "line 2 never ran";
+  EXPECT_EQ(r.err, "kmctl: line 1: Stop: NOT_FOUND: no thread 999999\n");
+  EXPECT_EQ(WaitKm(), 7) << "the session let the payload go";
+}
+
+TEST_P(KmctlTest, ConnectionErrorsExit3AndSayWhy) {
+  for (const std::string& not_socket : {payload_, std::string(tmp_)}) {
+    std::vector<std::string> argv = {km_test::Runfile("tools/kmctl/kmctl"), "--debug-socket",
+                                     not_socket, "status"};
+    absl::StatusOr<km_test::RunResult> r = km_test::Run(argv);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 3) << km_test::Describe(*r);
+    EXPECT_EQ(r->err, "kmctl: " + not_socket + ": not a socket\n");
+  }
+  // A socket file nobody listens on, as a killed km leaves behind.
+  const std::string dead = socket_ + ".dead";
+  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr = {.sun_family = AF_UNIX};
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", dead.c_str());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << strerror(errno);
+  close(fd);
+  absl::StatusOr<km_test::RunResult> r =
+      km_test::Run({km_test::Runfile("tools/kmctl/kmctl"), "--debug-socket", dead, "threads"});
+  unlink(dead.c_str());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 3) << km_test::Describe(*r);
+  EXPECT_TRUE(absl::StrContains(r->err, "Connection refused")) << r->err;
+  EXPECT_TRUE(absl::StrContains(r->err, dead)) << r->err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, KmctlTest, ::testing::Values("kvm", "tcg"),
