@@ -81,7 +81,7 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
 
   void ConnectWhenReady() {
     struct stat st;
-    for (int i = 0; i < 500 && stat(socket_.c_str(), &st) != 0; i++) {
+    for (int i = 0; i < 2000 && stat(socket_.c_str(), &st) != 0; i++) {
       absl::SleepFor(absl::Milliseconds(10));
     }
     ASSERT_EQ(stat(socket_.c_str(), &st), 0) << "km made no socket at " << socket_;
@@ -464,6 +464,12 @@ class RunningPayloadTest : public DebugServiceTest {
 };
 
 TEST_P(RunningPayloadTest, StopFreezesEveryThreadAndResumeLetsThemRun) {
+  // Every worker exists (on a loaded machine creating them takes a while).
+  for (int i = 0; i < 2000; i++) {
+    auto c = Counters();
+    if (c[0] && c[1] && c[2] && c[3]) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   // Memory is readable while everything runs; the counters move.
   auto before = Counters();
   absl::SleepFor(absl::Milliseconds(200));
@@ -504,6 +510,21 @@ TEST_P(RunningPayloadTest, StopFreezesEveryThreadAndResumeLetsThemRun) {
   Finish(session);
 }
 
+// Whether pid blocks SIGUSR1, waiting up to 20 s for it to.
+bool BlocksSigusr1(pid_t pid) {
+  for (int i = 0; i < 2000; i++) {
+    std::ifstream status(absl::StrFormat("/proc/%d/status", pid));
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("SigBlk:", 0) != 0) continue;
+      const uint64_t blocked = std::stoull(line.substr(7), nullptr, 16);
+      if (blocked & (1ull << (SIGUSR1 - 1))) return true;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
+}
+
 // km started without a socket opens one on SIGUSR1.
 class LateAttachTest : public RunningPayloadTest {
  protected:
@@ -511,8 +532,8 @@ class LateAttachTest : public RunningPayloadTest {
 };
 
 TEST_P(LateAttachTest, Sigusr1OpensTheDefaultSocket) {
-  // Past exec (km blocks SIGUSR1 first thing, so any moment after that is safe).
-  absl::SleepFor(absl::Milliseconds(300));
+  // km blocks SIGUSR1 first thing; before that the signal would kill it.
+  ASSERT_TRUE(BlocksSigusr1(km_pid_)) << "km never blocked SIGUSR1";
   ASSERT_EQ(kill(km_pid_, SIGUSR1), 0);
   ConnectWhenReady();
   v1::Target target;
