@@ -227,7 +227,7 @@ TEST_P(NonStopTest, SimultaneousBreakpointsAllReported) {
   EXPECT_EQ(threads.size(), 4u);
   const std::string list = InfoThreads();
   for (int t : threads) {
-    EXPECT_THAT(list, ContainsRegex(absl::StrCat(t, R"( +Thread [0-9.]+ "worker-\d" +checkpoint)")))
+    EXPECT_THAT(list, ContainsRegex(absl::StrCat(t, R"( +Thread [0-9.]+ "worker-[0-9]" +checkpoint)")))
         << list;
   }
   gdb_->Run("delete", R"(\(gdb\) )");
