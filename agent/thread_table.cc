@@ -20,7 +20,7 @@ std::vector<int> ThreadTable::Threads() const {
   return out;
 }
 
-absl::StatusOr<ThreadRecord*> ThreadTable::Stopped(int tid) {
+absl::StatusOr<ThreadRecord*> ThreadTable::FindStopped(int tid) {
   auto it = records_.find(tid);
   if (it == records_.end()) return absl::NotFoundError(absl::StrFormat("no thread %d", tid));
   if (it->second.running || !it->second.stop) {
@@ -30,7 +30,7 @@ absl::StatusOr<ThreadRecord*> ThreadTable::Stopped(int tid) {
 }
 
 absl::StatusOr<amd64::Registers> ThreadTable::Registers(int tid, bool fpu) {
-  absl::StatusOr<ThreadRecord*> t = Stopped(tid);
+  absl::StatusOr<ThreadRecord*> t = FindStopped(tid);
   if (!t.ok()) return t.status();
   if (fpu && !(*t)->fpu) {
     absl::StatusOr<amd64::Registers> full = target_->ReadRegisters(tid, /*fpu=*/true);
@@ -41,7 +41,7 @@ absl::StatusOr<amd64::Registers> ThreadTable::Registers(int tid, bool fpu) {
 }
 
 absl::Status ThreadTable::SetRegisters(int tid, const amd64::Registers& regs) {
-  absl::StatusOr<ThreadRecord*> t = Stopped(tid);
+  absl::StatusOr<ThreadRecord*> t = FindStopped(tid);
   if (!t.ok()) return t.status();
   absl::Status s = target_->WriteRegisters(tid, regs);
   if (!s.ok()) return s;

@@ -69,7 +69,7 @@ class ThreadTable {
   absl::Status SetRegisters(int tid, const amd64::Registers& regs);
 
  private:
-  absl::StatusOr<ThreadRecord*> Stopped(int tid);
+  absl::StatusOr<ThreadRecord*> FindStopped(int tid);
 
   Target* target_;
   std::map<int, ThreadRecord> records_;

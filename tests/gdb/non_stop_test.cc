@@ -185,7 +185,7 @@ TEST_P(NonStopTest, InterruptOneAndAllReadWhileRunning) {
   gdb_->Send("interrupt");
   EXPECT_TRUE(gdb_->WaitFor(absl::StrCat("Thread ", worker1, R"( "worker-1" stopped\.)"))) << Describe();
   threads = InfoThreads();
-  EXPECT_THAT(threads, ContainsRegex(absl::StrCat(R"(\* )", worker1, R"( +Thread [0-9.]+ "worker-1" +worker \(arg=0x1\))")))
+  EXPECT_THAT(threads, ContainsRegex(absl::StrCat(R"(\* )", worker1, R"( +Thread [0-9.]+ "worker-1" +(0x[0-9a-f]+ in )?worker \(arg=0x1\))")))
       << threads;
   EXPECT_THAT(threads, ContainsRegex(R"(Thread [0-9.]+ "worker-2" +\(running\))")) << threads;
   const long stopped_worker = Print("progress[1]");
