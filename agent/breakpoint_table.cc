@@ -15,7 +15,9 @@ absl::Status BreakpointTable::Insert(BreakpointKind kind, uint64_t addr, uint64_
 
 absl::Status BreakpointTable::Remove(BreakpointKind kind, uint64_t addr, uint64_t len) {
   const Key key{kind, addr, len};
-  if (active_.erase(key) != 0) deferred_.insert(key);
+  if (active_.erase(key) == 0) return absl::OkStatus();
+  if (!defer_) return target_.RemoveBreakpoint(kind, addr, len);
+  deferred_.insert(key);
   return absl::OkStatus();
 }
 
@@ -27,6 +29,11 @@ absl::Status BreakpointTable::Flush() {
   }
   deferred_.clear();
   return first_error;
+}
+
+absl::Status BreakpointTable::StopDeferring() {
+  defer_ = false;
+  return Flush();
 }
 
 bool BreakpointTable::Has(BreakpointKind kind, uint64_t addr) const {

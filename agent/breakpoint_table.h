@@ -22,6 +22,9 @@ class BreakpointTable {
   absl::Status Remove(BreakpointKind kind, uint64_t addr, uint64_t len);
   // Takes out of km everything gdb removed; call before the target runs.
   absl::Status Flush();
+  // Non-stop: threads run while gdb removes a breakpoint, and gdb no longer removes and
+  // re-inserts them at each stop, so removals reach km at once (after a Flush of the deferred).
+  absl::Status StopDeferring();
 
   // gdb has a breakpoint of this kind at addr.
   bool Has(BreakpointKind kind, uint64_t addr) const;
@@ -37,6 +40,7 @@ class BreakpointTable {
   Target& target_;
   std::set<Key> active_;    // gdb's
   std::set<Key> deferred_;  // removed by gdb, still in km
+  bool defer_ = true;
 };
 
 }  // namespace agent

@@ -6,7 +6,7 @@ absl::StatusOr<std::string> MemoryCache::Read(uint64_t addr, uint64_t len) {
   const uint64_t page = addr & ~(kPageSize - 1);
   const uint64_t offset = addr - page;
   // Only reads within one page are cached; bigger ones are rare (x/1000x) and go straight on.
-  if (len == 0 || offset + len > kPageSize) return target_.ReadMemory(addr, len);
+  if (!enabled_ || len == 0 || offset + len > kPageSize) return target_.ReadMemory(addr, len);
   auto it = pages_.find(page);
   if (it == pages_.end()) {
     absl::StatusOr<std::string> data = target_.ReadMemory(page, kPageSize);

@@ -25,10 +25,16 @@ class MemoryCache {
   absl::Status Write(uint64_t addr, absl::string_view data);
   // The target ran (or may have): nothing here holds any more.
   void Invalidate() { pages_.clear(); }
+  // Non-stop: some thread may be running at any read, so nothing is kept at all.
+  void Disable() {
+    enabled_ = false;
+    Invalidate();
+  }
 
  private:
   Target& target_;
   std::map<uint64_t, std::string> pages_;  // page address -> its readable prefix
+  bool enabled_ = true;
 };
 
 }  // namespace agent

@@ -1,6 +1,5 @@
 // All-stop run control over a Target: gdb sees every thread stopped or every thread running.
-// It keeps what each thread last stopped with (registers included, so gdb's register reads
-// after a stop cost no RPC), stops the rest of the process when one thread stops, holds back
+// It keeps what each thread last stopped with (in a ThreadTable), stops the rest of the process when one thread stops, holds back
 // stops that lost the race to be reported (reported at the next resume, as gdbserver does),
 // and drops the duplicate stream events km sends for stops the agent already learned through
 // a Stop call.
@@ -15,6 +14,7 @@
 #include "agent/arch/amd64/registers.h"
 #include "agent/breakpoint_table.h"
 #include "agent/target.h"
+#include "agent/thread_table.h"
 
 namespace agent {
 
@@ -25,6 +25,7 @@ struct StopReport {
   int tid = 0;                 // kThread
   StopReason reason;           // kThread
   bool interrupted = false;    // kThread: the stop gdb asked for with ^C
+  bool requested = false;      // kThread: stopped because gdb asked (non-stop): no signal
   amd64::GeneralRegs regs;     // kThread
   int exit_status = 0;         // kExited
   int linux_signal = 0;        // kTerminated
@@ -33,7 +34,7 @@ struct StopReport {
 class RunControl {
  public:
   RunControl(Target& target, const BreakpointTable& breakpoints)
-      : target_(target), breakpoints_(breakpoints) {}
+      : target_(target), breakpoints_(breakpoints), table_(target) {}
 
   // Stops the whole process for a new gdb connection and says which thread gdb sees first
   // (the main thread, whose tid is the process id, when it is alive).
@@ -43,13 +44,10 @@ class RunControl {
   bool exited() const { return exit_.has_value(); }
   const StopReport& last_report() const { return last_report_; }
 
-  // Live threads, lowest tid first.
-  std::vector<int> Threads() const;
-  bool IsAlive(int tid) const { return threads_.count(tid) != 0; }
-
-  // A stopped thread's registers, FPU state included when asked for (fetched once per stop).
-  absl::StatusOr<amd64::Registers> Registers(int tid, bool fpu);
-  absl::Status SetRegisters(int tid, const amd64::Registers& regs);
+  ThreadTable& threads() { return table_; }
+  // The thread table and the exit, for non-stop mode to take over; all-stop is done with them.
+  ThreadTable TakeThreads() { return std::move(table_); }
+  const std::optional<StopReport>& exit() const { return exit_; }
 
   // Resumes what the actions name. When a thread that would run has a stop gdb has not been
   // told of yet, nothing runs and that stop comes back instead.
@@ -65,15 +63,6 @@ class RunControl {
   absl::Status Kill();
 
  private:
-  struct ThreadData {
-    bool running = false;
-    std::optional<ThreadStop> stop;      // while stopped
-    std::optional<amd64::FpuRegs> fpu;   // fetched during this stop
-    bool event_seen = false;             // its own stop event came since it last resumed
-    std::optional<ThreadStop> stale;     // learned through Stop; km's event for it is on its way
-    bool pending = false;                // stopped on its own; gdb not told yet
-  };
-
   // Stops every thread and records what each one stopped with.
   absl::Status StopAll(bool first_contact);
   void Absorb(const ThreadStop& stop, bool first_contact);
@@ -83,7 +72,10 @@ class RunControl {
 
   Target& target_;
   const BreakpointTable& breakpoints_;
-  std::map<int, ThreadData> threads_;
+  std::map<int, ThreadRecord>& records() { return table_.records(); }
+  const std::map<int, ThreadRecord>& records() const { return table_.records(); }
+
+  ThreadTable table_;
   bool running_ = false;
   int ending_signal_ = 0;           // resumed with this fatal signal: only the exit is news
   std::optional<StopReport> exit_;  // the process is gone: how

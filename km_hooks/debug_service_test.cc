@@ -449,6 +449,17 @@ class RunningPayloadTest : public DebugServiceTest {
     return out;
   }
 
+  // The threads once main has started its four workers.
+  v1::ListThreadsResponse AllThreads() {
+    v1::ListThreadsResponse threads;
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    do {
+      threads.Clear();
+      EXPECT_TRUE(stub_->ListThreads(Context().get(), {}, &threads).ok());
+    } while (threads.threads_size() < 5 && absl::Now() < deadline);
+    return threads;
+  }
+
   // Tells the payload to end; resumes every stopped thread first if some are stopped.
   void Finish(const std::string& session, bool resume = true) {
     v1::WriteMemoryRequest req;
@@ -464,12 +475,6 @@ class RunningPayloadTest : public DebugServiceTest {
 };
 
 TEST_P(RunningPayloadTest, StopFreezesEveryThreadAndResumeLetsThemRun) {
-  // Every worker exists (on a loaded machine creating them takes a while).
-  for (int i = 0; i < 2000; i++) {
-    auto c = Counters();
-    if (c[0] && c[1] && c[2] && c[3]) break;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
   // Memory is readable while everything runs; the counters move.
   auto before = Counters();
   absl::SleepFor(absl::Milliseconds(200));
@@ -478,6 +483,7 @@ TEST_P(RunningPayloadTest, StopFreezesEveryThreadAndResumeLetsThemRun) {
 
   const std::string session = Attach();
   OpenEvents(session);
+  AllThreads();
   v1::StopRequest stop;
   stop.set_session(session);
   v1::StopResponse stopped;
@@ -506,6 +512,63 @@ TEST_P(RunningPayloadTest, StopFreezesEveryThreadAndResumeLetsThemRun) {
   int moved = 0;
   for (int i = 0; i < 4; i++) moved += one[i] != frozen[i];
   EXPECT_EQ(moved, 1);
+
+  Finish(session);
+}
+
+// Non-stop control as a script uses it: Stop names threads, Resume gives each its own action.
+TEST_P(RunningPayloadTest, StopsNamedThreadsAloneAndResumesEachWithItsOwnAction) {
+  const std::string session = Attach();
+  OpenEvents(session);
+  v1::ListThreadsResponse threads = AllThreads();
+  std::vector<int> workers;
+  for (const auto& t : threads.threads()) {
+    if (t.tid() != km_pid_) workers.push_back(t.tid());
+  }
+  ASSERT_EQ(workers.size(), 4u);
+
+  // Stop two workers by name: the other threads keep running.
+  v1::StopRequest stop;
+  stop.set_session(session);
+  stop.add_tids(workers[0]);
+  stop.add_tids(workers[1]);
+  v1::StopResponse stopped;
+  ASSERT_TRUE(stub_->Stop(Context().get(), stop, &stopped).ok());
+  ASSERT_EQ(stopped.stopped_size(), 2);
+  ASSERT_TRUE(stub_->ListThreads(Context().get(), {}, &threads).ok());
+  int running = 0;
+  for (const auto& t : threads.threads()) {
+    const bool named = t.tid() == workers[0] || t.tid() == workers[1];
+    EXPECT_EQ(t.state(), named ? v1::THREAD_STATE_STOPPED : v1::THREAD_STATE_RUNNING) << t.tid();
+    running += t.state() == v1::THREAD_STATE_RUNNING;
+  }
+  EXPECT_EQ(running, 3);  // main and two workers
+  auto before = Counters();
+  absl::SleepFor(absl::Milliseconds(200));
+  auto after = Counters();
+  int moved = 0;
+  for (int i = 0; i < 4; i++) moved += after[i] != before[i];
+  EXPECT_EQ(moved, 2) << "only the two running workers count";
+
+  // One request: the first stopped worker steps one instruction, the second continues.
+  v1::ResumeRequest resume;
+  resume.set_session(session);
+  v1::ThreadAction* step = resume.add_actions();
+  step->set_tid(workers[0]);
+  step->set_mode(v1::RESUME_MODE_STEP);
+  v1::ThreadAction* cont = resume.add_actions();
+  cont->set_tid(workers[1]);
+  cont->set_mode(v1::RESUME_MODE_CONTINUE);
+  v1::ResumeResponse resumed;
+  ASSERT_TRUE(stub_->Resume(Context().get(), resume, &resumed).ok());
+  v1::StopEvent stepped = NextStop();
+  EXPECT_EQ(stepped.tid(), workers[0]);
+  EXPECT_EQ(stepped.reason().kind(), v1::STOP_KIND_STEP);
+  ASSERT_TRUE(stub_->ListThreads(Context().get(), {}, &threads).ok());
+  for (const auto& t : threads.threads()) {
+    EXPECT_EQ(t.state(), t.tid() == workers[0] ? v1::THREAD_STATE_STOPPED : v1::THREAD_STATE_RUNNING)
+        << t.tid();
+  }
 
   Finish(session);
 }

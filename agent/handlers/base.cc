@@ -13,7 +13,7 @@ Handlers::~Handlers() {
 }
 
 void Handlers::Disconnect() {
-  if (detached_ || run_.exited()) return;
+  if (detached_ || payload_gone()) return;
   if (absl::Status s = target_.Detach(); !s.ok()) Log(s.message());
   detached_ = true;
 }
@@ -23,7 +23,7 @@ Response Handlers::QSupported(absl::string_view packet) {
   multiprocess_ = rsp::GdbSupports(gdb_features, "multiprocess");
   std::string reply = absl::StrFormat(
       "PacketSize=%x;QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
-      "qXfer:exec-file:read+;qXfer:threads:read+;vContSupported+;swbreak+;hwbreak+;%s",
+      "qXfer:exec-file:read+;qXfer:threads:read+;vContSupported+;swbreak+;hwbreak+;QNonStop+;%s",
       kPacketSize, multiprocess_ ? "multiprocess+" : "multiprocess-");
   return Response{{reply}};
 }
@@ -53,7 +53,7 @@ Response Handlers::Kill(absl::string_view packet) {
     absl::StatusOr<int> pid = rsp::ParseVKill(packet);
     if (!pid.ok()) return Response{{"E01"}};
   }
-  absl::Status s = run_.Kill();
+  absl::Status s = non_stop_ ? non_stop_->Kill() : run_.Kill();
   if (!s.ok()) Log(s.message());
   // 'k' has no reply; vKill says OK.
   if (!vkill) return Response{};

@@ -23,6 +23,9 @@ Response Handlers::Handle(absl::string_view packet) {
 Response Handlers::Dispatch(absl::string_view p) {
   using absl::StartsWith;
   if (p.empty()) return Response{{""}};
+  if (non_stop_) {
+    if (std::optional<Response> r = DispatchNonStop(p)) return *std::move(r);
+  }
   switch (p[0]) {
     case '?': return StopStatus();
     case 'g': return ReadAllRegisters();
@@ -46,6 +49,7 @@ Response Handlers::Dispatch(absl::string_view p) {
   }
   if (StartsWith(p, "qSupported")) return QSupported(p);
   if (p == "QStartNoAckMode") return Response{{"OK"}};
+  if (StartsWith(p, "QNonStop:")) return SetNonStop(p);
   if (p == "qAttached" || StartsWith(p, "qAttached:")) return Response{{"1"}};
   if (p == "qC") return CurrentThread();
   if (p == "qfThreadInfo") return ThreadInfo(/*first=*/true);

@@ -1,10 +1,12 @@
 // gdb's packets, answered by feature: each family lives in its own file (base.cc, threads.cc,
-// registers.cc, memory.cc, breakpoints.cc, resume.cc, qxfer.cc, vfile.cc, monitor.cc), and
+// registers.cc, memory.cc, breakpoints.cc, resume.cc, non_stop.cc, qxfer.cc, vfile.cc,
+// monitor.cc), and
 // dispatch.cc says which packet goes where. Everything goes through the Target interface, so a
 // fake target drives these in unit tests.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,7 +16,9 @@
 #include "absl/strings/string_view.h"
 #include "agent/breakpoint_table.h"
 #include "agent/memory_cache.h"
+#include "agent/rsp/stop_notifications.h"
 #include "agent/run_control.h"
+#include "agent/run_control_non_stop.h"
 #include "agent/target.h"
 
 namespace agent {
@@ -41,13 +45,16 @@ class Handlers {
   std::optional<std::string> HandleEvent(const Event& event);
   // ^C (or vCtrlC): the stop reply, when something was running.
   std::optional<std::string> Interrupt();
+  // Non-stop: the event of the Stop notification to send gdb now, if one is due.
+  std::optional<std::string> TakeNotification() { return notifications_.TakeNotification(); }
 
   // gdb went away without detaching: end the session so the payload runs on.
   void Disconnect();
 
-  bool running() const { return run_.running(); }
+  // All-stop with the target running: gdb waits for the stop reply and may only interrupt.
+  bool running() const { return !non_stop_ && run_.running(); }
   // The payload exited or was killed.
-  bool payload_gone() const { return run_.exited(); }
+  bool payload_gone() const { return non_stop_ ? non_stop_->exited() : run_.exited(); }
 
  private:
   // dispatch.cc
@@ -78,6 +85,14 @@ class Handlers {
   Response VCont(absl::string_view packet);
   Response LegacyResume(absl::string_view packet);
   Response ResumeWith(const std::vector<ThreadAction>& actions);
+  // non_stop.cc
+  Response SetNonStop(absl::string_view packet);
+  std::optional<Response> DispatchNonStop(absl::string_view packet);
+  Response NonStopResume(const std::vector<ThreadAction>& actions, const std::vector<int>& stop_tids,
+                         bool stop_all);
+  std::optional<std::string> NonStopEvent(const Event& event);
+  std::optional<std::string> NonStopInterrupt();
+  void Notify(const StopReport& report);
   // qxfer.cc
   Response Xfer(absl::string_view packet);
   std::string ExecFilePath();
@@ -91,12 +106,17 @@ class Handlers {
 
   // The thread g, p, m and friends act on: gdb's Hg choice, else the one last reported.
   int GeneralThread() const;
+  // The threads as the run control of the current mode knows them.
+  ThreadTable& threads() { return non_stop_ ? non_stop_->threads() : run_.threads(); }
+  const ThreadTable& threads() const { return const_cast<Handlers*>(this)->threads(); }
 
   Target& target_;
   TargetInfo info_;
   BreakpointTable breakpoints_;
   MemoryCache memory_;
-  RunControl run_;
+  RunControl run_;                                // all-stop, until gdb asks for non-stop
+  std::unique_ptr<NonStopRunControl> non_stop_;   // set by QNonStop:1
+  rsp::StopNotifications notifications_;          // non-stop's stops not yet acknowledged
   bool multiprocess_ = false;
   bool detached_ = false;
   int general_thread_ = 0;  // 0: whichever thread last stopped

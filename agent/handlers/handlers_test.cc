@@ -388,11 +388,106 @@ TEST_F(HandlersTest, VKillSaysOkEvenThoughKmLeftMidCall) {
 TEST_F(HandlersTest, UnknownAndMalformedPackets) {
   EXPECT_EQ(Send("qTStatus"), "");
   EXPECT_EQ(Send("vMustReplyEmpty"), "");
-  EXPECT_EQ(Send("QNonStop:1"), "");
+  EXPECT_EQ(Send("QNonStop:2"), "E01");
   EXPECT_EQ(Send("Hq1"), "E01");
   EXPECT_EQ(Send("vCont;x"), "E01");
   EXPECT_EQ(Send("vCont?"), "vCont;c;C;s;S;t");
   EXPECT_EQ(Send("qSymbol::"), "OK");
+}
+
+}  // namespace
+}  // namespace agent
+
+namespace agent {
+namespace {
+
+// Non-stop mode over the fake target: replies at once, stops as notifications, one at a time.
+class NonStopHandlersTest : public HandlersTest {
+ protected:
+  void SetUp() override {
+    HandlersTest::SetUp();
+    AddRunningWorker();
+    // The worker existed at Begin in the fake: take it over stopped, as Begin left everything.
+    handlers_ = std::make_unique<Handlers>(target_, target_.info());
+    ASSERT_TRUE(handlers_->Begin().ok());
+    Send("qSupported:multiprocess+;swbreak+;hwbreak+");
+    ASSERT_EQ(Send("QNonStop:1"), "OK");
+    target_.calls().clear();
+  }
+
+  // Delivers queued events; the notification due afterwards, if any.
+  std::string Notification() {
+    DeliverEvents();
+    return handlers_->TakeNotification().value_or("<none>");
+  }
+};
+
+TEST_F(NonStopHandlersTest, QuestionMarkReportsEveryStoppedThreadThenOK) {
+  EXPECT_THAT(Send("?"), StartsWith("T00"));  // stopped by the debugger: no signal
+  EXPECT_THAT(Send("vStopped"), HasSubstr("thread:p64.65;"));
+  EXPECT_EQ(Send("vStopped"), "OK");
+}
+
+TEST_F(NonStopHandlersTest, StopsOfSeveralThreadsQueueBehindOneNotification) {
+  EXPECT_EQ(Send("vCont;c:p64.-1"), "OK");  // no stop reply: OK at once
+  EXPECT_EQ(Send("m400000,4"), "00000000");  // memory while everything runs
+  target_.StopsOnItsOwn(kWorker, StopReason{StopKind::kBreakpoint}, 0x401234);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kBreakpoint}, 0x401234);
+  const std::string first = Notification();
+  EXPECT_THAT(first, StartsWith("T05"));
+  EXPECT_THAT(first, HasSubstr("thread:p64.65;swbreak:;"));
+  EXPECT_EQ(handlers_->TakeNotification(), std::nullopt);  // one outstanding at a time
+  EXPECT_THAT(Send("vStopped"), HasSubstr("thread:p64.64;swbreak:;"));
+  EXPECT_EQ(Send("vStopped"), "OK");
+}
+
+TEST_F(NonStopHandlersTest, ResumeOfOneThreadLeavesTheOtherStopped) {
+  EXPECT_EQ(Send("vCont;c:p64.65"), "OK");
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(101:c:0)"));
+  EXPECT_TRUE(target_.threads()[kWorker].running);
+  EXPECT_FALSE(target_.threads()[kMain].running);
+  // The stopped main thread's registers are there while the worker runs.
+  EXPECT_THAT(Send("Hgp64.64"), "OK");
+  EXPECT_NE(Send("g"), "E01");
+}
+
+TEST_F(NonStopHandlersTest, VContTStopsOneThreadWithSignalZero) {
+  ASSERT_EQ(Send("vCont;c:p64.-1"), "OK");
+  target_.calls().clear();
+  EXPECT_EQ(Send("vCont;t:p64.65"), "OK");
+  EXPECT_THAT(target_.calls(), ElementsAre("Stop(101)"));
+  const std::optional<std::string> n = handlers_->TakeNotification();
+  ASSERT_TRUE(n.has_value());
+  EXPECT_THAT(*n, StartsWith("T00"));
+  EXPECT_THAT(*n, HasSubstr("thread:p64.65;"));
+  EXPECT_TRUE(target_.threads()[kMain].running);
+}
+
+TEST_F(NonStopHandlersTest, ThreadWhoseStopGdbHasNotSeenIsNotResumed) {
+  ASSERT_EQ(Send("vCont;c:p64.-1"), "OK");
+  target_.StopsOnItsOwn(kWorker, StopReason{StopKind::kBreakpoint}, 0x401234);
+  ASSERT_NE(Notification(), "<none>");
+  target_.calls().clear();
+  // gdb resumes "all" before it has acknowledged the worker's stop: the worker stays.
+  EXPECT_EQ(Send("vCont;c:p64.-1"), "OK");
+  EXPECT_THAT(target_.calls(), ::testing::IsEmpty());
+  EXPECT_EQ(Send("vStopped"), "OK");
+  EXPECT_EQ(Send("vCont;c:p64.-1"), "OK");
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(101:c:0)"));
+}
+
+TEST_F(NonStopHandlersTest, ExitIsANotificationToo) {
+  ASSERT_EQ(Send("vCont;c:p64.-1"), "OK");
+  target_.PushEvent(ProcessExited{0, 0});
+  EXPECT_EQ(Notification(), "W00;process:64");
+  EXPECT_EQ(Send("vStopped"), "OK");
+  EXPECT_TRUE(handlers_->payload_gone());
+}
+
+TEST_F(NonStopHandlersTest, BreakpointRemovalReachesKmAtOnce) {
+  ASSERT_EQ(Send("Z0,401000,1"), "OK");
+  ASSERT_EQ(Send("z0,401000,1"), "OK");
+  EXPECT_THAT(target_.calls(), ElementsAre("Insert(0,401000,1)", "Remove(0,401000,1)"));
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ Response Failed(const absl::Status& s) {
 }  // namespace
 
 Response Handlers::ReadAllRegisters() {
-  absl::StatusOr<amd64::Registers> regs = run_.Registers(GeneralThread(), /*fpu=*/false);
+  absl::StatusOr<amd64::Registers> regs = threads().Registers(GeneralThread(), /*fpu=*/false);
   if (!regs.ok()) return Failed(regs.status());
   return Response{{rsp::HexEncode(amd64::EncodeGeneral(regs->general))}};
 }
@@ -29,10 +29,10 @@ Response Handlers::WriteAllRegisters(absl::string_view packet) {
   const int tid = GeneralThread();
   // A G longer than the general registers carries FPU registers too.
   const bool fpu = raw->size() > amd64::EncodeGeneral({}).size();
-  absl::StatusOr<amd64::Registers> regs = run_.Registers(tid, fpu);
+  absl::StatusOr<amd64::Registers> regs = threads().Registers(tid, fpu);
   if (!regs.ok()) return Failed(regs.status());
   if (absl::Status s = amd64::DecodeRegisters(*raw, *regs, info_.avx); !s.ok()) return Failed(s);
-  if (absl::Status s = run_.SetRegisters(tid, *regs); !s.ok()) return Failed(s);
+  if (absl::Status s = threads().SetRegisters(tid, *regs); !s.ok()) return Failed(s);
   return Response{{"OK"}};
 }
 
@@ -43,7 +43,7 @@ Response Handlers::ReadOneRegister(absl::string_view packet) {
     return Failed(absl::InvalidArgumentError(absl::StrFormat("no register %d", *regnum)));
   }
   absl::StatusOr<amd64::Registers> regs =
-      run_.Registers(GeneralThread(), amd64::IsFpuRegister(*regnum));
+      threads().Registers(GeneralThread(), amd64::IsFpuRegister(*regnum));
   if (!regs.ok()) return Failed(regs.status());
   absl::StatusOr<std::string> value = amd64::ReadRegister(*regs, *regnum, info_.avx);
   if (!value.ok()) return Failed(value.status());
@@ -54,13 +54,13 @@ Response Handlers::WriteOneRegister(absl::string_view packet) {
   absl::StatusOr<rsp::RegisterWrite> write = rsp::ParseRegisterWrite(packet.substr(1));
   if (!write.ok()) return Failed(write.status());
   const int tid = GeneralThread();
-  absl::StatusOr<amd64::Registers> regs = run_.Registers(tid, amd64::IsFpuRegister(write->regnum));
+  absl::StatusOr<amd64::Registers> regs = threads().Registers(tid, amd64::IsFpuRegister(write->regnum));
   if (!regs.ok()) return Failed(regs.status());
   absl::Status s = amd64::WriteRegister(*regs, write->regnum, write->value, info_.avx);
   if (!s.ok()) return Failed(s);
   // Only the state that changed goes back: the FPU state travels only for an FPU register.
   if (!amd64::IsFpuRegister(write->regnum)) regs->fpu.reset();
-  if (absl::Status s = run_.SetRegisters(tid, *regs); !s.ok()) return Failed(s);
+  if (absl::Status s = threads().SetRegisters(tid, *regs); !s.ok()) return Failed(s);
   return Response{{"OK"}};
 }
 

@@ -40,12 +40,17 @@ Response Handlers::VCont(absl::string_view packet) {
   absl::StatusOr<std::vector<rsp::VContAction>> actions = rsp::ParseVCont(packet);
   if (!actions.ok()) return Failed(actions.status());
   std::vector<ThreadAction> out;
-  bool have_default = false;
+  std::vector<int> stop_tids;
+  bool have_default = false, stop_all = false;
   for (const rsp::VContAction& a : *actions) {
-    // 't' asks a running thread to stop: all-stop has none running when gdb can ask.
-    if (a.kind == rsp::VContAction::Kind::kStop) continue;
     absl::StatusOr<ThreadAction> action = ToAction(a, GeneralThread());
     if (!action.ok()) return Failed(action.status());
+    // 't' asks a running thread to stop: all-stop has none running when gdb can ask.
+    if (a.kind == rsp::VContAction::Kind::kStop) {
+      stop_all = stop_all || action->tid == 0;
+      stop_tids.push_back(action->tid);
+      continue;
+    }
     // The leftmost action for a thread wins; so does the first default.
     bool taken = false;
     for (const ThreadAction& o : out) taken = taken || o.tid == action->tid;
@@ -53,6 +58,7 @@ Response Handlers::VCont(absl::string_view packet) {
     have_default = have_default || action->tid == 0;
     out.push_back(*action);
   }
+  if (non_stop_) return NonStopResume(out, stop_tids, stop_all);
   if (out.empty()) return Response{{"OK"}};
   return ResumeWith(out);
 }
@@ -68,6 +74,7 @@ Response Handlers::LegacyResume(absl::string_view packet) {
 }
 
 Response Handlers::ResumeWith(const std::vector<ThreadAction>& actions) {
+  if (non_stop_) return NonStopResume(actions, {}, false);
   if (absl::Status s = breakpoints_.Flush(); !s.ok()) Log(s.message());
   absl::StatusOr<std::optional<StopReport>> stop = run_.Resume(actions);
   if (!stop.ok()) return Failed(stop.status());
@@ -80,6 +87,7 @@ Response Handlers::ResumeWith(const std::vector<ThreadAction>& actions) {
 std::optional<std::string> Handlers::HandleEvent(const Event& event) {
   // After a detach the stream's end only confirms it: the payload runs on.
   if (detached_) return std::nullopt;
+  if (non_stop_) return NonStopEvent(event);
   // A thread that was still running (one just born) may have written memory.
   memory_.Invalidate();
   absl::StatusOr<std::optional<StopReport>> stop = run_.HandleEvent(event);
@@ -93,6 +101,7 @@ std::optional<std::string> Handlers::HandleEvent(const Event& event) {
 }
 
 std::optional<std::string> Handlers::Interrupt() {
+  if (non_stop_) return NonStopInterrupt();
   if (!run_.running()) return std::nullopt;
   absl::StatusOr<StopReport> stop = run_.Interrupt();
   if (!stop.ok()) {

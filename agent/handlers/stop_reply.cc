@@ -45,6 +45,7 @@ std::string Handlers::StopReply(const StopReport& report) const {
       break;
     case StopKind::kInterrupted:
       if (report.interrupted) r.gdb_signal = arch::LinuxToGdbSignal(SIGINT);
+      if (report.requested) r.gdb_signal = 0;
       break;
     case StopKind::kStep:
       break;

@@ -29,11 +29,11 @@ std::string XmlEscape(absl::string_view text) {
 }  // namespace
 
 int Handlers::GeneralThread() const {
-  if (general_thread_ > 0 && run_.IsAlive(general_thread_)) return general_thread_;
+  if (general_thread_ > 0 && threads().IsAlive(general_thread_)) return general_thread_;
   const int reported = run_.last_report().tid;
-  if (run_.IsAlive(reported)) return reported;
-  const std::vector<int> threads = run_.Threads();
-  return threads.empty() ? 0 : threads.front();
+  if (threads().IsAlive(reported)) return reported;
+  const std::vector<int> live = threads().Threads();
+  return live.empty() ? 0 : live.front();
 }
 
 Response Handlers::SetThread(absl::string_view packet) {
@@ -48,7 +48,7 @@ Response Handlers::SetThread(absl::string_view packet) {
     general_thread_ = 0;
     return Response{{"OK"}};
   }
-  if (!run_.IsAlive(static_cast<int>(set->thread.tid))) return Response{{"E02"}};
+  if (!threads().IsAlive(static_cast<int>(set->thread.tid))) return Response{{"E02"}};
   general_thread_ = static_cast<int>(set->thread.tid);
   return Response{{"OK"}};
 }
@@ -56,7 +56,7 @@ Response Handlers::SetThread(absl::string_view packet) {
 Response Handlers::ThreadAlive(absl::string_view packet) {
   absl::StatusOr<rsp::ThreadId> id = rsp::ParseThreadAlive(packet);
   if (!id.ok()) return Response{{"E01"}};
-  return Response{{run_.IsAlive(static_cast<int>(id->tid)) ? "OK" : "E01"}};
+  return Response{{threads().IsAlive(static_cast<int>(id->tid)) ? "OK" : "E01"}};
 }
 
 Response Handlers::CurrentThread() {
@@ -66,17 +66,17 @@ Response Handlers::CurrentThread() {
 Response Handlers::ThreadInfo(bool first) {
   if (!first) return Response{{"l"}};
   std::vector<std::string> ids;
-  for (int tid : run_.Threads()) ids.push_back(rsp::FormatThreadId(info_.pid, tid, multiprocess_));
+  for (int tid : threads().Threads()) ids.push_back(rsp::FormatThreadId(info_.pid, tid, multiprocess_));
   if (ids.empty()) return Response{{"l"}};
   return Response{{absl::StrCat("m", absl::StrJoin(ids, ","))}};
 }
 
 absl::StatusOr<std::string> Handlers::ThreadsXml() {
-  absl::StatusOr<std::vector<agent::ThreadInfo>> threads = target_.ListThreads();
-  if (!threads.ok()) return threads.status();
+  absl::StatusOr<std::vector<agent::ThreadInfo>> listed = target_.ListThreads();
+  if (!listed.ok()) return listed.status();
   std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
-  for (const agent::ThreadInfo& t : *threads) {
-    if (t.state == ThreadState::kExited || !run_.IsAlive(t.tid)) continue;
+  for (const agent::ThreadInfo& t : *listed) {
+    if (t.state == ThreadState::kExited || !threads().IsAlive(t.tid)) continue;
     absl::StrAppendFormat(&xml, "<thread id=\"%s\" name=\"%s\"/>\n",
                           rsp::FormatThreadId(info_.pid, t.tid, multiprocess_), XmlEscape(t.name));
   }

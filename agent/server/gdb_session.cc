@@ -26,6 +26,11 @@ class Wire {
     return conn_.Write(last_sent_);
   }
   absl::Status Resend() { return conn_.Write(last_sent_); }
+  // Notifications are not acknowledged, so never resent.
+  absl::Status Notify(absl::string_view name, absl::string_view event) {
+    if (Verbose()) Log(absl::StrCat("-> %", name, ":", event.substr(0, 200)));
+    return conn_.Write(rsp::FrameNotification(name, event));
+  }
   absl::Status Ack(bool good) {
     if (no_ack_) return absl::OkStatus();
     return conn_.Write(good ? "+" : "-");
@@ -78,6 +83,12 @@ absl::Status HandleItem(const rsp::FramedItem& item, Handlers& handlers, Wire& w
   return absl::OkStatus();
 }
 
+// Non-stop: the stop gdb is to hear of now, if any (one at a time; see StopNotifications).
+absl::Status SendNotification(Handlers& handlers, Wire& wire) {
+  if (std::optional<std::string> stop = handlers.TakeNotification()) return wire.Notify("Stop", *stop);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<SessionEnd> ServeGdb(Connection& gdb, Target& target) {
@@ -104,6 +115,7 @@ absl::StatusOr<SessionEnd> ServeGdb(Connection& gdb, Target& target) {
           failure = wire.Send(*stop);
         }
       }
+      if (failure.ok()) failure = SendNotification(handlers, wire);
     }
     if (fds[0].revents == 0) continue;
     absl::StatusOr<std::string> bytes = gdb.Read(kPacketSize);
@@ -121,6 +133,7 @@ absl::StatusOr<SessionEnd> ServeGdb(Connection& gdb, Target& target) {
       failure = HandleItem(item, handlers, wire);
       if (!failure.ok()) break;
     }
+    if (failure.ok()) failure = SendNotification(handlers, wire);
   }
   if (!failure.ok()) Log(failure.message());
   const bool gone = handlers.payload_gone();

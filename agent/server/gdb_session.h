@@ -1,6 +1,7 @@
 // Serves one gdb connection over an attached target: moves packets and the target's events
 // until gdb leaves. All-stop: gdb's packets are answered one at a time; while the payload runs, only ^C
-// and km's events matter.
+// and km's events matter. Non-stop: gdb's packets are answered while threads run, and stops go
+// out as notifications between replies.
 #pragma once
 
 #include <string>
