@@ -2,28 +2,41 @@
 
 namespace agent {
 
-absl::Status BreakpointTable::Insert(BreakpointKind kind, uint64_t addr, uint64_t len) {
+absl::Status BreakpointTable::Insert(BreakpointKind kind, uint64_t addr, uint64_t len,
+                                     const std::vector<std::string>& conditions) {
   const Key key{kind, addr, len};
-  if (active_.count(key) != 0) return absl::OkStatus();
-  if (deferred_.erase(key) == 0) {
-    absl::Status s = target_.InsertBreakpoint(kind, addr, len);
+  const Conditions* in_km = nullptr;
+  if (auto it = active_.find(key); it != active_.end()) {
+    in_km = &it->second;
+  } else if (auto d = deferred_.find(key); d != deferred_.end()) {
+    in_km = &d->second;
+  }
+  if (in_km == nullptr || *in_km != conditions) {
+    absl::Status s = target_.InsertBreakpoint(kind, addr, len, conditions);
     if (!s.ok()) return s;
   }
-  active_.insert(key);
+  deferred_.erase(key);
+  active_[key] = conditions;
   return absl::OkStatus();
 }
 
 absl::Status BreakpointTable::Remove(BreakpointKind kind, uint64_t addr, uint64_t len) {
   const Key key{kind, addr, len};
-  if (active_.erase(key) == 0) return absl::OkStatus();
-  if (!defer_) return target_.RemoveBreakpoint(kind, addr, len);
-  deferred_.insert(key);
+  auto it = active_.find(key);
+  if (it == active_.end()) return absl::OkStatus();
+  if (!defer_) {
+    active_.erase(it);
+    return target_.RemoveBreakpoint(kind, addr, len);
+  }
+  deferred_[key] = std::move(it->second);
+  active_.erase(it);
   return absl::OkStatus();
 }
 
 absl::Status BreakpointTable::Flush() {
   absl::Status first_error;
-  for (const auto& [kind, addr, len] : deferred_) {
+  for (const auto& [key, conditions] : deferred_) {
+    const auto& [kind, addr, len] = key;
     absl::Status s = target_.RemoveBreakpoint(kind, addr, len);
     if (!s.ok() && !absl::IsNotFound(s) && first_error.ok()) first_error = s;
   }
@@ -38,11 +51,12 @@ absl::Status BreakpointTable::StopDeferring() {
 
 bool BreakpointTable::Has(BreakpointKind kind, uint64_t addr) const {
   auto it = active_.lower_bound(Key{kind, addr, 0});
-  return it != active_.end() && std::get<0>(*it) == kind && std::get<1>(*it) == addr;
+  return it != active_.end() && std::get<0>(it->first) == kind && std::get<1>(it->first) == addr;
 }
 
 bool BreakpointTable::WatchCovers(uint64_t addr) const {
-  for (const auto& [kind, start, len] : active_) {
+  for (const auto& [key, conditions] : active_) {
+    const auto& [kind, start, len] = key;
     const bool watch = kind == BreakpointKind::kWatchWrite || kind == BreakpointKind::kWatchRead ||
                        kind == BreakpointKind::kWatchAccess;
     if (watch && addr >= start && addr - start < len) return true;

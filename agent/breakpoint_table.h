@@ -1,12 +1,15 @@
 // The breakpoints and watchpoints gdb has inserted. gdb removes every one of them at each stop
 // and inserts them again before it resumes; passing that through would cost two RPCs per
 // breakpoint per step. Removals are therefore deferred until the next resume, and an insert
-// of something still in km costs nothing.
+// of something still in km costs nothing, unless gdb sends other conditions with it: then km
+// gets the insert again, which replaces them.
 #pragma once
 
 #include <cstdint>
-#include <set>
+#include <map>
+#include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "agent/target.h"
@@ -17,7 +20,8 @@ class BreakpointTable {
  public:
   explicit BreakpointTable(Target& target) : target_(target) {}
 
-  absl::Status Insert(BreakpointKind kind, uint64_t addr, uint64_t len);
+  absl::Status Insert(BreakpointKind kind, uint64_t addr, uint64_t len,
+                      const std::vector<std::string>& conditions);
   // Deferred: the breakpoint stays in km until Flush, but no longer counts as gdb's.
   absl::Status Remove(BreakpointKind kind, uint64_t addr, uint64_t len);
   // Takes out of km everything gdb removed; call before the target runs.
@@ -36,10 +40,11 @@ class BreakpointTable {
 
  private:
   using Key = std::tuple<BreakpointKind, uint64_t, uint64_t>;  // kind, addr, len
+  using Conditions = std::vector<std::string>;  // as km has them
 
   Target& target_;
-  std::set<Key> active_;    // gdb's
-  std::set<Key> deferred_;  // removed by gdb, still in km
+  std::map<Key, Conditions> active_;    // gdb's
+  std::map<Key, Conditions> deferred_;  // removed by gdb, still in km
   bool defer_ = true;
 };
 

@@ -171,6 +171,15 @@ v1::BreakpointKind ToProto(BreakpointKind kind) {
   return v1::BREAKPOINT_KIND_SOFTWARE;
 }
 
+v1::ResumeMode ToProto(ResumeMode mode) {
+  switch (mode) {
+    case ResumeMode::kStep: return v1::RESUME_MODE_STEP;
+    case ResumeMode::kRangeStep: return v1::RESUME_MODE_RANGE_STEP;
+    case ResumeMode::kContinue: return v1::RESUME_MODE_CONTINUE;
+  }
+  return v1::RESUME_MODE_CONTINUE;
+}
+
 ThreadState FromProto(v1::ThreadState state) {
   switch (state) {
     case v1::THREAD_STATE_STOPPED: return ThreadState::kStopped;
@@ -253,7 +262,9 @@ class GrpcTarget : public Target {
     for (const ThreadAction& a : actions) {
       v1::ThreadAction* p = req.add_actions();
       p->set_tid(a.tid);
-      p->set_mode(a.mode == ResumeMode::kStep ? v1::RESUME_MODE_STEP : v1::RESUME_MODE_CONTINUE);
+      p->set_mode(ToProto(a.mode));
+      p->set_range_start(a.range_start);
+      p->set_range_end(a.range_end);
       p->set_signal(a.linux_signal);
     }
     v1::ResumeResponse resp;
@@ -323,11 +334,12 @@ class GrpcTarget : public Target {
     return absl::OkStatus();
   }
 
-  absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) override {
-    return Breakpoint(/*insert=*/true, kind, addr, len);
+  absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len,
+                                const std::vector<std::string>& conditions) override {
+    return Breakpoint(/*insert=*/true, kind, addr, len, conditions);
   }
   absl::Status RemoveBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) override {
-    return Breakpoint(/*insert=*/false, kind, addr, len);
+    return Breakpoint(/*insert=*/false, kind, addr, len, {});
   }
 
   absl::Status Detach() override {
@@ -358,7 +370,8 @@ class GrpcTarget : public Target {
     ctx.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
   }
 
-  absl::Status Breakpoint(bool insert, BreakpointKind kind, uint64_t addr, uint64_t len) {
+  absl::Status Breakpoint(bool insert, BreakpointKind kind, uint64_t addr, uint64_t len,
+                          const std::vector<std::string>& conditions) {
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     v1::BreakpointRequest req;
@@ -366,6 +379,7 @@ class GrpcTarget : public Target {
     req.set_kind(ToProto(kind));
     req.set_addr(addr);
     req.set_len(len);
+    for (const std::string& c : conditions) req.add_conditions(c);
     v1::BreakpointResponse resp;
     if (insert) return FromGrpc("InsertBreakpoint", stub_->InsertBreakpoint(&ctx, req, &resp));
     return FromGrpc("RemoveBreakpoint", stub_->RemoveBreakpoint(&ctx, req, &resp));

@@ -97,12 +97,16 @@ struct TargetInfo {
 
 enum class BreakpointKind { kSoftware, kHardware, kWatchWrite, kWatchRead, kWatchAccess };
 
-enum class ResumeMode { kContinue, kStep };
+// kRangeStep: step while the pc stays in [range_start, range_end) and nothing else stops the
+// thread, then stop as after one step (gdb's vCont;r).
+enum class ResumeMode { kContinue, kStep, kRangeStep };
 
 struct ThreadAction {
   int tid = 0;  // 0: every stopped thread not named by another action
   ResumeMode mode = ResumeMode::kContinue;
   int linux_signal = 0;
+  uint64_t range_start = 0;
+  uint64_t range_end = 0;
 };
 
 class Target {
@@ -124,7 +128,10 @@ class Target {
   virtual absl::StatusOr<std::string> ReadMemory(uint64_t addr, uint64_t len) = 0;
   virtual absl::Status WriteMemory(uint64_t addr, absl::string_view data) = 0;
 
-  virtual absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) = 0;
+  // conditions (breakpoints only): agent expressions the target evaluates at each hit, stopping
+  // only when one is true. Inserting again at the same place replaces them.
+  virtual absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len,
+                                        const std::vector<std::string>& conditions) = 0;
   virtual absl::Status RemoveBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) = 0;
 
   // Ends the session: km removes every breakpoint and lets every thread run.

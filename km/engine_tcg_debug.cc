@@ -46,10 +46,17 @@ absl::Status TcgVcpu::SetSingleStep(bool on) {
 // A step runs until the step hook sees a second instruction begin, or the block hook a second
 // block. Blocks translated before stepping began lack the step hook's calls: dropping the one at
 // rip (lazily, once per page) is enough, since if the instruction leaves its block, the block
-// hook stops at the next one.
+// hook stops at the next one. A block at rip translated while stepping is dropped too: one that
+// an earlier step entered and left mid-way (stopped by the hook) runs no instruction the next
+// time it is entered, so a step kept on round a loop would stand still.
 void TcgVcpu::PrepareStepLocked() {
-  const uint64_t page = Rip() & ~(kPage - 1);
-  if (step_pages_.insert(page).second) engine_->InvalidateCodeLocked(uc_, page, kPage);
+  const uint64_t rip = Rip();
+  const uint64_t page = rip & ~(kPage - 1);
+  if (step_pages_.insert(page).second) {
+    engine_->InvalidateCodeLocked(uc_, page, kPage);
+  } else {
+    engine_->InvalidateCodeLocked(uc_, rip, 1);
+  }
 }
 
 absl::Status TcgVcpu::SetHwBreakpoints(const std::vector<uint64_t>& addrs) {

@@ -324,6 +324,23 @@ TEST_P(EngineTest, SingleStepRunsOneInstructionEvenInTranslatedCode) {
   std::cout << GetParam() << ": " << static_cast<int>(kSteps / secs) << " single steps/s\n";
 }
 
+// A range step keeps single-stepping round a loop without turning the step off in between, so
+// the same translated code is stepped again and again: each pass must still make progress.
+TEST_P(EngineTest, SingleStepKeepsProgressingRoundALoop) {
+  Load(kLoopCode);
+  Vcpu& vcpu = NewVcpu();
+  ASSERT_EQ(Run(vcpu).reason, ExitReason::kSyscall);
+  ASSERT_OK(vcpu.SetSingleStep(true));
+  for (uint64_t round = 2; round <= 5; ++round) {
+    for (uint64_t rip : {kCode + 0x0, kCode + 0x3, kCode + 0x6, kCode + 0x9}) {
+      ASSERT_EQ(Run(vcpu).reason, ExitReason::kSingleStep) << "round " << round;
+      ASSERT_EQ(GetRegs(vcpu).rip, rip) << "round " << round;
+    }
+    ASSERT_EQ(Run(vcpu).reason, ExitReason::kSyscall) << "round " << round;
+    EXPECT_EQ(GetRegs(vcpu).rax, round);
+  }
+}
+
 TEST_P(EngineTest, HwBreakpointStopsBeforeTheInstructionAndSkipsOnce) {
   Load(kLoopCode);
   Vcpu& vcpu = NewVcpu();

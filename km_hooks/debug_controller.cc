@@ -58,7 +58,9 @@ std::string ThreadName(int tid) {
 }  // namespace
 
 DebugController::DebugController(km::Process& process)
-    : process_(process), sw_breakpoints_(process.memory(), process.engine()) {}
+    : process_(process),
+      sw_breakpoints_(process.memory(), process.engine()),
+      conditions_(sw_breakpoints_) {}
 
 void DebugController::HoldMainThread() {
   auto main = process_.main_thread();
@@ -75,6 +77,7 @@ void DebugController::SessionStarted() {
 void DebugController::SessionEnded() {
   absl::MutexLock control(&control_mu_);
   sw_breakpoints_.RemoveAll();
+  conditions_.ClearAll();
   {
     absl::MutexLock lock(&mu_);
     session_ = false;
@@ -282,7 +285,8 @@ absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::Threa
   km::Regs regs;
   absl::Status s = thread.GetRegs(&regs);
   if (!s.ok()) return s;
-  const bool step = action.mode() == v1::RESUME_MODE_STEP;
+  const bool range = action.mode() == v1::RESUME_MODE_RANGE_STEP;
+  const bool step = action.mode() == v1::RESUME_MODE_STEP || range;
   const bool over = sw_breakpoints_.Contains(regs.rip);
   {
     absl::MutexLock lock(&mu_);
@@ -290,15 +294,11 @@ absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::Threa
     td.stepping = step;
     td.stepping_over = over;
     td.step_over_addr = over ? regs.rip : 0;
+    td.range_start = range ? action.range_start() : 0;
+    td.range_end = range ? action.range_end() : 0;
   }
   if (over) sw_breakpoints_.Suspend(regs.rip);
-  bool on_hw_breakpoint;
-  {
-    absl::MutexLock lock(&mu_);
-    on_hw_breakpoint = std::find(hw_breakpoints_.begin(), hw_breakpoints_.end(), regs.rip) !=
-                       hw_breakpoints_.end();
-  }
-  if (on_hw_breakpoint) {
+  if (OnHwBreakpoint(regs.rip)) {
     // Stopped before this instruction by that breakpoint: run it instead of stopping again.
     s = thread.WithVcpu([](km::Vcpu& vcpu) {
       vcpu.SkipBreakpointOnce();
@@ -312,6 +312,63 @@ absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::Threa
   }
   thread.Resume();
   return absl::OkStatus();
+}
+
+bool DebugController::OnHwBreakpoint(uint64_t addr) {
+  absl::MutexLock lock(&mu_);
+  return std::find(hw_breakpoints_.begin(), hw_breakpoints_.end(), addr) != hw_breakpoints_.end();
+}
+
+bool DebugController::ContinueRangeStep(km::GuestThread& thread) {
+  uint64_t start, end;
+  {
+    absl::MutexLock lock(&mu_);
+    const ThreadDebug& td = threads_[thread.tid()];
+    start = td.range_start;
+    end = td.range_end;
+  }
+  km::Regs regs;
+  if (start >= end || !thread.GetRegs(&regs).ok()) return false;
+  const uint64_t rip = regs.rip;
+  if (rip < start || rip >= end) return false;
+  // Stepping one instruction at a time, gdb would see its breakpoint here and stop.
+  const bool sw = sw_breakpoints_.Contains(rip);
+  const bool hw = OnHwBreakpoint(rip);
+  if ((sw && conditions_.ShouldStop(/*hardware=*/false, rip, thread)) ||
+      (hw && conditions_.ShouldStop(/*hardware=*/true, rip, thread))) {
+    return false;
+  }
+  if (sw) sw_breakpoints_.Suspend(rip);
+  if (hw) {
+    (void)thread.WithVcpu([](km::Vcpu& vcpu) {
+      vcpu.SkipBreakpointOnce();
+      return absl::OkStatus();
+    });
+  }
+  absl::MutexLock lock(&mu_);
+  ThreadDebug& td = threads_[thread.tid()];
+  td.stepping_over = sw;
+  td.step_over_addr = sw ? rip : 0;
+  return true;
+}
+
+km::DebugAction DebugController::PassFalseHit(km::GuestThread& thread, uint64_t addr) {
+  // As a resume from this address would: step the original instruction, then run on.
+  sw_breakpoints_.Suspend(addr);
+  {
+    absl::MutexLock lock(&mu_);
+    ThreadDebug& td = threads_[thread.tid()];
+    td.stepping = false;
+    td.stepping_over = true;
+    td.step_over_addr = addr;
+    td.range_start = td.range_end = 0;
+  }
+  if (!thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(true); }).ok()) {
+    // Without the step the int3 could not come back: report the hit instead.
+    sw_breakpoints_.Unsuspend(addr);
+    return ReportStop(thread, Reason(v1::STOP_KIND_BREAKPOINT, SIGTRAP));
+  }
+  return km::DebugAction::kContinue;
 }
 
 absl::StatusOr<v1::Registers> DebugController::ReadRegisters(int tid, bool fpu) {
@@ -400,16 +457,26 @@ absl::Status DebugController::ApplyDebugRegsEverywhere() {
 }
 
 absl::Status DebugController::InsertBreakpoint(v1::BreakpointKind kind, uint64_t addr,
-                                               uint64_t len) {
+                                               uint64_t len, std::vector<std::string> conditions) {
   absl::MutexLock control(&control_mu_);
   const km::EngineCaps caps = process_.engine().caps();
+  const bool breakpoint =
+      kind == v1::BREAKPOINT_KIND_SOFTWARE || kind == v1::BREAKPOINT_KIND_HARDWARE;
+  if (!conditions.empty() && !breakpoint) {
+    return absl::InvalidArgumentError("conditions apply to breakpoints, not watchpoints");
+  }
+  if (absl::Status s = BreakpointConditions::Validate(conditions); !s.ok()) return s;
   switch (kind) {
-    case v1::BREAKPOINT_KIND_SOFTWARE:
-      return sw_breakpoints_.Insert(addr);
+    case v1::BREAKPOINT_KIND_SOFTWARE: {
+      absl::Status s = sw_breakpoints_.Insert(addr);
+      if (s.ok()) conditions_.Set(/*hardware=*/false, addr, std::move(conditions));
+      return s;
+    }
     case v1::BREAKPOINT_KIND_HARDWARE: {
       absl::MutexLock lock(&mu_);
       if (std::find(hw_breakpoints_.begin(), hw_breakpoints_.end(), addr) !=
           hw_breakpoints_.end()) {
+        conditions_.Set(/*hardware=*/true, addr, std::move(conditions));
         return absl::OkStatus();
       }
       if (static_cast<int>(hw_breakpoints_.size()) >= caps.hw_breakpoints) {
@@ -417,6 +484,7 @@ absl::Status DebugController::InsertBreakpoint(v1::BreakpointKind kind, uint64_t
             "all %d hardware breakpoints are in use", caps.hw_breakpoints));
       }
       hw_breakpoints_.push_back(addr);
+      conditions_.Set(/*hardware=*/true, addr, std::move(conditions));
       break;
     }
     case v1::BREAKPOINT_KIND_WATCH_WRITE:
@@ -443,7 +511,11 @@ absl::Status DebugController::InsertBreakpoint(v1::BreakpointKind kind, uint64_t
 absl::Status DebugController::RemoveBreakpoint(v1::BreakpointKind kind, uint64_t addr,
                                                uint64_t len) {
   absl::MutexLock control(&control_mu_);
-  if (kind == v1::BREAKPOINT_KIND_SOFTWARE) return sw_breakpoints_.Remove(addr);
+  if (kind == v1::BREAKPOINT_KIND_SOFTWARE) {
+    conditions_.Clear(/*hardware=*/false, addr);
+    return sw_breakpoints_.Remove(addr);
+  }
+  if (kind == v1::BREAKPOINT_KIND_HARDWARE) conditions_.Clear(/*hardware=*/true, addr);
   {
     absl::MutexLock lock(&mu_);
     bool found = false;
@@ -466,6 +538,17 @@ absl::Status DebugController::RemoveBreakpoint(v1::BreakpointKind kind, uint64_t
 
 km::DebugAction DebugController::ReportStop(km::GuestThread& thread,
                                             const v1::StopReason& reason) {
+  // A stop in the middle of a step past an int3 (a watchpoint or fault on that instruction)
+  // puts the int3 back: the next resume steps past it again if rip is still there.
+  std::optional<uint64_t> suspended;
+  {
+    absl::MutexLock lock(&mu_);
+    ThreadDebug& td = threads_[thread.tid()];
+    if (td.stepping_over) suspended = td.step_over_addr;
+    td.stepping_over = false;
+    td.step_over_addr = 0;
+  }
+  if (suspended) sw_breakpoints_.Unsuspend(*suspended);
   v1::Event ev;
   *ev.mutable_stop() = MakeStopEvent(thread, reason);
   thread.RequestPark();
@@ -490,19 +573,32 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
   switch (exit.reason) {
     case km::ExitReason::kSingleStep: {
       if (over) sw_breakpoints_.Unsuspend(over_addr);
+      if (stepping && session && ContinueRangeStep(thread)) return km::DebugAction::kContinue;
       {
         absl::MutexLock lock(&mu_);
         ThreadDebug& td = threads_[thread.tid()];
         td.stepping = td.stepping_over = false;
         td.step_over_addr = 0;
+        td.range_start = td.range_end = 0;
       }
       (void)thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
       if (stepping && session) return ReportStop(thread, Reason(v1::STOP_KIND_STEP, SIGTRAP));
       return km::DebugAction::kContinue;
     }
-    case km::ExitReason::kHwBreakpoint:
+    case km::ExitReason::kHwBreakpoint: {
       if (!session) return km::DebugAction::kContinue;
+      km::Regs regs;
+      if (thread.GetRegs(&regs).ok() &&
+          !conditions_.ShouldStop(/*hardware=*/true, regs.rip, thread)) {
+        // Run the instruction this time; a step in progress goes on and ends after it.
+        (void)thread.WithVcpu([](km::Vcpu& vcpu) {
+          vcpu.SkipBreakpointOnce();
+          return absl::OkStatus();
+        });
+        return km::DebugAction::kContinue;
+      }
       return ReportStop(thread, Reason(v1::STOP_KIND_HW_BREAKPOINT, SIGTRAP));
+    }
     case km::ExitReason::kWatchpoint: {
       if (!session) return km::DebugAction::kContinue;
       v1::StopReason r = Reason(v1::STOP_KIND_WATCHPOINT, SIGTRAP);
@@ -522,6 +618,9 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
         if (ours || byte != kInt3) {
           thread.EditRegs([bp](km::Regs& r) { r.rip = bp; });
           if (!ours || !session) return km::DebugAction::kContinue;
+          if (!conditions_.ShouldStop(/*hardware=*/false, bp, thread)) {
+            return PassFalseHit(thread, bp);
+          }
           return ReportStop(thread, Reason(v1::STOP_KIND_BREAKPOINT, SIGTRAP));
         }
       }

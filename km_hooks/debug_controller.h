@@ -16,6 +16,7 @@
 #include "km/runtime/debug_observer.h"
 #include "km/runtime/guest_thread.h"
 #include "km/runtime/process.h"
+#include "km_hooks/breakpoint_conditions.h"
 #include "km_hooks/event_queue.h"
 #include "km_hooks/sw_breakpoints.h"
 #include "proto/km_debug.pb.h"
@@ -56,7 +57,9 @@ class DebugController : public km::DebugObserver {
   std::string ReadMemory(uint64_t addr, uint64_t len);
   absl::StatusOr<uint64_t> WriteMemory(uint64_t addr, const std::string& data);
 
-  absl::Status InsertBreakpoint(v1::BreakpointKind kind, uint64_t addr, uint64_t len);
+  // Inserting a breakpoint again replaces its conditions (see BreakpointRequest).
+  absl::Status InsertBreakpoint(v1::BreakpointKind kind, uint64_t addr, uint64_t len,
+                                std::vector<std::string> conditions);
   absl::Status RemoveBreakpoint(v1::BreakpointKind kind, uint64_t addr, uint64_t len);
 
   // km::DebugObserver, called on guest threads' host threads.
@@ -75,6 +78,9 @@ class DebugController : public km::DebugObserver {
     bool continue_after_step_over = false;
     km::FatalSignal fault;                  // the signal it stopped with, if it was one
     uint64_t step_over_addr = 0;
+    // A range step: stepping goes on while rip stays in [range_start, range_end).
+    uint64_t range_start = 0;
+    uint64_t range_end = 0;
   };
 
   absl::StatusOr<std::shared_ptr<km::GuestThread>> FindThread(int tid);
@@ -85,9 +91,16 @@ class DebugController : public km::DebugObserver {
   // Parks the thread for the debugger with this reason and tells the session.
   km::DebugAction ReportStop(km::GuestThread& thread, const v1::StopReason& reason);
   absl::Status ResumeOne(km::GuestThread& thread, const v1::ThreadAction& action);
+  bool OnHwBreakpoint(uint64_t addr);
+  // After one step of a range step: true if the thread steps on without a stop (rip still in
+  // the range, and no breakpoint there that wants a stop).
+  bool ContinueRangeStep(km::GuestThread& thread);
+  // A breakpoint hit whose conditions are all false: runs the thread past it with no stop.
+  km::DebugAction PassFalseHit(km::GuestThread& thread, uint64_t addr);
 
   km::Process& process_;
   SwBreakpoints sw_breakpoints_;
+  BreakpointConditions conditions_;
   EventQueue events_;
 
   absl::Mutex mu_;

@@ -143,7 +143,8 @@ grpc::Status DebugService::InsertBreakpoint(grpc::ServerContext*, const v1::Brea
                                             v1::BreakpointResponse*) {
   absl::Status s = sessions_.Check(req->session());
   if (!s.ok()) return ToGrpc(s);
-  return ToGrpc(controller_.InsertBreakpoint(req->kind(), req->addr(), req->len()));
+  return ToGrpc(controller_.InsertBreakpoint(
+      req->kind(), req->addr(), req->len(), {req->conditions().begin(), req->conditions().end()}));
 }
 
 grpc::Status DebugService::RemoveBreakpoint(grpc::ServerContext*, const v1::BreakpointRequest* req,

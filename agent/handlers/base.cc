@@ -23,7 +23,8 @@ Response Handlers::QSupported(absl::string_view packet) {
   multiprocess_ = rsp::GdbSupports(gdb_features, "multiprocess");
   std::string reply = absl::StrFormat(
       "PacketSize=%x;QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
-      "qXfer:exec-file:read+;qXfer:threads:read+;vContSupported+;swbreak+;hwbreak+;QNonStop+;%s",
+      "qXfer:exec-file:read+;qXfer:threads:read+;vContSupported+;swbreak+;hwbreak+;QNonStop+;"
+      "ConditionalBreakpoints+;%s",
       kPacketSize, multiprocess_ ? "multiprocess+" : "multiprocess-");
   return Response{{reply}};
 }

@@ -63,7 +63,7 @@ TEST_F(HandlersTest, QSupportedOffersWhatGdbNeeds) {
   for (const char* feature :
        {"PacketSize=20000", "QStartNoAckMode+", "qXfer:features:read+", "qXfer:auxv:read+",
         "qXfer:exec-file:read+", "qXfer:threads:read+", "vContSupported+", "swbreak+",
-        "hwbreak+", "multiprocess+"}) {
+        "hwbreak+", "ConditionalBreakpoints+", "multiprocess+"}) {
     EXPECT_THAT(reply, HasSubstr(feature));
   }
   EXPECT_EQ(Send("qSupported:swbreak+").find("multiprocess+"), std::string::npos);
@@ -145,6 +145,27 @@ TEST_F(HandlersTest, BreakpointRemovalsWaitForTheNextResume) {
   target_.calls().clear();
   EXPECT_EQ(Send("vCont;c"), "<none>");
   EXPECT_THAT(target_.calls(), ElementsAre("Remove(0,401200,1)", "Resume(0:c:0)"));
+}
+
+TEST_F(HandlersTest, BreakpointConditionsReachKmOnlyWhenTheyChange) {
+  EXPECT_EQ(Send("Z0,401126,1;X3,220127"), "OK");
+  EXPECT_EQ(Send("z0,401126,1"), "OK");
+  EXPECT_EQ(Send("Z0,401126,1;X3,220127"), "OK");  // the same again after a stop: no RPC
+  EXPECT_EQ(Send("Z0,401126,1;X3,220027X2,2227"), "OK");  // a new condition list replaces it
+  EXPECT_EQ(Send("Z0,401126,1"), "OK");  // and none makes it unconditional
+  EXPECT_EQ(Send("z0,401126,1"), "OK");
+  EXPECT_EQ(Send("Z0,401126,1;X1,27"), "OK");  // deferred removal, new condition
+  EXPECT_THAT(target_.calls(),
+              ElementsAre("Insert(0,401126,1,3B)", "Insert(0,401126,1,3B,2B)",
+                          "Insert(0,401126,1)", "Insert(0,401126,1,1B)"));
+  EXPECT_EQ(Send("Z0,401126,1;X1,zz"), "E01");
+}
+
+TEST_F(HandlersTest, RangeStepReachesKm) {
+  EXPECT_TRUE(handlers_->Handle("vCont;r401126,40113a:p64.64;c").resumed);
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(100:r401126-40113a:0;0:c:0)"));
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kStep, 5}, 0x40113a);
+  EXPECT_THAT(DeliverEvents(), AllOf(StartsWith("T05"), HasSubstr("10:3a11400000000000;")));
 }
 
 TEST_F(HandlersTest, UnsupportedWatchpointsGetTheEmptyReply) {
@@ -391,7 +412,7 @@ TEST_F(HandlersTest, UnknownAndMalformedPackets) {
   EXPECT_EQ(Send("QNonStop:2"), "E01");
   EXPECT_EQ(Send("Hq1"), "E01");
   EXPECT_EQ(Send("vCont;x"), "E01");
-  EXPECT_EQ(Send("vCont?"), "vCont;c;C;s;S;t");
+  EXPECT_EQ(Send("vCont?"), "vCont;c;C;s;S;t;r");
   EXPECT_EQ(Send("qSymbol::"), "OK");
 }
 

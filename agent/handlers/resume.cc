@@ -16,7 +16,11 @@ Response Failed(const absl::Status& s) {
 
 absl::StatusOr<ThreadAction> ToAction(const rsp::VContAction& a, int current_thread) {
   ThreadAction out;
-  out.mode = a.kind == rsp::VContAction::Kind::kStep ? ResumeMode::kStep : ResumeMode::kContinue;
+  out.mode = a.kind == rsp::VContAction::Kind::kStep        ? ResumeMode::kStep
+             : a.kind == rsp::VContAction::Kind::kRangeStep ? ResumeMode::kRangeStep
+                                                            : ResumeMode::kContinue;
+  out.range_start = a.range_start;
+  out.range_end = a.range_end;
   out.linux_signal = arch::GdbToLinuxSignal(a.signal);
   if (out.linux_signal < 0) {
     return absl::InvalidArgumentError(
@@ -34,7 +38,7 @@ absl::StatusOr<ThreadAction> ToAction(const rsp::VContAction& a, int current_thr
 
 }  // namespace
 
-Response Handlers::VContQuery() { return Response{{"vCont;c;C;s;S;t"}}; }
+Response Handlers::VContQuery() { return Response{{"vCont;c;C;s;S;t;r"}}; }
 
 Response Handlers::VCont(absl::string_view packet) {
   absl::StatusOr<std::vector<rsp::VContAction>> actions = rsp::ParseVCont(packet);

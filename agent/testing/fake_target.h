@@ -92,8 +92,9 @@ class FakeTarget : public Target {
   absl::Status Resume(const std::vector<ThreadAction>& actions) override {
     std::vector<std::string> parts;
     for (const ThreadAction& a : actions) {
-      parts.push_back(absl::StrFormat("%d:%s:%d", a.tid, a.mode == ResumeMode::kStep ? "s" : "c",
-                                      a.linux_signal));
+      std::string mode = a.mode == ResumeMode::kStep ? "s" : "c";
+      if (a.mode == ResumeMode::kRangeStep) mode = absl::StrFormat("r%x-%x", a.range_start, a.range_end);
+      parts.push_back(absl::StrFormat("%d:%s:%d", a.tid, mode, a.linux_signal));
     }
     calls_.push_back(absl::StrCat("Resume(", absl::StrJoin(parts, ";"), ")"));
     for (const ThreadAction& a : actions) {
@@ -146,8 +147,11 @@ class FakeTarget : public Target {
     return absl::OkStatus();
   }
 
-  absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) override {
-    calls_.push_back(absl::StrFormat("Insert(%d,%x,%d)", static_cast<int>(kind), addr, len));
+  absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len,
+                                const std::vector<std::string>& conditions) override {
+    std::string call = absl::StrFormat("Insert(%d,%x,%d", static_cast<int>(kind), addr, len);
+    for (const std::string& c : conditions) absl::StrAppend(&call, ",", c.size(), "B");
+    calls_.push_back(call + ")");
     if (refuse_watchpoints_ && kind != BreakpointKind::kSoftware && kind != BreakpointKind::kHardware) {
       return absl::UnimplementedError("no data watchpoints");
     }

@@ -220,8 +220,11 @@ absl::StatusOr<SessionResult> RunSession(const SessionOptions& options) {
   return result;
 }
 
-int DemoLine(absl::string_view tag) {
-  const std::string source = ReadFile(km_test::Runfile("tests/payloads/gdb_demo.c"));
+int DemoLine(absl::string_view tag) { return SourceLine("gdb_demo", tag); }
+
+int SourceLine(absl::string_view payload, absl::string_view tag) {
+  const std::string source =
+      ReadFile(km_test::Runfile(absl::StrCat("tests/payloads/", payload, ".c")));
   int line = 0;
   for (absl::string_view text : absl::StrSplit(source, '\n')) {
     ++line;

@@ -66,7 +66,9 @@ absl::StatusOr<Running> StartKmAndAgent(const std::string& engine, const std::st
 // Another agent on the same km, e.g. to see km refuse a second controller.
 absl::StatusOr<Child> StartAgent(const std::string& socket, bool once, int* port);
 
-// The line number of the "LINE: tag" comment in the gdb_demo payload's source.
+// The line number of the "LINE: tag" comment in a payload's source (tests/payloads/NAME.c).
+int SourceLine(absl::string_view payload, absl::string_view tag);
+// The same in the gdb_demo payload's source.
 int DemoLine(absl::string_view tag);
 
 // Polls until the file holds text (or the deadline passes).

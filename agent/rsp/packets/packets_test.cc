@@ -69,9 +69,28 @@ TEST(BreakpointPacketTest, InsertRemoveAndMalformed) {
   EXPECT_FALSE(b.insert);
   EXPECT_EQ(b.type, BreakpointType::kWatchWrite);
   EXPECT_EQ(b.kind, 4u);
-  EXPECT_TRUE(ParseBreakpoint("Z1,401126,1;X2,ab").ok());  // conditions are ignored
+  EXPECT_TRUE(b.conditions.empty());
   EXPECT_FALSE(ParseBreakpoint("Z5,1,1").ok());
   EXPECT_FALSE(ParseBreakpoint("Z0,1").ok());
+}
+
+TEST(BreakpointPacketTest, TargetSideConditions) {
+  // gdb writes them back to back after one ';'.
+  BreakpointPacket b = *ParseBreakpoint("Z0,401126,1;X3,220927X2,2201");
+  EXPECT_EQ(b.addr, 0x401126u);
+  ASSERT_EQ(b.conditions.size(), 2u);
+  EXPECT_EQ(b.conditions[0], std::string("\x22\x09\x27", 3));
+  EXPECT_EQ(b.conditions[1], std::string("\x22\x01", 2));
+  b = *ParseBreakpoint("Z1,401126,1;X1,27;X1,28");
+  EXPECT_EQ(b.type, BreakpointType::kHardware);
+  EXPECT_EQ(b.conditions.size(), 2u);
+  EXPECT_FALSE(ParseBreakpoint("Z0,1,1;X2,ab").ok());       // shorter than its length
+  EXPECT_FALSE(ParseBreakpoint("Z0,1,1;X0,").ok());
+  EXPECT_FALSE(ParseBreakpoint("Z0,1,1;X1,zz").ok());
+  EXPECT_FALSE(ParseBreakpoint("Z0,1,1;X1").ok());
+  EXPECT_FALSE(ParseBreakpoint("Z0,1,1;cmds:0,X1,27").ok());  // commands are not offered
+  EXPECT_FALSE(ParseBreakpoint("Z2,1,4;X1,27").ok());         // watchpoints have none
+  EXPECT_FALSE(ParseBreakpoint("z0,1,1;X1,27").ok());
 }
 
 TEST(VContPacketTest, ActionsWithAndWithoutThreads) {
@@ -84,9 +103,22 @@ TEST(VContPacketTest, ActionsWithAndWithoutThreads) {
 
   actions = *ParseVCont("vCont;C0b:p10.10;c");
   EXPECT_EQ(actions[0].signal, 11);
-  EXPECT_FALSE(ParseVCont("vCont;r1,2:1").ok());
+  EXPECT_FALSE(ParseVCont("vCont;r1:1").ok());
+  EXPECT_FALSE(ParseVCont("vCont;r1,x").ok());
   EXPECT_FALSE(ParseVCont("vCont;").ok());
   EXPECT_FALSE(ParseVCont("vCont;cx").ok());
+}
+
+TEST(VContPacketTest, RangeStep) {
+  auto actions = *ParseVCont("vCont;r401126,40113a:p10.11;c");
+  ASSERT_EQ(actions.size(), 2u);
+  EXPECT_EQ(actions[0].kind, VContAction::Kind::kRangeStep);
+  EXPECT_EQ(actions[0].range_start, 0x401126u);
+  EXPECT_EQ(actions[0].range_end, 0x40113au);
+  EXPECT_EQ(actions[0].thread->tid, 0x11);
+  EXPECT_EQ(actions[1].kind, VContAction::Kind::kContinue);
+  actions = *ParseVCont("vCont;r10,20");
+  EXPECT_FALSE(actions[0].thread.has_value());
 }
 
 TEST(VContPacketTest, LegacyResume) {

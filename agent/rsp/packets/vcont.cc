@@ -33,6 +33,20 @@ absl::StatusOr<VContAction> ParseAction(absl::string_view text) {
     case 't':
       action.kind = VContAction::Kind::kStop;
       break;
+    case 'r': {
+      action.kind = VContAction::Kind::kRangeStep;
+      std::vector<absl::string_view> bounds = absl::StrSplit(verb.substr(1), ',');
+      if (bounds.size() != 2) {
+        return absl::InvalidArgumentError(absl::StrCat("bad vCont range '", verb, "'"));
+      }
+      absl::StatusOr<uint64_t> start = ParseHex(bounds[0]);
+      if (!start.ok()) return start.status();
+      absl::StatusOr<uint64_t> end = ParseHex(bounds[1]);
+      if (!end.ok()) return end.status();
+      action.range_start = *start;
+      action.range_end = *end;
+      break;
+    }
     default:
       return absl::InvalidArgumentError(absl::StrCat("unsupported vCont action '", verb, "'"));
   }
@@ -40,7 +54,7 @@ absl::StatusOr<VContAction> ParseAction(absl::string_view text) {
     absl::StatusOr<int> sig = ParseSignal(verb.substr(1));
     if (!sig.ok()) return sig.status();
     action.signal = *sig;
-  } else if (verb.size() != 1) {
+  } else if (verb[0] != 'r' && verb.size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat("bad vCont action '", verb, "'"));
   }
   if (colon != absl::string_view::npos) {

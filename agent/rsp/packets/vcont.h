@@ -2,6 +2,7 @@
 // expressed as vCont actions too, so one resume path serves both.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -12,13 +13,15 @@
 namespace agent::rsp {
 
 struct VContAction {
-  enum class Kind { kContinue, kStep, kStop };
+  enum class Kind { kContinue, kStep, kStop, kRangeStep };
   Kind kind;
   int signal = 0;                   // gdb's signal number, 0 for none
+  uint64_t range_start = 0;         // kRangeStep: step while the pc is in [start, end)
+  uint64_t range_end = 0;
   std::optional<ThreadId> thread;   // none: every thread not named by an earlier action
 };
 
-// The whole packet "vCont;ACTION[:TID];...". Range stepping ('r') is not offered by vCont?.
+// The whole packet "vCont;ACTION[:TID];...", ACTION one of c, Csig, s, Ssig, t, rSTART,END.
 absl::StatusOr<std::vector<VContAction>> ParseVCont(absl::string_view packet);
 
 // "c[ADDR]", "s[ADDR]", "Csig[;ADDR]", "Ssig[;ADDR]": one action for `thread` (gdb's Hc

@@ -1,0 +1,341 @@
+#include "km_hooks/agent_expr.h"
+
+#include <array>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+
+namespace km_hooks {
+namespace {
+
+// Opcode values from gdb's ax.def; they are part of the protocol and never change.
+enum Op : uint8_t {
+  kFloat = 0x01,
+  kAdd = 0x02,
+  kSub = 0x03,
+  kMul = 0x04,
+  kDivSigned = 0x05,
+  kDivUnsigned = 0x06,
+  kRemSigned = 0x07,
+  kRemUnsigned = 0x08,
+  kLsh = 0x09,
+  kRshSigned = 0x0a,
+  kRshUnsigned = 0x0b,
+  kTrace = 0x0c,
+  kTraceQuick = 0x0d,
+  kLogNot = 0x0e,
+  kBitAnd = 0x0f,
+  kBitOr = 0x10,
+  kBitXor = 0x11,
+  kBitNot = 0x12,
+  kEqual = 0x13,
+  kLessSigned = 0x14,
+  kLessUnsigned = 0x15,
+  kExt = 0x16,
+  kRef8 = 0x17,
+  kRef16 = 0x18,
+  kRef32 = 0x19,
+  kRef64 = 0x1a,
+  kRefFloat = 0x1b,
+  kRefDouble = 0x1c,
+  kRefLongDouble = 0x1d,
+  kLToD = 0x1e,
+  kDToL = 0x1f,
+  kIfGoto = 0x20,
+  kGoto = 0x21,
+  kConst8 = 0x22,
+  kConst16 = 0x23,
+  kConst32 = 0x24,
+  kConst64 = 0x25,
+  kReg = 0x26,
+  kEnd = 0x27,
+  kDup = 0x28,
+  kPop = 0x29,
+  kZeroExt = 0x2a,
+  kSwap = 0x2b,
+  kGetv = 0x2c,
+  kSetv = 0x2d,
+  kTracev = 0x2e,
+  kTracenz = 0x2f,
+  kTrace16 = 0x30,
+  kPick = 0x32,
+  kRot = 0x33,
+  kPrintf = 0x34,
+};
+
+// Operand bytes that follow an opcode; -1 for an unknown opcode. printf's are variable and
+// measured separately.
+int OperandSize(uint8_t op) {
+  switch (op) {
+    case kTraceQuick:
+    case kExt:
+    case kConst8:
+    case kZeroExt:
+    case kPick:
+      return 1;
+    case kIfGoto:
+    case kGoto:
+    case kConst16:
+    case kReg:
+    case kGetv:
+    case kSetv:
+    case kTracev:
+    case kTrace16:
+      return 2;
+    case kConst32:
+      return 4;
+    case kConst64:
+      return 8;
+    case kPrintf:
+      return 0;
+    default:
+      return (op >= kFloat && op <= kRot && op != 0x31) ? 0 : -1;
+  }
+}
+
+// Big-endian, as gdb encodes every operand.
+uint64_t Operand(absl::string_view code, size_t at, int size) {
+  uint64_t v = 0;
+  for (int i = 0; i < size; ++i) v = (v << 8) | static_cast<uint8_t>(code[at + i]);
+  return v;
+}
+
+// The length of a printf's operands (nargs, a 16-bit string length, the string), or -1.
+int PrintfOperandSize(absl::string_view code, size_t pc) {
+  if (pc + 3 > code.size()) return -1;
+  const uint64_t len = Operand(code, pc + 1, 2);
+  if (pc + 3 + len > code.size()) return -1;
+  return static_cast<int>(3 + len);
+}
+
+absl::Status Malformed(size_t pc, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrFormat("agent expression at byte %d: %s", pc, what));
+}
+
+class Machine {
+ public:
+  Machine(absl::string_view code, const AgentExprEnv& env) : code_(code), env_(env) {}
+
+  absl::StatusOr<uint64_t> Run() {
+    size_t pc = 0;
+    for (int steps = 0; steps < kMaxAgentExprSteps; ++steps) {
+      if (pc >= code_.size()) return Malformed(pc, "ran past the end without 'end'");
+      const uint8_t op = static_cast<uint8_t>(code_[pc]);
+      const int size = op == kPrintf ? PrintfOperandSize(code_, pc + 1) : OperandSize(op);
+      if (size < 0) return Malformed(pc, absl::StrFormat("unknown opcode 0x%02x", op));
+      if (pc + 1 + size > code_.size()) return Malformed(pc, "operand runs past the end");
+      const uint64_t arg = op == kPrintf ? 0 : Operand(code_, pc + 1, size);
+      const size_t next = pc + 1 + size;
+      if (op == kEnd) {
+        if (sp_ == 0) return Malformed(pc, "'end' with an empty stack");
+        return stack_[sp_ - 1];
+      }
+      absl::StatusOr<size_t> to = Execute(op, arg, pc, next);
+      if (!to.ok()) return to.status();
+      pc = *to;
+    }
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("agent expression still running after %d bytecodes", kMaxAgentExprSteps));
+  }
+
+ private:
+  absl::Status Push(uint64_t v) {
+    if (sp_ == stack_.size()) return absl::ResourceExhaustedError("agent expression stack full");
+    stack_[sp_++] = v;
+    return absl::OkStatus();
+  }
+  absl::Status Need(size_t n, size_t pc) {
+    if (sp_ < n) return Malformed(pc, "stack underflow");
+    return absl::OkStatus();
+  }
+  uint64_t& Top(size_t depth = 0) { return stack_[sp_ - 1 - depth]; }
+
+  // Pops b, then a, and pushes f(a, b).
+  template <typename F>
+  absl::Status Binary(size_t pc, F f) {
+    if (absl::Status s = Need(2, pc); !s.ok()) return s;
+    const uint64_t b = Top();
+    --sp_;
+    absl::StatusOr<uint64_t> r = f(Top(), b);
+    if (!r.ok()) return r.status();
+    Top() = *r;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<uint64_t> Read(uint64_t addr, size_t len, size_t pc) {
+    uint8_t bytes[8] = {};
+    if (!env_.read(addr, bytes, len)) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "agent expression at byte %d reads unmapped memory at 0x%x", pc, addr));
+    }
+    uint64_t v = 0;
+    for (size_t i = len; i > 0; --i) v = (v << 8) | bytes[i - 1];  // x86 is little-endian
+    return v;
+  }
+
+  absl::StatusOr<size_t> Jump(uint64_t target, size_t pc) {
+    if (target >= code_.size()) return Malformed(pc, "jump past the end");
+    return static_cast<size_t>(target);
+  }
+
+  absl::StatusOr<size_t> Execute(uint8_t op, uint64_t arg, size_t pc, size_t next) {
+    using R = absl::StatusOr<uint64_t>;
+    auto signed_of = [](uint64_t v) { return static_cast<int64_t>(v); };
+    absl::Status s;
+    switch (op) {
+      case kAdd: s = Binary(pc, [](uint64_t a, uint64_t b) -> R { return a + b; }); break;
+      case kSub: s = Binary(pc, [](uint64_t a, uint64_t b) -> R { return a - b; }); break;
+      case kMul: s = Binary(pc, [](uint64_t a, uint64_t b) -> R { return a * b; }); break;
+      case kDivSigned:
+      case kRemSigned:
+        s = Binary(pc, [&](uint64_t a, uint64_t b) -> R {
+          if (b == 0) return absl::InvalidArgumentError("agent expression divides by zero");
+          // INT64_MIN / -1 overflows in C++; the two's complement answer is INT64_MIN, rest 0.
+          if (signed_of(b) == -1) return op == kDivSigned ? 0 - a : 0;
+          return static_cast<uint64_t>(op == kDivSigned ? signed_of(a) / signed_of(b)
+                                                        : signed_of(a) % signed_of(b));
+        });
+        break;
+      case kDivUnsigned:
+      case kRemUnsigned:
+        s = Binary(pc, [&](uint64_t a, uint64_t b) -> R {
+          if (b == 0) return absl::InvalidArgumentError("agent expression divides by zero");
+          return op == kDivUnsigned ? a / b : a % b;
+        });
+        break;
+      case kLsh: s = Binary(pc, [](uint64_t a, uint64_t b) -> R { return b >= 64 ? 0 : a << b; }); break;
+      case kRshSigned:
+        s = Binary(pc, [&](uint64_t a, uint64_t b) -> R {
+          return static_cast<uint64_t>(signed_of(a) >> (b >= 64 ? 63 : b));
+        });
+        break;
+      case kRshUnsigned: s = Binary(pc, [](uint64_t a, uint64_t b) -> R { return b >= 64 ? 0 : a >> b; }); break;
+      case kBitAnd: s = Binary(pc, [](uint64_t a, uint64_t b) -> R { return a & b; }); break;
+      case kBitOr: s = Binary(pc, [](uint64_t a, uint64_t b) -> R { return a | b; }); break;
+      case kBitXor: s = Binary(pc, [](uint64_t a, uint64_t b) -> R { return a ^ b; }); break;
+      case kEqual: s = Binary(pc, [](uint64_t a, uint64_t b) -> R { return a == b; }); break;
+      case kLessSigned: s = Binary(pc, [&](uint64_t a, uint64_t b) -> R { return signed_of(a) < signed_of(b); }); break;
+      case kLessUnsigned: s = Binary(pc, [](uint64_t a, uint64_t b) -> R { return a < b; }); break;
+      case kLogNot:
+      case kBitNot:
+        if ((s = Need(1, pc)).ok()) Top() = op == kLogNot ? !Top() : ~Top();
+        break;
+      case kExt:
+        if (arg == 0) return Malformed(pc, "ext 0");
+        if ((s = Need(1, pc)).ok() && arg < 64) {
+          const uint64_t sign = uint64_t{1} << (arg - 1);
+          Top() &= (uint64_t{1} << arg) - 1;
+          Top() = (Top() ^ sign) - sign;
+        }
+        break;
+      case kZeroExt:
+        if ((s = Need(1, pc)).ok() && arg < 64) Top() &= (uint64_t{1} << arg) - 1;
+        break;
+      case kRef8:
+      case kRef16:
+      case kRef32:
+      case kRef64: {
+        if (!(s = Need(1, pc)).ok()) break;
+        absl::StatusOr<uint64_t> v = Read(Top(), size_t{1} << (op - kRef8), pc);
+        if (!v.ok()) return v.status();
+        Top() = *v;
+        break;
+      }
+      case kIfGoto: {
+        if (!(s = Need(1, pc)).ok()) break;
+        const bool taken = Top() != 0;
+        --sp_;
+        if (taken) return Jump(arg, pc);
+        break;
+      }
+      case kGoto:
+        return Jump(arg, pc);
+      case kConst8:
+      case kConst16:
+      case kConst32:
+      case kConst64:
+        s = Push(arg);
+        break;
+      case kReg: {
+        std::optional<uint64_t> v = env_.reg(static_cast<int>(arg));
+        if (!v) {
+          return absl::UnimplementedError(
+              absl::StrFormat("agent expression reads register %d, which km does not offer", arg));
+        }
+        s = Push(*v);
+        break;
+      }
+      case kDup:
+        if ((s = Need(1, pc)).ok()) s = Push(Top());
+        break;
+      case kPop:
+        if ((s = Need(1, pc)).ok()) --sp_;
+        break;
+      case kSwap:
+        if ((s = Need(2, pc)).ok()) std::swap(Top(0), Top(1));
+        break;
+      case kPick:
+        if ((s = Need(arg + 1, pc)).ok()) s = Push(Top(arg));
+        break;
+      case kRot:
+        // a b c => c a b
+        if ((s = Need(3, pc)).ok()) {
+          const uint64_t c = Top(0);
+          Top(0) = Top(1);
+          Top(1) = Top(2);
+          Top(2) = c;
+        }
+        break;
+      // Collection bytecodes record data for tracepoints: a condition has nothing to record,
+      // so they do nothing beyond their stack effect.
+      case kTrace:
+      case kTracenz:
+        if ((s = Need(2, pc)).ok()) sp_ -= 2;
+        break;
+      case kTraceQuick:
+      case kTracev:
+      case kTrace16:
+        break;
+      default:
+        return absl::UnimplementedError(
+            absl::StrFormat("agent expression opcode 0x%02x (floating point, trace state "
+                            "variables or printf) is not evaluated by km",
+                            op));
+    }
+    if (!s.ok()) return s;
+    return next;
+  }
+
+  absl::string_view code_;
+  const AgentExprEnv& env_;
+  std::array<uint64_t, kMaxAgentExprStack> stack_{};
+  size_t sp_ = 0;
+};
+
+}  // namespace
+
+absl::Status ValidateAgentExpr(absl::string_view code) {
+  if (code.empty()) return absl::InvalidArgumentError("empty agent expression");
+  if (code.size() > kMaxAgentExprBytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "agent expression of %d bytes: at most %d", code.size(), kMaxAgentExprBytes));
+  }
+  for (size_t pc = 0; pc < code.size();) {
+    const uint8_t op = static_cast<uint8_t>(code[pc]);
+    const int size = op == kPrintf ? PrintfOperandSize(code, pc + 1) : OperandSize(op);
+    if (size < 0) return Malformed(pc, absl::StrFormat("unknown opcode 0x%02x", op));
+    if (pc + 1 + size > code.size()) return Malformed(pc, "operand runs past the end");
+    if ((op == kGoto || op == kIfGoto) && Operand(code, pc + 1, 2) >= code.size()) {
+      return Malformed(pc, "jump past the end");
+    }
+    if (op == kExt && Operand(code, pc + 1, 1) == 0) return Malformed(pc, "ext 0");
+    pc += 1 + size;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> EvalAgentExpr(absl::string_view bytecode, const AgentExprEnv& env) {
+  return Machine(bytecode, env).Run();
+}
+
+}  // namespace km_hooks
