@@ -18,14 +18,17 @@ void Handlers::Disconnect() {
   detached_ = true;
 }
 
+std::string Handlers::SupportedFeatures(bool multiprocess) {
+  return absl::StrFormat(
+      "PacketSize=%x;QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
+      "qXfer:exec-file:read+;qXfer:threads:read+;vContSupported+;swbreak+;hwbreak+;%s",
+      kPacketSize, multiprocess ? "multiprocess+" : "multiprocess-");
+}
+
 Response Handlers::QSupported(absl::string_view packet) {
   const std::vector<rsp::Feature> gdb_features = rsp::ParseQSupported(packet);
   multiprocess_ = rsp::GdbSupports(gdb_features, "multiprocess");
-  std::string reply = absl::StrFormat(
-      "PacketSize=%x;QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
-      "qXfer:exec-file:read+;qXfer:threads:read+;vContSupported+;swbreak+;hwbreak+;%s",
-      kPacketSize, multiprocess_ ? "multiprocess+" : "multiprocess-");
-  return Response{{reply}};
+  return Response{{SupportedFeatures(multiprocess_)}};
 }
 
 Response Handlers::StopStatus() { return Response{{StopReply(run_.last_report())}}; }

@@ -37,6 +37,10 @@ class Handlers {
 
   Response Handle(absl::string_view packet);
 
+  // What qSupported answers (extended_mode.cc adds its own features when it answers for a
+  // session with no process yet).
+  static std::string SupportedFeatures(bool multiprocess);
+
   // An event from the target; the stop reply to send when it ends a run.
   std::optional<std::string> HandleEvent(const Event& event);
   // ^C (or vCtrlC): the stop reply, when something was running.
