@@ -1,6 +1,4 @@
 // The connection's basics: feature negotiation, the stop status, detach and kill.
-#include <unistd.h>
-
 #include "absl/strings/str_format.h"
 #include "agent/handlers/handlers.h"
 #include "agent/log.h"
@@ -8,9 +6,7 @@
 
 namespace agent {
 
-Handlers::~Handlers() {
-  for (const auto& [gdb_fd, host_fd] : vfile_fds_) close(host_fd);
-}
+Handlers::~Handlers() = default;
 
 void Handlers::Disconnect() {
   if (detached_ || run_.exited()) return;

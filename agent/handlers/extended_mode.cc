@@ -35,7 +35,7 @@ bool IsExitReply(absl::string_view packet) {
 
 // Packets about a process, which have nothing to act on without one.
 bool NeedsProcess(absl::string_view p) {
-  static constexpr absl::string_view kPrefixes[] = {"qC", "qXfer:", "vCont", "vFile:", "vKill"};
+  static constexpr absl::string_view kPrefixes[] = {"qC", "qXfer:", "vCont", "vKill"};
   for (absl::string_view prefix : kPrefixes) {
     if (absl::StartsWith(p, prefix)) return true;
   }
@@ -66,6 +66,7 @@ absl::Status ExtendedMode::Start(std::unique_ptr<Target> owned, Target* target, 
   p.pid = info->pid;
   p.attached = attached;
   p.handlers = std::make_unique<Handlers>(*target, *info);
+  p.handlers->ShareHostFiles(host_files_);
   // The connection's features (multiprocess) hold for every process it debugs.
   if (!qsupported_.empty()) p.handlers->Handle(qsupported_);
   if (absl::Status s = p.handlers->Begin(); !s.ok()) return s;
@@ -134,6 +135,7 @@ Response ExtendedMode::Handle(absl::string_view p) {
   }
   if (StartsWith(p, "qSupported")) return QSupported(p);
   if (p == "QStartNoAckMode") return Reply("OK");
+  if (StartsWith(p, "vFile:")) return host_files_->Handle(p);
   if (StartsWith(p, "vRun;")) return VRun(p);
   if (extended_ && StartsWith(p, "R")) return Restart();
   if (StartsWith(p, "vAttach;")) return VAttach(p);

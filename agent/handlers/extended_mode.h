@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "agent/handlers/handlers.h"
+#include "agent/handlers/host_files.h"
 #include "agent/process_source.h"
 #include "agent/target.h"
 
@@ -84,6 +85,8 @@ class ExtendedMode {
   std::vector<std::string> last_argv_;  // what the last process ran, for vRun without a program
   std::map<std::string, std::string> env_set_;  // gdb's `set environment`
   std::set<std::string> env_unset_;             // gdb's `unset environment`
+  // gdb's vFile files outlive each process: it checks its executable before each run.
+  std::shared_ptr<HostFiles> host_files_ = std::make_shared<HostFiles>();
   std::string osdata_;  // built for offset 0 of a qXfer:osdata read, served in pieces
 };
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,8 @@
 #include "agent/target.h"
 
 namespace agent {
+
+class HostFiles;
 
 // What to send back for one packet.
 struct Response {
@@ -40,6 +43,8 @@ class Handlers {
   // What qSupported answers (extended_mode.cc adds its own features when it answers for a
   // session with no process yet).
   static std::string SupportedFeatures(bool multiprocess);
+  // The connection's vFile files, shared by each process's handlers (vfile.cc).
+  void ShareHostFiles(std::shared_ptr<HostFiles> files);
 
   // An event from the target; the stop reply to send when it ends a run.
   std::optional<std::string> HandleEvent(const Event& event);
@@ -105,8 +110,7 @@ class Handlers {
   bool detached_ = false;
   int general_thread_ = 0;  // 0: whichever thread last stopped
   std::string threads_xml_;  // built for offset 0 of a qXfer:threads read, served in pieces
-  std::map<int, int> vfile_fds_;  // gdb's fd -> host fd
-  int next_vfile_fd_ = 1;
+  std::shared_ptr<HostFiles> host_files_;
 };
 
 }  // namespace agent
