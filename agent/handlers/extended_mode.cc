@@ -70,10 +70,8 @@ absl::Status ExtendedMode::Start(std::unique_ptr<Target> owned, Target* target, 
   // The connection's features (multiprocess) hold for every process it debugs.
   if (!qsupported_.empty()) p.handlers->Handle(qsupported_);
   if (absl::Status s = p.handlers->Begin(); !s.ok()) return s;
-  if (!info->argv.empty()) {
-    last_argv_ = info->argv;
-    last_argv_[0] = info->payload_path;
-  }
+  last_argv_ = info->argv.empty() ? std::vector<std::string>{info->payload_path} : info->argv;
+  last_argv_[0] = info->payload_path;
   Log(absl::StrFormat("debugging %s in km pid %d%s", info->payload_path, info->pid,
                       attached ? "" : " (started for gdb)"));
   process_ = std::move(p);

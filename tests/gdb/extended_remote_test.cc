@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -78,8 +79,13 @@ class ExtendedRemoteTest : public ::testing::TestWithParam<std::string> {
     return *std::move(agent);
   }
 
-  GdbRun Gdb(const std::vector<std::string>& commands, absl::string_view mode = "extended-remote") {
-    absl::StatusOr<GdbRun> run = RunGdb(absl::StrCat("target ", mode, " 127.0.0.1:", port_), commands);
+  // gdb connected to the agent on port_ with `target MODE`, or with `target TARGET` when
+  // target names a pipe ("remote | ...").
+  GdbRun Gdb(const std::vector<std::string>& commands, absl::string_view target = "extended-remote") {
+    const std::string command = absl::StrContains(target, '|')
+                                    ? absl::StrCat("target ", target)
+                                    : absl::StrCat("target ", target, " 127.0.0.1:", port_);
+    absl::StatusOr<GdbRun> run = RunGdb(command, commands);
     EXPECT_TRUE(run.ok()) << run.status();
     return run.ok() ? *run : GdbRun{};
   }
@@ -121,6 +127,21 @@ TEST_P(ExtendedRemoteTest, AgentLaunchesThePayloadAndForwardsItsExitStatus) {
   ASSERT_THAT(kms, SizeIs(1));
   EXPECT_THAT(log, HasSubstr(absl::StrFormat("km (pid %d) exited with status 5", kms[0])));
   EXPECT_FALSE(Alive(kms[0]));
+}
+
+// The same through a pipe (gdb starts the agent): the payload's output must stay off the
+// agent's stdout, which is gdb's protocol channel.
+TEST_P(ExtendedRemoteTest, AgentOnStdioLaunchesThePayload) {
+  const GdbRun gdb = Gdb({"break main", "continue", "print argc", "continue"},
+                         absl::StrCat("remote | ", km_test::Runfile("agent/km-gdb-agent"), " --stdio --km ",
+                                      km_test::Runfile("km/km"), " --accel ", GetParam(), " -- ",
+                                      Payload("hello"), " 2"));
+  SCOPED_TRACE(gdb.out);
+  EXPECT_THAT(gdb.out, ContainsRegex("Breakpoint 1, main \\(argc=2, argv=0x[0-9a-f]+\\)"));
+  EXPECT_THAT(gdb.out, HasSubstr("$1 = 2"));
+  EXPECT_THAT(gdb.out, HasSubstr("argc=2\nargv[1]=2\n"));
+  EXPECT_THAT(gdb.out, ContainsRegex("\\[Inferior 1 \\(process [0-9]+\\) exited with code 02\\]"));
+  EXPECT_THAT(gdb.out, Not(HasSubstr("Ignoring packet error")));
 }
 
 // run, run again after the exit, kill then run: each run a fresh km with the arguments and
@@ -303,6 +324,10 @@ TEST_P(ExtendedRemoteTest, NoKmOutlivesTheAgent) {
     struct stat st;
     if (sig == SIGTERM) {
       EXPECT_NE(stat(dir.c_str(), &st), 0) << dir << " left behind";
+    } else {
+      // Nobody is left to remove it: neither the agent nor km ran another instruction.
+      unlink(absl::StrCat(dir, "/km.sock").c_str());
+      rmdir(dir.c_str());
     }
   }
 }
