@@ -69,7 +69,11 @@ absl::Status ExtendedMode::Start(std::unique_ptr<Target> owned, Target* target, 
   p.handlers->ShareHostFiles(host_files_);
   // The connection's features (multiprocess) hold for every process it debugs.
   if (!qsupported_.empty()) p.handlers->Handle(qsupported_);
-  if (absl::Status s = p.handlers->Begin(); !s.ok()) return s;
+  if (absl::Status s = p.handlers->Begin(); !s.ok()) {
+    // A km started for this run that cannot be debugged is of no use to anyone.
+    if (!attached && source_ != nullptr) source_->Ended(info->pid);
+    return s;
+  }
   last_argv_ = info->argv.empty() ? std::vector<std::string>{info->payload_path} : info->argv;
   last_argv_[0] = info->payload_path;
   Log(absl::StrFormat("debugging %s in km pid %d%s", info->payload_path, info->pid,
@@ -228,6 +232,7 @@ Response ExtendedMode::Run(std::vector<std::string> argv) {
     Log(absl::StrCat("run ", absl::StrJoin(argv, " "), ": ", s.message()));
     return Reply("E01");
   }
+  last_argv_ = std::move(argv);
   return process_->handlers->Handle("?");
 }
 

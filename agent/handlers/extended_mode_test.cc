@@ -108,8 +108,18 @@ TEST_F(ExtendedModeTest, KillEndsTheProcessAndRunWithoutProgramRepeatsTheLast) {
   EXPECT_EQ(mode_.Disconnect(), SessionEnd::kPayloadGone);
   EXPECT_THAT(Send(absl::StrCat("vRun;;", Hex("2"))), StartsWith("T05"));
   ASSERT_EQ(source_.launched_argv.size(), 2u);
-  // The program km last said it ran (the fake's TargetInfo), with the new arguments.
-  EXPECT_THAT(source_.launched_argv[1], ElementsAre("/payloads/hello", "2"));
+  // The program that ran last, with the new arguments.
+  EXPECT_THAT(source_.launched_argv[1], ElementsAre("/bin/prog", "2"));
+}
+
+TEST_F(ExtendedModeTest, RRestartsTheLastProgramWithoutReply) {
+  Send("!");
+  Send(absl::StrCat("vRun;", Hex("/bin/prog"), ";", Hex("x")));
+  EXPECT_EQ(Send("R00"), "<none>");  // gdb asks '?' next
+  EXPECT_THAT(source_.ended, ElementsAre(testing::FakeTarget::kPid));
+  ASSERT_EQ(source_.launched_argv.size(), 2u);
+  EXPECT_THAT(source_.launched_argv[1], ElementsAre("/bin/prog", "x"));
+  EXPECT_THAT(Send("?"), StartsWith("T05"));
 }
 
 TEST_F(ExtendedModeTest, AttachDebugsARunningKmAndDetachLetsItGo) {

@@ -99,8 +99,13 @@ class ExtendedRemoteTest : public ::testing::TestWithParam<std::string> {
     absl::StatusOr<Child> km = StartProcess(argv, "km");
     EXPECT_TRUE(km.ok()) << km.status();
     if (!km.ok()) std::abort();
-    // km blocks SIGUSR1 from its first instruction; give it a moment to start its payload.
-    absl::SleepFor(absl::Milliseconds(300));
+    // Until the exec, the child is this test, which the agent rightly refuses to attach to.
+    const std::string exe_link = absl::StrFormat("/proc/%d/exe", km->pid());
+    EXPECT_TRUE(WaitForText([&] {
+      char exe[4096];
+      const ssize_t n = readlink(exe_link.c_str(), exe, sizeof exe);
+      return n > 0 ? std::string(exe, static_cast<size_t>(n)) : std::string();
+    }, "/km", absl::Seconds(10)));
     return *std::move(km);
   }
 
