@@ -80,7 +80,9 @@ std::optional<int> AfterSession(const absl::StatusOr<agent::SessionEnd>& end,
   }
   if (mode.launched) {
     // Like gdbserver: done when gdb is. A payload gdb left running is waited for, since km
-    // dies with the agent; its exit status becomes the agent's.
+    // dies with the agent; its exit status becomes the agent's. After a failed session km
+    // may still be held at its first instruction: the agent's exit kills it.
+    if (!end.ok()) return 1;
     if (source.AnyRunning()) agent::Log("gdb left; the payload runs on; waiting for km to exit");
     return source.WaitForAll().value_or(0);
   }

@@ -1,6 +1,7 @@
 // vFile host I/O: the files gdb opens on the agent's host (the payload's executable, for its
 // symbols). They belong to the gdb connection, not to a process: in extended mode gdb checks
 // its open executable between one run and the next, when there may be no process at all.
+// Implemented in vfile.cc.
 #pragma once
 
 #include <map>

@@ -211,19 +211,25 @@ TEST_P(ExtendedRemoteTest, EnvironmentFromGdbReachesThePayload) {
   EXPECT_THAT(agent.Out(), HasSubstr("KM_TEST_VAR=from gdb\n"));
 }
 
-// `start` stops at main of a fresh process; a breakpoint set before it is hit later on.
-TEST_P(ExtendedRemoteTest, StartStopsAtMainAndEarlierBreakpointsHold) {
+// `start` stops at main of a fresh process; `run` while it is stopped there starts over in
+// another fresh one (gdb kills the first), where the breakpoint set before both is hit.
+TEST_P(ExtendedRemoteTest, StartStopsAtMainAndRunStartsOver) {
   Child agent = StartAgent({"--multi", "--once"});
   const std::string demo = Payload("gdb_demo");
   const GdbRun gdb = Gdb({absl::StrCat("file ", demo), absl::StrCat("set remote exec-file ", demo),
-                          "break add", "start", "info breakpoints", "continue", "continue"});
+                          "break add", "start", "run", "continue"});
   agent.Wait(absl::Seconds(10));
-  SCOPED_TRACE(absl::StrCat(gdb.out, "\n--- agent ---\n", agent.Err()));
+  const std::string log = agent.Err();
+  SCOPED_TRACE(absl::StrCat(gdb.out, "\n--- agent ---\n", log));
   EXPECT_THAT(gdb.out, ContainsRegex("Temporary breakpoint 2, main \\(argc=1, argv=0x[0-9a-f]+\\) at "
                                      ".*gdb_demo.c:"));
   EXPECT_THAT(gdb.out, ContainsRegex("Breakpoint 1, add \\(a=3, b=4\\) at .*gdb_demo.c:" +
                                      std::to_string(DemoLine("add-body"))));
   EXPECT_THAT(gdb.out, ContainsRegex("exited with code 03\\]"));
+  const std::vector<int> kms = LaunchedKms(log);
+  ASSERT_THAT(kms, SizeIs(2));
+  EXPECT_THAT(log, HasSubstr(absl::StrFormat("km (pid %d) exited with status 137", kms[0])));
+  EXPECT_THAT(log, HasSubstr(absl::StrFormat("km (pid %d) exited with status 3", kms[1])));
 }
 
 // A km started with no debug socket: attach sends it SIGUSR1 (km's late attach), debugs the
