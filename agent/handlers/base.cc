@@ -1,6 +1,4 @@
 // The connection's basics: feature negotiation, the stop status, detach and kill.
-#include <unistd.h>
-
 #include "absl/strings/str_format.h"
 #include "agent/handlers/handlers.h"
 #include "agent/log.h"
@@ -8,9 +6,7 @@
 
 namespace agent {
 
-Handlers::~Handlers() {
-  for (const auto& [gdb_fd, host_fd] : vfile_fds_) close(host_fd);
-}
+Handlers::~Handlers() = default;
 
 void Handlers::Disconnect() {
   if (detached_ || payload_gone()) return;
@@ -18,15 +14,18 @@ void Handlers::Disconnect() {
   detached_ = true;
 }
 
-Response Handlers::QSupported(absl::string_view packet) {
-  const std::vector<rsp::Feature> gdb_features = rsp::ParseQSupported(packet);
-  multiprocess_ = rsp::GdbSupports(gdb_features, "multiprocess");
-  std::string reply = absl::StrFormat(
+std::string Handlers::SupportedFeatures(bool multiprocess) {
+  return absl::StrFormat(
       "PacketSize=%x;QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
       "qXfer:exec-file:read+;qXfer:threads:read+;vContSupported+;swbreak+;hwbreak+;QNonStop+;"
       "ConditionalBreakpoints+;%s",
-      kPacketSize, multiprocess_ ? "multiprocess+" : "multiprocess-");
-  return Response{{reply}};
+      kPacketSize, multiprocess ? "multiprocess+" : "multiprocess-");
+}
+
+Response Handlers::QSupported(absl::string_view packet) {
+  const std::vector<rsp::Feature> gdb_features = rsp::ParseQSupported(packet);
+  multiprocess_ = rsp::GdbSupports(gdb_features, "multiprocess");
+  return Response{{SupportedFeatures(multiprocess_)}};
 }
 
 Response Handlers::StopStatus() { return Response{{StopReply(run_.last_report())}}; }

@@ -2,6 +2,7 @@
 // "not supported".
 #include "absl/strings/match.h"
 #include "agent/handlers/handlers.h"
+#include "agent/handlers/host_files.h"
 #include "agent/log.h"
 
 namespace agent {
@@ -11,7 +12,8 @@ Handlers::Handlers(Target& target, TargetInfo info)
       info_(std::move(info)),
       breakpoints_(target),
       memory_(target),
-      run_(target, breakpoints_) {}
+      run_(target, breakpoints_),
+      host_files_(std::make_shared<HostFiles>()) {}
 
 absl::Status Handlers::Begin() { return run_.Begin(info_.pid).status(); }
 

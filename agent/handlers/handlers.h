@@ -23,6 +23,8 @@
 
 namespace agent {
 
+class HostFiles;
+
 // What to send back for one packet.
 struct Response {
   std::vector<std::string> packets;  // payloads, unframed, in order (none: no reply at all)
@@ -40,6 +42,12 @@ class Handlers {
   absl::Status Begin();
 
   Response Handle(absl::string_view packet);
+
+  // What qSupported answers (extended_mode.cc adds its own features when it answers for a
+  // session with no process yet).
+  static std::string SupportedFeatures(bool multiprocess);
+  // The connection's vFile files, shared by each process's handlers (vfile.cc).
+  void ShareHostFiles(std::shared_ptr<HostFiles> files);
 
   // An event from the target; the stop reply to send when it ends a run.
   std::optional<std::string> HandleEvent(const Event& event);
@@ -121,8 +129,7 @@ class Handlers {
   bool detached_ = false;
   int general_thread_ = 0;  // 0: whichever thread last stopped
   std::string threads_xml_;  // built for offset 0 of a qXfer:threads read, served in pieces
-  std::map<int, int> vfile_fds_;  // gdb's fd -> host fd
-  int next_vfile_fd_ = 1;
+  std::shared_ptr<HostFiles> host_files_;
 };
 
 }  // namespace agent

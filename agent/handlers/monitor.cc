@@ -16,7 +16,8 @@ constexpr char kHelp[] =
     "  help      this list\n"
     "  info      km's pid, the payload, its arguments and the engine\n"
     "  threads   every payload thread (vCPU) with its name and state\n"
-    "  memory    the guest memory map\n";
+    "  memory    the guest memory map\n"
+    "  processes km processes of this user that attach PID can debug\n";
 
 std::string StateName(ThreadState state) {
   switch (state) {

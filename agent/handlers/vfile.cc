@@ -7,7 +7,7 @@
 
 #include <cerrno>
 
-#include "agent/handlers/handlers.h"
+#include "agent/handlers/host_files.h"
 #include "agent/log.h"
 #include "agent/rsp/packets/vfile.h"
 
@@ -22,7 +22,15 @@ constexpr uint64_t kMaxPread = (kPacketSize - 32) / 2;
 
 }  // namespace
 
-Response Handlers::VFile(absl::string_view packet) {
+Response Handlers::VFile(absl::string_view packet) { return host_files_->Handle(packet); }
+
+void Handlers::ShareHostFiles(std::shared_ptr<HostFiles> files) { host_files_ = std::move(files); }
+
+HostFiles::~HostFiles() {
+  for (const auto& [gdb_fd, host_fd] : fds_) close(host_fd);
+}
+
+Response HostFiles::Handle(absl::string_view packet) {
   absl::StatusOr<rsp::VFileRequest> req = rsp::ParseVFile(packet);
   if (!req.ok()) {
     Log(req.status().message());
@@ -35,13 +43,13 @@ Response Handlers::VFile(absl::string_view packet) {
     }
     const int fd = open(open_req->path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Response{{rsp::VFileError(errno)}};
-    const int gdb_fd = next_vfile_fd_++;
-    vfile_fds_[gdb_fd] = fd;
+    const int gdb_fd = next_fd_++;
+    fds_[gdb_fd] = fd;
     return Response{{rsp::VFileResult(gdb_fd)}};
   }
   if (const auto* pread_req = std::get_if<rsp::VFilePread>(&*req)) {
-    auto it = vfile_fds_.find(pread_req->fd);
-    if (it == vfile_fds_.end()) return Response{{rsp::VFileError(EBADF)}};
+    auto it = fds_.find(pread_req->fd);
+    if (it == fds_.end()) return Response{{rsp::VFileError(EBADF)}};
     std::string buf(std::min(pread_req->count, kMaxPread), '\0');
     const ssize_t n = pread(it->second, buf.data(), buf.size(), static_cast<off_t>(pread_req->offset));
     if (n < 0) return Response{{rsp::VFileError(errno)}};
@@ -49,15 +57,15 @@ Response Handlers::VFile(absl::string_view packet) {
     return Response{{rsp::VFileResult(n, buf)}};
   }
   if (const auto* close_req = std::get_if<rsp::VFileClose>(&*req)) {
-    auto it = vfile_fds_.find(close_req->fd);
-    if (it == vfile_fds_.end()) return Response{{rsp::VFileError(EBADF)}};
+    auto it = fds_.find(close_req->fd);
+    if (it == fds_.end()) return Response{{rsp::VFileError(EBADF)}};
     close(it->second);
-    vfile_fds_.erase(it);
+    fds_.erase(it);
     return Response{{rsp::VFileResult(0)}};
   }
   if (const auto* fstat_req = std::get_if<rsp::VFileFstat>(&*req)) {
-    auto it = vfile_fds_.find(fstat_req->fd);
-    if (it == vfile_fds_.end()) return Response{{rsp::VFileError(EBADF)}};
+    auto it = fds_.find(fstat_req->fd);
+    if (it == fds_.end()) return Response{{rsp::VFileError(EBADF)}};
     struct stat st;
     if (fstat(it->second, &st) != 0) return Response{{rsp::VFileError(errno)}};
     const std::string data = rsp::FileIoStat(

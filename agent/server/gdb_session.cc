@@ -49,7 +49,7 @@ class Wire {
 };
 
 // Answers one item from gdb. Returns false when the connection should end.
-absl::Status HandleItem(const rsp::FramedItem& item, Handlers& handlers, Wire& wire) {
+absl::Status HandleItem(const rsp::FramedItem& item, ExtendedMode& handlers, Wire& wire) {
   switch (item.kind) {
     case rsp::FramedItem::Kind::kAck:
       return absl::OkStatus();
@@ -84,37 +84,37 @@ absl::Status HandleItem(const rsp::FramedItem& item, Handlers& handlers, Wire& w
 }
 
 // Non-stop: the stop gdb is to hear of now, if any (one at a time; see StopNotifications).
-absl::Status SendNotification(Handlers& handlers, Wire& wire) {
-  if (std::optional<std::string> stop = handlers.TakeNotification()) return wire.Notify("Stop", *stop);
+absl::Status SendNotification(ExtendedMode& handlers, Wire& wire) {
+  if (std::optional<std::string> stop = handlers.TakeNotification()) {
+    return wire.Notify("Stop", *stop);
+  }
   return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::StatusOr<SessionEnd> ServeGdb(Connection& gdb, Target& target) {
-  absl::StatusOr<TargetInfo> info = target.GetTarget();
-  if (!info.ok()) return info.status();
-  Handlers handlers(target, *info);
-  if (absl::Status s = handlers.Begin(); !s.ok()) return s;
-  Log(absl::StrCat("gdb connected (", gdb.peer(), "); debugging ", info->payload_path,
-                   " in km pid ", info->pid));
+  ExtendedMode processes(/*source=*/nullptr);
+  if (absl::Status s = processes.AdoptBorrowed(target, /*attached=*/true); !s.ok()) return s;
+  return ServeGdb(gdb, processes);
+}
+
+absl::StatusOr<SessionEnd> ServeGdb(Connection& gdb, ExtendedMode& handlers) {
+  Log(absl::StrCat("gdb connected (", gdb.peer(), ")"));
 
   Wire wire(gdb);
   std::vector<rsp::FramedItem> items;
   absl::Status failure;
   while (failure.ok()) {
-    pollfd fds[2] = {{gdb.in_fd(), POLLIN, 0}, {target.event_fd(), POLLIN, 0}};
+    // No process (extended mode between runs): a negative fd is not polled.
+    pollfd fds[2] = {{gdb.in_fd(), POLLIN, 0}, {handlers.event_fd(), POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       failure = absl::InternalError(absl::StrCat("poll: ", strerror(errno)));
       break;
     }
     if (fds[1].revents != 0) {
-      while (std::optional<Event> event = target.NextEvent()) {
-        if (std::optional<std::string> stop = handlers.HandleEvent(*event)) {
-          failure = wire.Send(*stop);
-        }
-      }
+      for (const std::string& stop : handlers.TakeEvents()) failure = wire.Send(stop);
       if (failure.ok()) failure = SendNotification(handlers, wire);
     }
     if (fds[0].revents == 0) continue;
@@ -136,10 +136,10 @@ absl::StatusOr<SessionEnd> ServeGdb(Connection& gdb, Target& target) {
     if (failure.ok()) failure = SendNotification(handlers, wire);
   }
   if (!failure.ok()) Log(failure.message());
-  const bool gone = handlers.payload_gone();
-  handlers.Disconnect();
-  Log(gone ? "the payload is gone" : "gdb disconnected; the payload runs on");
-  return gone ? SessionEnd::kPayloadGone : SessionEnd::kGdbLeft;
+  const SessionEnd end = handlers.Disconnect();
+  Log(end == SessionEnd::kPayloadGone ? "gdb disconnected; the payload is gone"
+                                      : "gdb disconnected; the payload runs on");
+  return end;
 }
 
 }  // namespace agent

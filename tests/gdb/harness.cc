@@ -128,13 +128,34 @@ Running::~Running() {
   if (!socket.empty()) RemoveSocket(socket);
 }
 
-absl::StatusOr<Child> StartAgent(const std::string& socket, bool once, int* port) {
+absl::StatusOr<Child> StartProcess(const std::vector<std::string>& argv, absl::string_view name) {
   const int id = NextId();
-  std::vector<std::string> argv = {km_test::Runfile("agent/km-gdb-agent"), "--debug-socket",
-                                   socket, "--port", "0"};
-  if (once) argv.push_back("--once");
-  absl::StatusOr<Child> agent =
-      Child::Start(argv, BaseEnv(), OutputPath(id, "agent.out"), OutputPath(id, "agent.err"));
+  return Child::Start(argv, BaseEnv(), OutputPath(id, absl::StrCat(name, ".out")),
+                      OutputPath(id, absl::StrCat(name, ".err")));
+}
+
+absl::StatusOr<GdbRun> RunGdb(const std::string& target_command,
+                              const std::vector<std::string>& commands) {
+  absl::StatusOr<Child> gdb = StartProcess(GdbArgv(target_command, commands), "gdb");
+  if (!gdb.ok()) return gdb.status();
+  GdbRun run;
+  run.status = gdb->Wait(absl::Seconds(90));
+  if (run.status < 0) gdb->Kill();
+  run.out = gdb->Out() + gdb->Err();
+  if (run.status < 0) absl::StrAppend(&run.out, "\n[gdb TIMED OUT and was killed]");
+  return run;
+}
+
+absl::StatusOr<Child> StartAgent(const std::string& socket, bool once, int* port) {
+  std::vector<std::string> args = {"--debug-socket", socket, "--port", "0"};
+  if (once) args.push_back("--once");
+  return StartAgentWithArgs(args, port);
+}
+
+absl::StatusOr<Child> StartAgentWithArgs(const std::vector<std::string>& args, int* port) {
+  std::vector<std::string> argv = {km_test::Runfile("agent/km-gdb-agent")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  absl::StatusOr<Child> agent = StartProcess(argv, "agent");
   if (!agent.ok()) return agent.status();
   if (!WaitForText([&] { return agent->Err(); }, "listening on", absl::Seconds(10))) {
     return absl::InternalError(absl::StrCat("the agent did not start: ", agent->Err()));

@@ -66,6 +66,18 @@ absl::StatusOr<Running> StartKmAndAgent(const std::string& engine, const std::st
 // Another agent on the same km, e.g. to see km refuse a second controller.
 absl::StatusOr<Child> StartAgent(const std::string& socket, bool once, int* port);
 
+// A child with the tests' environment, its output in TEST_TMPDIR files named after name.
+absl::StatusOr<Child> StartProcess(const std::vector<std::string>& argv, absl::string_view name);
+// The agent with these arguments, once it listens; *port says where.
+absl::StatusOr<Child> StartAgentWithArgs(const std::vector<std::string>& args, int* port);
+// gdb -batch: target_command (e.g. "target extended-remote :N"), then commands; waits for it.
+struct GdbRun {
+  std::string out;  // stdout then stderr
+  int status = -1;
+};
+absl::StatusOr<GdbRun> RunGdb(const std::string& target_command,
+                              const std::vector<std::string>& commands);
+
 // The line number of the "LINE: tag" comment in a payload's source (tests/payloads/NAME.c).
 int SourceLine(absl::string_view payload, absl::string_view tag);
 // The same in the gdb_demo payload's source.
