@@ -74,6 +74,8 @@ absl::Status ExtendedMode::Start(std::unique_ptr<Target> owned, Target* target, 
     if (!attached && source_ != nullptr) source_->Ended(info->pid);
     return s;
   }
+  // gdb says QNonStop before each run, often with no process yet: the mode holds for the next.
+  if (non_stop_) p.handlers->Handle("QNonStop:1");
   last_argv_ = info->argv.empty() ? std::vector<std::string>{info->payload_path} : info->argv;
   last_argv_[0] = info->payload_path;
   Log(absl::StrFormat("debugging %s in km pid %d%s", info->payload_path, info->pid,
@@ -155,6 +157,7 @@ Response ExtendedMode::Handle(absl::string_view p) {
   if (StartsWith(p, "qRcmd,")) {
     if (std::optional<Response> r = Monitor(p)) return *r;
   }
+  if (StartsWith(p, "QNonStop:")) return SetNonStop(p);
   if (!process_) return WithoutProcess(p);
 
   Response r = process_->handlers->Handle(p);
@@ -167,6 +170,17 @@ Response ExtendedMode::Handle(absl::string_view p) {
     Retire(/*gone=*/false);
   }
   return r;
+}
+
+Response ExtendedMode::SetNonStop(absl::string_view p) {
+  if (p != "QNonStop:0" && p != "QNonStop:1") return Reply("E01");
+  if (process_) {
+    Response r = process_->handlers->Handle(p);
+    if (r.packets == std::vector<std::string>{"OK"}) non_stop_ = p == "QNonStop:1";
+    return r;
+  }
+  non_stop_ = p == "QNonStop:1";
+  return Reply("OK");
 }
 
 Response ExtendedMode::WithoutProcess(absl::string_view p) {

@@ -66,6 +66,8 @@ class ExtendedMode {
   void Retire(bool gone);
   // A packet gdb sends with no process to ask about.
   Response WithoutProcess(absl::string_view packet);
+  // QNonStop: the mode of the current process and of the ones started after it.
+  Response SetNonStop(absl::string_view packet);
 
   Response QSupported(absl::string_view packet);
   Response Run(std::vector<std::string> argv);
@@ -81,6 +83,7 @@ class ExtendedMode {
   ProcessSource* source_;
   std::optional<Process> process_;
   bool extended_ = false;
+  bool non_stop_ = false;  // what gdb last asked for with QNonStop
   std::string qsupported_;  // gdb's, told to each new process's handlers
   bool multiprocess_ = false;
   bool gone_ = false;       // the last process exited or was killed
