@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/step_over_removals.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/km_debug.grpc.pb.h"
 #include "proto/km_debug.pb.h"
@@ -241,11 +242,25 @@ class GrpcTarget : public Target {
     v1::StopResponse resp;
     if (absl::Status s = FromGrpc("Stop", stub_->Stop(&ctx, req, &resp)); !s.ok()) return s;
     std::vector<ThreadStop> out;
-    for (const v1::StopEvent& e : resp.stopped()) out.push_back(FromProto(e));
+    absl::MutexLock lock(&mu_);
+    for (const v1::StopEvent& e : resp.stopped()) {
+      out.push_back(FromProto(e));
+      removals_.Stopped(out.back().tid, out.back().regs.rip);
+    }
     return out;
   }
 
   absl::Status Resume(const std::vector<ThreadAction>& actions) override {
+    std::vector<uint64_t> removals;
+    {
+      absl::MutexLock lock(&mu_);
+      removals = removals_.TakeBefore(actions);
+      removals_.Resumed(actions);
+    }
+    for (uint64_t addr : removals) {
+      absl::Status s = Breakpoint(/*insert=*/false, BreakpointKind::kSoftware, addr, 1);
+      if (!s.ok()) return s;
+    }
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     v1::ResumeRequest req;
@@ -289,7 +304,12 @@ class GrpcTarget : public Target {
     ToProto(regs.general, req.mutable_registers());
     if (regs.fpu) ToProto(*regs.fpu, req.mutable_registers()->mutable_fpu());
     v1::WriteRegistersResponse resp;
-    return FromGrpc("WriteRegisters", stub_->WriteRegisters(&ctx, req, &resp));
+    absl::Status s = FromGrpc("WriteRegisters", stub_->WriteRegisters(&ctx, req, &resp));
+    if (s.ok()) {
+      absl::MutexLock lock(&mu_);
+      removals_.Stopped(tid, regs.general.rip);
+    }
+    return s;
   }
 
   absl::StatusOr<std::string> ReadMemory(uint64_t addr, uint64_t len) override {
@@ -324,9 +344,17 @@ class GrpcTarget : public Target {
   }
 
   absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) override {
+    if (kind == BreakpointKind::kSoftware) {
+      absl::MutexLock lock(&mu_);
+      if (removals_.Cancel(addr)) return absl::OkStatus();
+    }
     return Breakpoint(/*insert=*/true, kind, addr, len);
   }
   absl::Status RemoveBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) override {
+    if (kind == BreakpointKind::kSoftware) {
+      absl::MutexLock lock(&mu_);
+      if (removals_.Hold(addr)) return absl::OkStatus();
+    }
     return Breakpoint(/*insert=*/false, kind, addr, len);
   }
 
@@ -380,6 +408,11 @@ class GrpcTarget : public Target {
     (void)!write(event_fd_, &one, sizeof one);
   }
 
+  void Note(const ThreadStop& stop) {
+    absl::MutexLock lock(&mu_);
+    removals_.Stopped(stop.tid, stop.regs.rip);
+  }
+
   void ReadEvents() {
     v1::EventsRequest req;
     req.set_session(session_);
@@ -388,15 +421,23 @@ class GrpcTarget : public Target {
     bool exited = false;
     while (reader->Read(&ev)) {
       switch (ev.kind_case()) {
-        case v1::Event::kStop:
-          Push(FromProto(ev.stop()));
+        case v1::Event::kStop: {
+          ThreadStop stop = FromProto(ev.stop());
+          Note(stop);
+          Push(std::move(stop));
           break;
+        }
         case v1::Event::kThreadCreated:
           Push(ThreadCreated{ev.thread_created().tid()});
           break;
-        case v1::Event::kThreadExited:
+        case v1::Event::kThreadExited: {
+          {
+            absl::MutexLock lock(&mu_);
+            removals_.Exited(ev.thread_exited().tid());
+          }
           Push(ThreadExited{ev.thread_exited().tid(), ev.thread_exited().exit_status()});
           break;
+        }
         case v1::Event::kProcessExited:
           exited = true;
           Push(ProcessExited{ev.process_exited().status(), ev.process_exited().signal()});
@@ -419,6 +460,7 @@ class GrpcTarget : public Target {
   std::thread reader_;
   absl::Mutex mu_;
   std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
+  StepOverRemovals removals_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
