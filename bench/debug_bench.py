@@ -98,7 +98,7 @@ INTERRUPT_TIMEOUT = 5.0
 
 def session_spin(tools, name, counts, syms, results):
     """stepi rate, memory read throughput and interrupt latency, in one run of `spin`."""
-    server = servers.STARTERS[name](tools, ["spin"])
+    server = servers.STARTERS[name](tools, ["spin", str(counts.memory)])
     client = None
     try:
         client = RspClient(server.port)
@@ -136,6 +136,7 @@ def session_spin(tools, name, counts, syms, results):
                 stop = client.receive().decode("latin-1")
             except TimeoutError:
                 results["interrupt_ignored"] = True
+                server.kill()
                 return
             client.sock.settimeout(None)
             results["interrupt"].append((time.perf_counter() - start) * 1000)
@@ -227,7 +228,7 @@ def run_gdb(tools, name, program_args, setup, timed, checks):
 
 
 def gdb_figures(tools, name, counts, results):
-    seconds, _ = run_gdb(tools, name, ["spin"], ["break hot", "continue", "delete"],
+    seconds, _ = run_gdb(tools, name, ["spin", "1"], ["break hot", "continue", "delete"],
                          ["stepi %d" % counts.gdb_steps], [])
     results["gdb_stepi"].append(seconds)
 

@@ -81,6 +81,12 @@ class Server:
                 proc.wait()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def kill(self):
+        """For a program that would never end on its own."""
+        for proc, _, _ in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+
     def errors(self):
         return "\n".join("%s: %s" % (err, _read(err)[-2000:]) for _, _, err in self.procs)
 
