@@ -344,18 +344,26 @@ class GrpcTarget : public Target {
   }
 
   absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) override {
-    if (kind == BreakpointKind::kSoftware) {
+    if (kind != BreakpointKind::kSoftware) return Breakpoint(/*insert=*/true, kind, addr, len);
+    {
       absl::MutexLock lock(&mu_);
       if (removals_.Cancel(addr)) return absl::OkStatus();
     }
-    return Breakpoint(/*insert=*/true, kind, addr, len);
+    absl::Status s = Breakpoint(/*insert=*/true, kind, addr, len);
+    absl::MutexLock lock(&mu_);
+    if (s.ok()) removals_.Inserted(addr);
+    return s;
   }
   absl::Status RemoveBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) override {
-    if (kind == BreakpointKind::kSoftware) {
+    if (kind != BreakpointKind::kSoftware) return Breakpoint(/*insert=*/false, kind, addr, len);
+    {
       absl::MutexLock lock(&mu_);
       if (removals_.Hold(addr)) return absl::OkStatus();
     }
-    return Breakpoint(/*insert=*/false, kind, addr, len);
+    absl::Status s = Breakpoint(/*insert=*/false, kind, addr, len);
+    absl::MutexLock lock(&mu_);
+    if (s.ok()) removals_.Removed(addr);
+    return s;
   }
 
   absl::Status Detach() override {
@@ -364,7 +372,10 @@ class GrpcTarget : public Target {
     v1::DetachRequest req;
     req.set_session(session_);
     v1::DetachResponse resp;
-    return FromGrpc("Detach", stub_->Detach(&ctx, req, &resp));
+    absl::Status s = FromGrpc("Detach", stub_->Detach(&ctx, req, &resp));
+    absl::MutexLock lock(&mu_);
+    if (s.ok()) removals_.Detached();
+    return s;
   }
 
   int event_fd() const override { return event_fd_; }

@@ -12,8 +12,16 @@ void StepOverRemovals::Resumed(const std::vector<ThreadAction>& actions) {
   }
 }
 
+void StepOverRemovals::Detached() {
+  rips_.clear();
+  inserted_.clear();
+  held_.clear();
+}
+
 bool StepOverRemovals::Hold(uint64_t addr) {
-  // Worth holding only when a thread stands on it: that is the step-over about to happen.
+  // A removal km would refuse goes to km, for its error. Worth holding only when a thread
+  // stands on it: that is the step-over about to happen.
+  if (inserted_.count(addr) == 0) return false;
   for (const auto& [tid, rip] : rips_) {
     if (rip == addr) {
       held_.insert(addr);
@@ -31,6 +39,7 @@ std::vector<uint64_t> StepOverRemovals::TakeBefore(const std::vector<ThreadActio
     if (it != rips_.end() && it->second == *held_.begin()) return {};
   }
   std::vector<uint64_t> out(held_.begin(), held_.end());
+  for (uint64_t addr : out) inserted_.erase(addr);
   held_.clear();
   return out;
 }

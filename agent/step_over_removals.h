@@ -22,6 +22,11 @@ class StepOverRemovals {
   void Resumed(const std::vector<ThreadAction>& actions);
   void Exited(int tid) { rips_.erase(tid); }
 
+  // What km has: software breakpoints inserted and removed through RPCs; none after a detach.
+  void Inserted(uint64_t addr) { inserted_.insert(addr); }
+  void Removed(uint64_t addr) { inserted_.erase(addr); }
+  void Detached();
+
   // A software breakpoint's removal. True: held back, nothing to do now.
   bool Hold(uint64_t addr);
   // A software breakpoint's insertion. True: it cancels a held-back removal, nothing to do now.
@@ -32,6 +37,7 @@ class StepOverRemovals {
 
  private:
   std::map<int, uint64_t> rips_;
+  std::set<uint64_t> inserted_;
   std::set<uint64_t> held_;
 };
 

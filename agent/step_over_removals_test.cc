@@ -16,6 +16,7 @@ ThreadAction Continue(int tid) { return ThreadAction{tid, ResumeMode::kContinue,
 
 TEST(StepOverRemovals, GdbsStepOverCostsNothing) {
   StepOverRemovals r;
+  r.Inserted(kBp);
   r.Stopped(7, kBp);
   EXPECT_TRUE(r.Hold(kBp));
   EXPECT_THAT(r.TakeBefore({Step(7)}), IsEmpty());
@@ -27,6 +28,7 @@ TEST(StepOverRemovals, GdbsStepOverCostsNothing) {
 
 TEST(StepOverRemovals, NoThreadOnTheAddressRemovesAtOnce) {
   StepOverRemovals r;
+  r.Inserted(kBp);
   r.Stopped(7, kBp + 4);
   EXPECT_FALSE(r.Hold(kBp));
   EXPECT_FALSE(r.Cancel(kBp));
@@ -34,15 +36,40 @@ TEST(StepOverRemovals, NoThreadOnTheAddressRemovesAtOnce) {
 
 TEST(StepOverRemovals, ContinuingRemovesFirst) {
   StepOverRemovals r;
+  r.Inserted(kBp);
   r.Stopped(7, kBp);
   ASSERT_TRUE(r.Hold(kBp));
   EXPECT_THAT(r.TakeBefore({Continue(0)}), ElementsAre(kBp));
   EXPECT_THAT(r.TakeBefore({Continue(0)}), IsEmpty());
   EXPECT_FALSE(r.Cancel(kBp));
+  // Removed from km by then: removing it again is km's to refuse.
+  r.Stopped(7, kBp);
+  EXPECT_FALSE(r.Hold(kBp));
+}
+
+TEST(StepOverRemovals, NotInsertedGoesToKm) {
+  StepOverRemovals r;
+  r.Stopped(7, kBp);
+  EXPECT_FALSE(r.Hold(kBp));
+  r.Inserted(kBp);
+  r.Removed(kBp);
+  EXPECT_FALSE(r.Hold(kBp));
+}
+
+TEST(StepOverRemovals, DetachForgetsEverything) {
+  StepOverRemovals r;
+  r.Inserted(kBp);
+  r.Stopped(7, kBp);
+  ASSERT_TRUE(r.Hold(kBp));
+  r.Detached();
+  EXPECT_THAT(r.TakeBefore({Continue(0)}), IsEmpty());
+  r.Stopped(7, kBp);
+  EXPECT_FALSE(r.Hold(kBp));
 }
 
 TEST(StepOverRemovals, OtherThreadsRunningRemovesFirst) {
   StepOverRemovals r;
+  r.Inserted(kBp);
   r.Stopped(7, kBp);
   r.Stopped(8, 0x1000);
   ASSERT_TRUE(r.Hold(kBp));
@@ -51,6 +78,7 @@ TEST(StepOverRemovals, OtherThreadsRunningRemovesFirst) {
 
 TEST(StepOverRemovals, StepFromElsewhereRemovesFirst) {
   StepOverRemovals r;
+  r.Inserted(kBp);
   r.Stopped(7, kBp);
   r.Stopped(8, 0x1000);
   ASSERT_TRUE(r.Hold(kBp));
@@ -59,6 +87,7 @@ TEST(StepOverRemovals, StepFromElsewhereRemovesFirst) {
 
 TEST(StepOverRemovals, StepWithASignalRemovesFirst) {
   StepOverRemovals r;
+  r.Inserted(kBp);
   r.Stopped(7, kBp);
   ASSERT_TRUE(r.Hold(kBp));
   EXPECT_THAT(r.TakeBefore({ThreadAction{7, ResumeMode::kStep, 10}}), ElementsAre(kBp));
@@ -66,6 +95,7 @@ TEST(StepOverRemovals, StepWithASignalRemovesFirst) {
 
 TEST(StepOverRemovals, SecondStepWithoutReinsertingRemovesFirst) {
   StepOverRemovals r;
+  r.Inserted(kBp);
   r.Stopped(7, kBp);
   ASSERT_TRUE(r.Hold(kBp));
   ASSERT_THAT(r.TakeBefore({Step(7)}), IsEmpty());
@@ -76,6 +106,7 @@ TEST(StepOverRemovals, SecondStepWithoutReinsertingRemovesFirst) {
 
 TEST(StepOverRemovals, ExitedThreadForgotten) {
   StepOverRemovals r;
+  r.Inserted(kBp);
   r.Stopped(7, kBp);
   r.Exited(7);
   EXPECT_FALSE(r.Hold(kBp));
