@@ -37,7 +37,7 @@ class Counts:
         self.hits = 20 if quick else 1000
         self.memory = (64 << 10) if quick else (8 << 20)
         self.interrupts = 1 if quick else 3
-        # Iterations of the attach-idle loop, per server: about half a second each here.
+        # Iterations of the attach-idle loop, per server: one to a few seconds each here.
         self.idle_loop = ({"km": 20000, "gdbserver": 200000, "qemu": 200000} if quick else
                           {"km": 2000000, "gdbserver": 200000000, "qemu": 50000000})
         self.gdb_steps = 20 if quick else 500

@@ -2,7 +2,7 @@
 
 It negotiates what the benchmark needs (PacketSize, no-ack mode when offered), speaks
 all-stop vCont and decodes what servers send back (run-length encoding, binary escapes,
-console output packets).
+console output packets, which it skips).
 """
 
 import re
@@ -57,10 +57,6 @@ class StopReply:
             if m:
                 self.thread = m.group(1)
 
-    @property
-    def exited(self) -> bool:
-        return self.kind in "WX"
-
     def __repr__(self):
         return "StopReply(%r)" % self.text[:60]
 
@@ -81,7 +77,6 @@ class RspClient:
         self.acks = True
         self.packet_size = 4096
         self.features = {}
-        self.console = bytearray()
 
     def close(self):
         self.sock.close()
@@ -135,9 +130,8 @@ class RspClient:
             if self.acks:
                 self.sock.sendall(b"+")
             data = decode_payload(raw)
-            # An O packet outside a stop reply is the program's output (qRcmd or gdbserver).
+            # An O packet is the program's output forwarded by the server: not an answer.
             if data[:1] == b"O" and data != b"OK" and _is_hex(data[1:]):
-                self.console += bytes.fromhex(data[1:].decode())
                 continue
             return data
 
