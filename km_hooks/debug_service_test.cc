@@ -18,6 +18,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -76,12 +77,12 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
       socket_ = absl::StrFormat("/tmp/km-%d.sock", km_pid_);
       return;
     }
-    ConnectWhenReady();
+    ASSERT_NO_FATAL_FAILURE(ConnectWhenReady());
   }
 
   void ConnectWhenReady() {
     struct stat st;
-    for (int i = 0; i < 500 && stat(socket_.c_str(), &st) != 0; i++) {
+    for (int i = 0; i < 2000 && stat(socket_.c_str(), &st) != 0; i++) {
       absl::SleepFor(absl::Milliseconds(10));
     }
     ASSERT_EQ(stat(socket_.c_str(), &st), 0) << "km made no socket at " << socket_;
@@ -464,6 +465,14 @@ class RunningPayloadTest : public DebugServiceTest {
 };
 
 TEST_P(RunningPayloadTest, StopFreezesEveryThreadAndResumeLetsThemRun) {
+  // The workers start some time after the socket appears (much later under a sanitizer).
+  v1::ListThreadsResponse started;
+  for (int i = 0; i < 500 && started.threads_size() < 5; i++) {
+    started.Clear();
+    ASSERT_TRUE(stub_->ListThreads(Context().get(), {}, &started).ok());
+    if (started.threads_size() < 5) absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(started.threads_size(), 5);
   // Memory is readable while everything runs; the counters move.
   auto before = Counters();
   absl::SleepFor(absl::Milliseconds(200));
@@ -511,10 +520,21 @@ class LateAttachTest : public RunningPayloadTest {
 };
 
 TEST_P(LateAttachTest, Sigusr1OpensTheDefaultSocket) {
-  // Past exec (km blocks SIGUSR1 first thing, so any moment after that is safe).
-  absl::SleepFor(absl::Milliseconds(300));
+  // km blocks SIGUSR1 first thing; before that the signal would kill it. Its main thread's
+  // blocked mask says when (bit 9: SIGUSR1 is signal 10).
+  bool blocked = false;
+  for (int i = 0; i < 1000 && !blocked; i++) {
+    std::ifstream status(absl::StrFormat("/proc/%d/status", km_pid_));
+    for (std::string line; std::getline(status, line);) {
+      if (absl::StartsWith(line, "SigBlk:")) {
+        blocked = (std::stoull(line.substr(7), nullptr, 16) >> (SIGUSR1 - 1)) & 1;
+      }
+    }
+    if (!blocked) absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(blocked) << "km never blocked SIGUSR1";
   ASSERT_EQ(kill(km_pid_, SIGUSR1), 0);
-  ConnectWhenReady();
+  ASSERT_NO_FATAL_FAILURE(ConnectWhenReady());
   v1::Target target;
   ASSERT_TRUE(stub_->GetTarget(Context().get(), {}, &target).ok());
   EXPECT_EQ(target.pid(), km_pid_);
