@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the whole test suite, then the sanitizer runs (ASan+UBSan and
-# TSan on km_hooks and the agent), then prints one line counting test cases over all runs:
+# Sets everything up and runs the whole test suite, then the sanitizer runs (ASan+UBSan on
+# km_hooks and the agent, TSan on the agent), then prints one line counting test cases over all
+# runs:
 # "N passed, N failed, N skipped". Engines this machine lacks are reported as skipped.
 # Extra arguments go to every bazel test invocation.
 set -uo pipefail
@@ -30,7 +31,10 @@ run() {
 extra=("$@")
 run all -- //...
 run asan --config=asan -- //km_hooks:all //agent:all
-run tsan --config=tsan -- //km_hooks:all //agent:all
+# Not km_hooks under TSan: Debian's abseil is not built with TSan, so absl::Mutex is invisible to
+# it and every access guarded by one reads as a race (Process::Threads against SpawnThread, both
+# under Process::mu_); suppressing those would suppress everything km_hooks does.
+run tsan --config=tsan -- //agent:all
 
 python3 tools/test_summary.py "$collected" || status=1
 exit $status
