@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the whole test suite, then the sanitizer runs (ASan+UBSan on
-# km_hooks and the agent, TSan on the agent), then prints one line counting test cases over all
-# runs:
-# "N passed, N failed, N skipped". Engines this machine lacks are reported as skipped.
+# Sets everything up and runs the whole test suite (fuzzing included, 30 s a target), then the
+# sanitizer runs (ASan+UBSan on km_hooks and the agent, TSan on the agent), then prints one line
+# counting test cases over all runs: "N passed, N failed, N skipped". Engines this machine lacks
+# are reported as skipped. Any failure in any run fails the script.
 # Extra arguments go to every bazel test invocation.
 set -uo pipefail
 cd "$(dirname "$0")/.."
