@@ -8,6 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libunicorn-dev
   musl-tools gdb gdbserver qemu-user util-linux
+  clang libclang-rt-14-dev  # the libFuzzer targets (tools/fuzz/fuzz.bzl)
 )
 
 missing=()
