@@ -18,6 +18,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -76,7 +77,7 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
       socket_ = absl::StrFormat("/tmp/km-%d.sock", km_pid_);
       return;
     }
-    ConnectWhenReady();
+    ASSERT_NO_FATAL_FAILURE(ConnectWhenReady());
   }
 
   void ConnectWhenReady() {
@@ -475,6 +476,14 @@ class RunningPayloadTest : public DebugServiceTest {
 };
 
 TEST_P(RunningPayloadTest, StopFreezesEveryThreadAndResumeLetsThemRun) {
+  // The workers start some time after the socket appears (much later under a sanitizer).
+  v1::ListThreadsResponse started;
+  for (int i = 0; i < 500 && started.threads_size() < 5; i++) {
+    started.Clear();
+    ASSERT_TRUE(stub_->ListThreads(Context().get(), {}, &started).ok());
+    if (started.threads_size() < 5) absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(started.threads_size(), 5);
   // Memory is readable while everything runs; the counters move.
   auto before = Counters();
   absl::SleepFor(absl::Milliseconds(200));
@@ -598,7 +607,7 @@ TEST_P(LateAttachTest, Sigusr1OpensTheDefaultSocket) {
   // km blocks SIGUSR1 first thing; before that the signal would kill it.
   ASSERT_TRUE(BlocksSigusr1(km_pid_)) << "km never blocked SIGUSR1";
   ASSERT_EQ(kill(km_pid_, SIGUSR1), 0);
-  ConnectWhenReady();
+  ASSERT_NO_FATAL_FAILURE(ConnectWhenReady());
   v1::Target target;
   ASSERT_TRUE(stub_->GetTarget(Context().get(), {}, &target).ok());
   EXPECT_EQ(target.pid(), km_pid_);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <utility>
 
 #include "absl/strings/str_format.h"
 
@@ -49,6 +50,7 @@ absl::StatusOr<std::unique_ptr<SocketListener>> SocketListener::Start(const std:
   }
   auto listener = std::unique_ptr<SocketListener>(
       new SocketListener(path, fd, std::move(on_connection)));
+  if (lstat(path.c_str(), &st) == 0) listener->file_ = {st.st_dev, st.st_ino};
   if (pipe2(listener->wake_pipe_, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrFormat("pipe: %s", strerror(errno)));
   }
@@ -69,7 +71,12 @@ SocketListener::~SocketListener() {
     if (fd >= 0) close(fd);
   }
   close(listen_fd_);
-  unlink(path_.c_str());
+  // Someone may have removed the socket and put another file (another km's socket) at PATH
+  // meanwhile: that one is not ours to remove.
+  struct stat st;
+  if (lstat(path_.c_str(), &st) == 0 && std::pair(st.st_dev, st.st_ino) == file_) {
+    unlink(path_.c_str());
+  }
 }
 
 void SocketListener::AcceptLoop() {

@@ -3,11 +3,14 @@
 // uid with SO_PEERCRED, and hands the accepted descriptor to the gRPC server.
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/status/statusor.h"
 
@@ -31,6 +34,7 @@ class SocketListener {
   void AcceptLoop();
 
   std::string path_;
+  std::pair<dev_t, ino_t> file_ = {0, 0};  // the socket file as created, to remove only it
   int listen_fd_;
   int wake_pipe_[2] = {-1, -1};
   OnConnection on_connection_;

@@ -9,6 +9,7 @@ packages=(
   libabsl-dev libgtest-dev libgmock-dev libunicorn-dev
   musl-tools gdb gdbserver qemu-user util-linux
   python3-grpcio python3-protobuf python3-pyelftools
+  clang libclang-rt-14-dev  # the libFuzzer targets (tools/fuzz/fuzz.bzl)
 )
 # npm installs buf below; machines of this kind come with Node.js, else Debian's will do.
 command -v npm >/dev/null || packages+=(nodejs npm)

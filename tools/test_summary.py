@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
 """Counts test cases in Bazel's test logs (gtest XML) and prints the skip reasons.
 
-Prints the skipped cases with their reasons, then one line: "N passed, N failed, N skipped".
-Exits 1 if any case failed or no case ran at all.
+test_summary.py [TESTLOGS]: prints the skipped cases with their reasons, then one line:
+"N passed, N failed, N skipped". Exits 1 if any case failed or no case ran at all.
+
+test_summary.py --collect TESTLOGS DEST LABEL...: copies the named tests' logs to DEST, so that
+several bazel runs (one per sanitizer configuration, all writing the same bazel-testlogs) can be
+counted together afterwards. A test without a log (it did not build) is recorded as one failed
+case. Exits 1 if any was missing.
 """
 import os
+import shutil
 import sys
+from xml.sax.saxutils import quoteattr
 import xml.etree.ElementTree as ET
 
 
@@ -40,5 +47,26 @@ def main(testlogs):
     return 1 if failed or passed == 0 else 0
 
 
+def collect(testlogs, dest, labels):
+    missing = 0
+    for label in labels:
+        rel = label.lstrip("/").replace(":", "/")
+        src = os.path.join(testlogs, rel, "test.xml")
+        out = os.path.join(dest, rel)
+        os.makedirs(out, exist_ok=True)
+        if os.path.exists(src):
+            shutil.copyfile(src, os.path.join(out, "test.xml"))
+            continue
+        missing += 1
+        print(f"no test log for {label}")
+        with open(os.path.join(out, "test.xml"), "w") as f:
+            f.write(f'<testsuites><testsuite><testcase classname={quoteattr(label)} '
+                    f'name="test log"><failure message="no test log"/></testcase>'
+                    f'</testsuite></testsuites>\n')
+    return 1 if missing else 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--collect":
+        sys.exit(collect(sys.argv[2], sys.argv[3], sys.argv[4:]))
     sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "bazel-testlogs"))

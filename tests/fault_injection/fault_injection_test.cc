@@ -2,6 +2,7 @@
 // debug socket) dies or misbehaves, and nothing is lost: the payload still prints what a clean
 // run prints and exits with the same status, and no int3 is left behind (the payload runs through
 // the breakpointed code after the fault). Runs on every engine this machine has.
+#include <errno.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -9,6 +10,8 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +19,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -262,6 +266,181 @@ TEST_P(FaultInjectionTest, GarbageOnTheDebugSocketLeavesKmServing) {
   events_ctx->TryCancel();
   unlink(socket.c_str());
   rmdir(dir);
+}
+
+// km_hooks/bin/target under km, held at entry, serving a debug socket in a directory of its own.
+class HeldKm {
+ public:
+  void Start(const std::string& engine) {
+    ASSERT_NE(mkdtemp(dir_), nullptr);
+    socket_ = absl::StrCat(dir_, "/km.sock");
+    absl::StatusOr<Child> km = Child::Start(
+        {km_test::Runfile("km/km"), "--accel=" + engine, "--debug-socket", socket_,
+         "--debug-wait", km_test::Runfile("km_hooks/bin/target")},
+        Env(), OutPath("km.out"), OutPath("km.err"));
+    ASSERT_TRUE(km.ok()) << km.status();
+    km_.emplace(*std::move(km));
+    ASSERT_TRUE(WaitForText([&] { return access(socket_.c_str(), F_OK) == 0 ? "up" : ""; }, "up",
+                            absl::Seconds(20)))
+        << km_->Err();
+  }
+  ~HeldKm() {
+    km_.reset();
+    unlink(socket_.c_str());
+    rmdir(dir_);
+  }
+
+  std::unique_ptr<v1::Debug::Stub> Connect() const {
+    return v1::Debug::NewStub(
+        grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
+  }
+  const std::string& socket() const { return socket_; }
+  Child& km() { return *km_; }
+  // What a clean run of the target prints and returns.
+  void ExpectFinished() {
+    EXPECT_EQ(km_->Wait(kNotice), 7) << km_->Err();
+    EXPECT_EQ(km_->Out(), "done 3 42\n");
+  }
+  // km's resident memory in kB (VmRSS in /proc/PID/status).
+  long RssKb() const {
+    std::ifstream status(absl::StrCat("/proc/", km_->pid(), "/status"));
+    for (std::string line; std::getline(status, line);) {
+      if (absl::StartsWith(line, "VmRSS:")) return std::stol(line.substr(6));
+    }
+    return -1;
+  }
+
+ private:
+  char dir_[32] = "/tmp/kmfi-XXXXXX";
+  std::string socket_;
+  std::optional<Child> km_;
+};
+
+std::unique_ptr<grpc::ClientContext> Deadline(absl::Duration d) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));
+  return ctx;
+}
+
+std::string Attach(v1::Debug::Stub& stub, const std::string& name) {
+  v1::AttachRequest req;
+  req.set_client_name(name);
+  v1::AttachResponse resp;
+  grpc::Status s = stub.Attach(Deadline(absl::Seconds(30)).get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.session();
+}
+
+grpc::Status ResumeAll(v1::Debug::Stub& stub, const std::string& session) {
+  v1::ResumeRequest req;
+  req.set_session(session);
+  req.add_actions()->set_mode(v1::RESUME_MODE_CONTINUE);
+  v1::ResumeResponse resp;
+  return stub.Resume(Deadline(absl::Seconds(30)).get(), req, &resp);
+}
+
+// What connect(2) to PATH gets now: 0 or an errno. (A second gRPC channel would not tell: it
+// shares the first one's connection.)
+int ConnectErrno(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  const int err = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 ? 0 : errno;
+  close(fd);
+  return err;
+}
+
+TEST_P(FaultInjectionTest, DebugSocketRemovedOrReplacedKeepsTheSessionAndLeavesTheNewFile) {
+  HeldKm km;
+  ASSERT_NO_FATAL_FAILURE(km.Start(GetParam()));
+  auto stub = km.Connect();
+  const std::string session = Attach(*stub, "fault-injection");
+  auto events_ctx = Deadline(absl::Seconds(60));
+  v1::EventsRequest events_req;
+  events_req.set_session(session);
+  auto events = stub->Events(events_ctx.get(), events_req);
+  v1::Event ev;
+  while (events->Read(&ev) && !ev.has_stop()) {
+  }
+  ASSERT_TRUE(ev.has_stop()) << "no stop at entry";
+  const int tid = ev.stop().tid();
+
+  // Removed: the session's connection lives on; a new client finds nothing to connect to.
+  ASSERT_EQ(unlink(km.socket().c_str()), 0);
+  v1::Target target;
+  EXPECT_TRUE(stub->GetTarget(Deadline(absl::Seconds(10)).get(), {}, &target).ok());
+  EXPECT_EQ(ConnectErrno(km.socket()), ENOENT);
+
+  // Replaced by another file: still the same for both, and km's exit leaves that file alone.
+  { std::ofstream(km.socket()) << "not km's\n"; }
+  v1::ReadRegistersRequest regs_req;
+  regs_req.set_tid(tid);
+  v1::Registers regs;
+  grpc::Status s = stub->ReadRegisters(Deadline(absl::Seconds(10)).get(), regs_req, &regs);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_NE(regs.rip(), 0u);
+  EXPECT_EQ(ConnectErrno(km.socket()), ECONNREFUSED);
+  ASSERT_EQ(km.km().Wait(absl::ZeroDuration()), -1) << "km ended: " << km.km().Err();
+
+  s = ResumeAll(*stub, session);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  km.ExpectFinished();
+  std::ifstream left(km.socket());
+  std::string content((std::istreambuf_iterator<char>(left)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "not km's\n") << "km removed a file that was not its socket";
+  events_ctx->TryCancel();
+}
+
+TEST_P(FaultInjectionTest, ManyUnreadEventStreamsKeepKmBoundedAndOthersServed) {
+  constexpr int kStreams = 100;
+  HeldKm km;
+  ASSERT_NO_FATAL_FAILURE(km.Start(GetParam()));
+  auto greedy = km.Connect();
+  const std::string session = Attach(*greedy, "greedy");
+  v1::Target target;
+  ASSERT_TRUE(greedy->GetTarget(Deadline(absl::Seconds(10)).get(), {}, &target).ok());
+  ASSERT_GT(target.regions_size(), 0);
+  const long rss_before = km.RssKb();
+  ASSERT_GT(rss_before, 0);
+
+  // Streams opened and never read: each is a call km keeps open.
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::Event>>> streams;
+  v1::EventsRequest events_req;
+  events_req.set_session(session);
+  for (int i = 0; i < kStreams; i++) {
+    contexts.push_back(Deadline(absl::Seconds(120)));
+    streams.push_back(greedy->Events(contexts.back().get(), events_req));
+  }
+
+  // Another client is served all the while, promptly.
+  auto other = km.Connect();
+  for (int i = 0; i < 20; i++) {
+    v1::ListThreadsResponse threads;
+    grpc::Status s = other->ListThreads(Deadline(absl::Seconds(5)).get(), {}, &threads);
+    ASSERT_TRUE(s.ok()) << "call " << i << ": " << s.error_message();
+    EXPECT_EQ(threads.threads_size(), 1);
+    v1::ReadMemoryRequest read;
+    read.set_addr(target.regions(0).start());
+    read.set_len(64);
+    v1::ReadMemoryResponse data;
+    s = other->ReadMemory(Deadline(absl::Seconds(5)).get(), read, &data);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(data.data().size(), 64u);
+  }
+  const long rss_after = km.RssKb();
+  RecordProperty("km_rss_kb_before", std::to_string(rss_before));
+  RecordProperty("km_rss_kb_after", std::to_string(rss_after));
+  EXPECT_LT(rss_after - rss_before, 64 * 1024)
+      << kStreams << " unread streams cost km " << rss_after - rss_before << " kB";
+
+  // The payload finishes normally with all of them still open and unread.
+  grpc::Status s = ResumeAll(*greedy, session);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  km.ExpectFinished();
+  for (auto& ctx : contexts) ctx->TryCancel();
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, FaultInjectionTest, ::testing::Values("kvm", "tcg"),
