@@ -6,6 +6,11 @@
 
 namespace agent {
 
+Response Failed(const absl::Status& s) {
+  Log(s.message());
+  return Response{{"E01"}};
+}
+
 Handlers::~Handlers() = default;
 
 void Handlers::Disconnect() {

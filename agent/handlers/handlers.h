@@ -33,6 +33,9 @@ struct Response {
 
 inline constexpr size_t kPacketSize = 0x20000;
 
+// A request the target refused: logged, and E01 for gdb (which shows no message).
+Response Failed(const absl::Status& s);
+
 class Handlers {
  public:
   Handlers(Target& target, TargetInfo info);

@@ -6,14 +6,6 @@
 #include "agent/log.h"
 
 namespace agent {
-namespace {
-
-Response Failed(const absl::Status& s) {
-  Log(s.message());
-  return Response{{"E01"}};
-}
-
-}  // namespace
 
 Response Handlers::SetNonStop(absl::string_view packet) {
   if (packet == "QNonStop:0") {

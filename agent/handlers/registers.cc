@@ -8,14 +8,6 @@
 #include "agent/rsp/packets/registers.h"
 
 namespace agent {
-namespace {
-
-Response Failed(const absl::Status& s) {
-  Log(s.message());
-  return Response{{"E01"}};
-}
-
-}  // namespace
 
 Response Handlers::ReadAllRegisters() {
   absl::StatusOr<amd64::Registers> regs = threads().Registers(GeneralThread(), /*fpu=*/false);

@@ -7,12 +7,8 @@
 #include "agent/rsp/packets/vcont.h"
 
 namespace agent {
-namespace {
 
-Response Failed(const absl::Status& s) {
-  Log(s.message());
-  return Response{{"E01"}};
-}
+namespace {
 
 absl::StatusOr<ThreadAction> ToAction(const rsp::VContAction& a, int current_thread) {
   ThreadAction out;

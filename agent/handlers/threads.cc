@@ -5,28 +5,10 @@
 #include "absl/strings/str_join.h"
 #include "agent/handlers/handlers.h"
 #include "agent/log.h"
+#include "agent/rsp/packets/qxfer.h"
 #include "agent/rsp/packets/thread.h"
 
 namespace agent {
-namespace {
-
-std::string XmlEscape(absl::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        if (static_cast<unsigned char>(c) >= 0x20) out.push_back(c);
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 int Handlers::GeneralThread() const {
   if (general_thread_ > 0 && threads().IsAlive(general_thread_)) return general_thread_;
@@ -78,7 +60,7 @@ absl::StatusOr<std::string> Handlers::ThreadsXml() {
   for (const agent::ThreadInfo& t : *listed) {
     if (t.state == ThreadState::kExited || !threads().IsAlive(t.tid)) continue;
     absl::StrAppendFormat(&xml, "<thread id=\"%s\" name=\"%s\"/>\n",
-                          rsp::FormatThreadId(info_.pid, t.tid, multiprocess_), XmlEscape(t.name));
+                          rsp::FormatThreadId(info_.pid, t.tid, multiprocess_), rsp::XmlEscape(t.name));
   }
   absl::StrAppend(&xml, "</threads>\n");
   return xml;

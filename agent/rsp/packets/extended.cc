@@ -6,28 +6,16 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "agent/rsp/encoding.h"
+#include "agent/rsp/packets/qxfer.h"
 
 namespace agent::rsp {
+
 namespace {
 
 absl::StatusOr<std::string> HexField(absl::string_view hex, absl::string_view what) {
   absl::StatusOr<std::string> text = HexDecode(hex);
   if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat("bad hex in ", what, ": ", hex));
   return text;
-}
-
-std::string XmlEscape(absl::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 }  // namespace

@@ -37,4 +37,20 @@ std::string XferReply(absl::string_view document, uint64_t offset, uint64_t leng
   return absl::StrCat(last ? "l" : "m", EscapeBinary(chunk));
 }
 
+std::string XmlEscape(absl::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        if (static_cast<unsigned char>(c) >= 0x20) out.push_back(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace agent::rsp

@@ -23,4 +23,8 @@ absl::StatusOr<XferRead> ParseXferRead(absl::string_view packet);
 // the data escaped as binary.
 std::string XferReply(absl::string_view document, uint64_t offset, uint64_t length);
 
+// Text for an XML document's attribute or content: markup characters as entities, control
+// characters dropped (gdb's XML parser refuses them).
+std::string XmlEscape(absl::string_view text);
+
 }  // namespace agent::rsp
