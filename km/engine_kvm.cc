@@ -27,7 +27,6 @@ namespace {
 
 constexpr uint32_t kMainSlot = 0;
 constexpr uint32_t kShootdownSlot = 1;
-constexpr uint64_t kUserSpaceEnd = 1ull << 47;
 // Linux's syscall mask: the guest kernel runs with TF, IF, DF, AC and the rest cleared.
 constexpr uint64_t kSyscallMask = 0x257fd5;
 constexpr uint64_t kProbeRsp = 0x5a5a5000;

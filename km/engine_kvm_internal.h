@@ -55,6 +55,11 @@ void Put(uint8_t* p, T v) {
 
 
 inline constexpr uint64_t kPage = 4096;
+// Where canonical user-space addresses end (47-bit virtual addresses).
+inline constexpr uint64_t kUserSpaceEnd = 1ull << 47;
+// Page-fault error code bits.
+inline constexpr uint64_t kPfWrite = 1ull << 1;
+inline constexpr uint64_t kPfFetch = 1ull << 4;
 
 // --- Guest-virtual layout of the guest kernel. PVM confines guests to the lower half (newer
 // versions: the lower half only), so it lives there: above km's mmap ceiling (0x7fff00000000),
@@ -344,6 +349,8 @@ class KvmEngine final : public Engine {
     int lifted = 0;  // vCPUs stepping through an access to it
   };
   static PageRestriction RestrictionOf(const WatchedPage& page);
+  // Applies the page's restriction now and forgets a page nobody watches or steps through.
+  void UpdateWatchedPage(uint64_t page, bool* restricted) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   int kvm_fd_ = -1;
   int vm_fd_ = -1;

@@ -22,8 +22,6 @@ constexpr uint64_t kOwnWritable = 1ull << 11;
 constexpr uint64_t kNoExec = 1ull << 63;
 constexpr uint64_t kAddrMask = 0x000ffffffffff000ull;
 constexpr uint64_t kTableEntryBits = kPresent | kWritable | kUser | kAccessed;
-constexpr uint64_t kPfWrite = 1ull << 1;
-constexpr uint64_t kPfFetch = 1ull << 4;
 
 uint64_t Load(const uint64_t* e) { return __atomic_load_n(e, __ATOMIC_ACQUIRE); }
 void Store(uint64_t* e, uint64_t v) { __atomic_store_n(e, v, __ATOMIC_RELEASE); }

@@ -12,15 +12,20 @@
 namespace km::kvm {
 namespace {
 
-constexpr uint64_t kPfWrite = 1ull << 1;
-constexpr uint64_t kUserSpaceEnd = 1ull << 47;
-
 template <typename F>
 void ForEachPage(const Watchpoint& w, F f) {
   for (uint64_t page = w.addr & ~(kPage - 1); page < w.addr + w.len; page += kPage) f(page);
 }
 
 }  // namespace
+
+void KvmEngine::UpdateWatchedPage(uint64_t page, bool* restricted) {
+  auto it = watched_pages_.find(page);
+  if (it == watched_pages_.end()) return;
+  tables_->Restrict(page, RestrictionOf(it->second), restricted);
+  const WatchedPage& p = it->second;
+  if (p.writes == 0 && p.reads == 0 && p.lifted == 0) watched_pages_.erase(it);
+}
 
 PageRestriction KvmEngine::RestrictionOf(const WatchedPage& page) {
   if (page.lifted > 0) return PageRestriction::kNone;
@@ -45,13 +50,7 @@ absl::Status KvmEngine::ReplaceWatches(const std::vector<Watchpoint>& old,
   count(old, -1);
   count(now, +1);
   bool restricted = false;
-  for (uint64_t page : touched) {
-    auto it = watched_pages_.find(page);
-    if (it == watched_pages_.end()) continue;
-    tables_->Restrict(page, RestrictionOf(it->second), &restricted);
-    const WatchedPage& p = it->second;
-    if (p.writes == 0 && p.reads == 0 && p.lifted == 0) watched_pages_.erase(it);
-  }
+  for (uint64_t page : touched) UpdateWatchedPage(page, &restricted);
   return restricted ? ShootDownTlbs() : absl::OkStatus();
 }
 
@@ -74,9 +73,7 @@ absl::Status KvmEngine::UnliftWatch(uint64_t page) {
   if (it == watched_pages_.end()) return absl::OkStatus();
   --it->second.lifted;
   bool restricted = false;
-  tables_->Restrict(page, RestrictionOf(it->second), &restricted);
-  const WatchedPage& p = it->second;
-  if (p.writes == 0 && p.reads == 0 && p.lifted == 0) watched_pages_.erase(it);
+  UpdateWatchedPage(page, &restricted);
   return restricted ? ShootDownTlbs() : absl::OkStatus();
 }
 

@@ -10,7 +10,6 @@
 namespace km::kvm {
 namespace {
 
-constexpr uint64_t kPfWrite = 1 << 1;
 constexpr uint64_t kPfRead = 0;
 constexpr uint64_t kPoolPages = 32;
 constexpr uint64_t kDataGpa = 40 * kPage;

@@ -94,6 +94,18 @@ class NonStopTest : public ::testing::TestWithParam<std::string> {
     return status;
   }
 
+  // Deletes the breakpoints, tells the workers to quit, continues everything and expects a
+  // normal exit whose output contains km_says.
+  void EndNormally(absl::string_view km_says) {
+    gdb_->Run("delete", R"(\(gdb\) )");
+    gdb_->Run("set var quit = 1", R"(\(gdb\) )");
+    gdb_->Send("continue -a");
+    EXPECT_TRUE(gdb_->WaitFor(R"(exited normally)")) << Describe();
+    std::string km_out;
+    EXPECT_EQ(FinishKm(&km_out), 0) << Describe();
+    EXPECT_THAT(km_out, HasSubstr(std::string(km_says)));
+  }
+
   std::string Describe() {
     return absl::StrFormat("--- gdb ---\n%s\n--- km ---\n%s%s\n--- agent ---\n%s",
                            gdb_ ? gdb_->Output() : "", running_ ? running_->km.Out() : "",
@@ -157,13 +169,7 @@ TEST_P(NonStopTest, ContinueOneThreadContinueAllStepOneThread) {
   again = gdb_->WaitFor(kLeadHit);
   ASSERT_TRUE(again.has_value()) << Describe();
   EXPECT_EQ((*again)[2], "2000");
-  gdb_->Run("delete", R"(\(gdb\) )");
-  gdb_->Run("set var quit = 1", R"(\(gdb\) )");
-  gdb_->Send("continue -a");
-  EXPECT_TRUE(gdb_->WaitFor(R"(exited normally)")) << Describe();
-  std::string km_out;
-  EXPECT_EQ(FinishKm(&km_out), 0) << Describe();
-  EXPECT_THAT(km_out, HasSubstr(" ok\n"));
+  EndNormally(" ok\n");
 }
 
 // interrupt stops the selected thread alone; interrupt -a stops them all. Memory reads and
@@ -230,13 +236,7 @@ TEST_P(NonStopTest, SimultaneousBreakpointsAllReported) {
     EXPECT_THAT(list, ContainsRegex(absl::StrCat(t, R"( +Thread [0-9.]+ "worker-[0-9]" +checkpoint)")))
         << list;
   }
-  gdb_->Run("delete", R"(\(gdb\) )");
-  gdb_->Run("set var quit = 1", R"(\(gdb\) )");
-  gdb_->Send("continue -a");
-  EXPECT_TRUE(gdb_->WaitFor(R"(exited normally)")) << Describe();
-  std::string km_out;
-  EXPECT_EQ(FinishKm(&km_out), 0) << Describe();
-  EXPECT_THAT(km_out, HasSubstr("checkpoints=4 expected=4 ok"));
+  EndNormally("checkpoints=4 expected=4 ok");
 }
 
 // The lead sits at a breakpoint while the workers finish their rounds and exit, and main
