@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "km/regs.h"
@@ -101,6 +102,13 @@ class Vcpu {
   // The next Run() executes the instruction at rip even if a hardware breakpoint is set there
   // (how a debugger resumes from a breakpoint it reported).
   virtual void SkipBreakpointOnce() = 0;
+  // A step past a software breakpoint: if the next Run() starts at addr and finds an int3
+  // there, it executes the instruction with `original` in place of that int3 (single-step must
+  // be on: Run() returns after that one instruction, or with the exit it caused) and puts the
+  // int3 back before it returns. Other vCPUs keep hitting the int3 meanwhile, as far as the
+  // engine can arrange it (see each engine). The request is used up by that Run() whatever
+  // rip it starts at.
+  virtual absl::Status StepOverBreakpoint(uint64_t addr, uint8_t original) = 0;
 };
 
 class Engine {
@@ -115,8 +123,15 @@ class Engine {
   // Removes [gva, gva + size), which may be part of a region or span several.
   virtual absl::Status UnmapRegion(uint64_t gva, uint64_t size) = 0;
   virtual absl::Status ProtectRegion(uint64_t gva, uint64_t size, uint32_t prot) = 0;
-  // Called after km wrote guest code from outside the guest (a breakpoint, a debugger's store).
+  // Called after km mapped or changed guest code without WriteCode (mmap, mprotect).
   virtual void CodeModified(uint64_t gva, uint64_t size) = 0;
+  // km's own store into guest code at [gva, gva + size) from outside the guest (planting or
+  // removing a breakpoint, a debugger's write): runs write() when it cannot overlap another
+  // vCPU's step past a breakpoint (StepOverBreakpoint), then as CodeModified.
+  virtual void WriteCode(uint64_t gva, uint64_t size, absl::FunctionRef<void()> write) {
+    write();
+    CodeModified(gva, size);
+  }
 
   virtual absl::StatusOr<std::unique_ptr<Vcpu>> CreateVcpu(int id) = 0;
 };

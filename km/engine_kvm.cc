@@ -498,6 +498,32 @@ absl::Status KvmEngine::ProtectRegion(uint64_t gva, uint64_t size, uint32_t prot
 // care either.
 void KvmEngine::CodeModified(uint64_t, uint64_t) {}
 
+void KvmEngine::WriteCode(uint64_t, uint64_t, absl::FunctionRef<void()> write) {
+  absl::MutexLock code(&code_mu_);
+  write();
+}
+
+// Other vCPUs keep running during the step: one that reaches addr within that single KVM_RUN
+// runs the original instruction without stopping. The window is one instruction's run, not a
+// debugger's round trip; closing it would take pausing every other vCPU or giving the stepping
+// one a private copy of the page.
+absl::StatusOr<VcpuExit> KvmEngine::StepOverBreakpoint(
+    uint64_t addr, uint8_t original, absl::FunctionRef<absl::StatusOr<VcpuExit>()> step) {
+  constexpr uint8_t kInt3 = 0xcc;
+  absl::MutexLock code(&code_mu_);
+  uint8_t* byte;
+  {
+    absl::MutexLock lock(&mu_);
+    byte = tables_->UserHost(addr);
+  }
+  if (byte == nullptr || *byte != kInt3) return step();
+  *byte = original;
+  absl::StatusOr<VcpuExit> exit = step();
+  // Unless the stepped instruction itself rewrote that byte.
+  if (*byte == original) *byte = kInt3;
+  return exit;
+}
+
 bool KvmEngine::UserAccessAllowed(uint64_t gva, uint64_t pf_error_code) {
   absl::MutexLock lock(&mu_);
   return tables_->UserAccessAllowed(gva, pf_error_code);

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -305,6 +306,7 @@ class KvmEngine final : public Engine {
   absl::Status UnmapRegion(uint64_t gva, uint64_t size) override;
   absl::Status ProtectRegion(uint64_t gva, uint64_t size, uint32_t prot) override;
   void CodeModified(uint64_t gva, uint64_t size) override;
+  void WriteCode(uint64_t gva, uint64_t size, absl::FunctionRef<void()> write) override;
   absl::StatusOr<std::unique_ptr<Vcpu>> CreateVcpu(int id) override;
 
   // For the vCPUs.
@@ -322,6 +324,10 @@ class KvmEngine final : public Engine {
   // UnliftWatch takes them away again once no vCPU needs them.
   void LiftWatch(uint64_t page);
   absl::Status UnliftWatch(uint64_t page);
+  // A step over a software breakpoint at addr: runs step() with `original` in memory in place
+  // of the int3 there, if there is one, and puts the int3 back. WriteCode waits for it.
+  absl::StatusOr<VcpuExit> StepOverBreakpoint(uint64_t addr, uint8_t original,
+                                              absl::FunctionRef<absl::StatusOr<VcpuExit>()> step);
   // Copies up to n bytes of mapped user memory; how many it could.
   size_t ReadUser(uint64_t gva, uint8_t* out, size_t n);
   void ReleaseSlot(std::unique_ptr<VcpuSlot> slot);
@@ -362,6 +368,8 @@ class KvmEngine final : public Engine {
   void* shootdown_page_ = nullptr;  // host memory of the throwaway memory slot
   uint64_t shootdown_gpa_ = 0;
 
+  // Held across a step over a breakpoint and across km's writes to guest code; before mu_.
+  absl::Mutex code_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   absl::Mutex mu_;
   std::unique_ptr<PagePool> pool_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<PageTables> tables_ ABSL_GUARDED_BY(mu_);
@@ -393,8 +401,13 @@ class KvmVcpu final : public Vcpu {
   absl::Status SetHwBreakpoints(const std::vector<uint64_t>& addrs) override;
   absl::Status SetWatchpoints(const std::vector<Watchpoint>& watchpoints) override;
   void SkipBreakpointOnce() override;
+  absl::Status StepOverBreakpoint(uint64_t addr, uint8_t original) override;
 
  private:
+  struct StepOver {
+    uint64_t addr;
+    uint8_t original;
+  };
   // What the guest kernel reported through its port.
   struct KernelEntry {
     bool syscall = false;
@@ -465,6 +478,7 @@ class KvmVcpu final : public Vcpu {
   bool single_step_ = false;
   std::vector<uint64_t> breakpoints_;
   bool skip_breakpoint_ = false;
+  std::optional<StepOver> step_over_;  // for the next Run()
   // PVM while single-stepping: the address EVENT_RETURN_USER returns to, caught with a hardware
   // breakpoint so that the step starts in user mode (0: none).
   uint64_t return_breakpoint_ = 0;

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -63,6 +64,7 @@ absl::Status KvmVcpu::Reset() {
   single_step_ = false;
   breakpoints_.clear();
   skip_breakpoint_ = false;
+  step_over_.reset();
   return_breakpoint_ = 0;
   debug_dirty_ = true;
   debug_control_ = ~0u;
@@ -86,7 +88,11 @@ absl::StatusOr<VcpuExit> KvmVcpu::Run() {
     thread_ = pthread_self();
   }
   UnblockKickSignal();
-  absl::StatusOr<VcpuExit> exit = RunLoop();
+  const std::optional<StepOver> over = std::exchange(step_over_, std::nullopt);
+  absl::StatusOr<VcpuExit> exit =
+      over && single_step_ && user_.rip == over->addr
+          ? engine_.StepOverBreakpoint(over->addr, over->original, [this] { return RunLoop(); })
+          : RunLoop();
   if (watch_step_.active) {
     // The step ended some other way (a stop request, another fault): the access has not
     // happened, and faults again on the next Run().
@@ -399,6 +405,16 @@ absl::Status KvmVcpu::SetRegs(const Regs& regs) {
 absl::Status KvmVcpu::SetSingleStep(bool on) {
   if (on != single_step_) debug_dirty_ = true;
   single_step_ = on;
+  if (!on) step_over_.reset();
+  return absl::OkStatus();
+}
+
+absl::Status KvmVcpu::StepOverBreakpoint(uint64_t addr, uint8_t original) {
+  if (!single_step_) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("kvm: vcpu %d: a step over a breakpoint needs single-step on", id_));
+  }
+  step_over_ = StepOver{addr, original};
   return absl::OkStatus();
 }
 

@@ -134,6 +134,16 @@ absl::Status TcgEngine::ProtectRegion(uint64_t gva, uint64_t size, uint32_t prot
   return status;
 }
 
+void TcgEngine::WriteCode(uint64_t gva, uint64_t size, absl::FunctionRef<void()> write) {
+  {
+    // Not under the execution lock: write() takes km's memory lock, which an mmap holds while
+    // it waits for the execution lock.
+    absl::MutexLock code(&code_mu_);
+    write();
+  }
+  CodeModified(gva, size);
+}
+
 void TcgEngine::CodeModified(uint64_t gva, uint64_t size) {
   if (size == 0) return;
   UrgentExecHold hold(&exec_lock_);

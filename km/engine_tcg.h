@@ -15,7 +15,9 @@
 //   instead of faulting; in/out and int n (n other than 3 and 4) are reported as #GP.
 // - No AVX (caps().avx is false); SSE alignment (movaps on an unaligned address) is not checked.
 // - A store by one vCPU into code another vCPU has translated is not noticed (code written by
-//   km from outside is: CodeModified).
+//   km from outside is: WriteCode, CodeModified).
+// - A step over a software breakpoint (Vcpu::StepOverBreakpoint) is atomic: the original byte
+//   is in memory only while the stepping vCPU holds the execution lock and code_mu().
 // - See FaultLocator for the faults whose block runs on before they are reported.
 #pragma once
 
@@ -50,9 +52,13 @@ class TcgEngine final : public Engine {
   absl::Status UnmapRegion(uint64_t gva, uint64_t size) override;
   absl::Status ProtectRegion(uint64_t gva, uint64_t size, uint32_t prot) override;
   void CodeModified(uint64_t gva, uint64_t size) override;
+  void WriteCode(uint64_t gva, uint64_t size, absl::FunctionRef<void()> write) override;
   absl::StatusOr<std::unique_ptr<Vcpu>> CreateVcpu(int id) override;
 
   ExecLock& exec_lock() { return exec_lock_; }
+  // Held by WriteCode around km's stores into guest code, and by a vCPU (which also holds the
+  // execution lock) for a step over a breakpoint: the original byte is in memory only then.
+  absl::Mutex& code_mu() { return code_mu_; }
   absl::Mutex& regions_mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
   // Drops uc's translations of code in [gva, gva + size), or of all code. Unicorn decides while
   // translating a block whether it calls instruction hooks, so adding or removing one needs
@@ -78,6 +84,7 @@ class TcgEngine final : public Engine {
 
   const PhysicalMemory phys_;
   ExecLock exec_lock_;
+  absl::Mutex code_mu_;
   absl::Mutex mu_;
   RegionTable regions_ ABSL_GUARDED_BY(mu_);
   std::vector<TcgVcpu*> vcpus_ ABSL_GUARDED_BY(mu_);

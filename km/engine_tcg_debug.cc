@@ -4,6 +4,7 @@
 // change to them drops the translations concerned: the breakpoint's block, the stepped page, or
 // all of them for the watchpoints' hook on every instruction.
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_format.h"
 #include "km/engine_tcg.h"
@@ -18,6 +19,7 @@ namespace {
 // ones; the margin leaves room for anything up to 32 bytes).
 constexpr uint64_t kWatchMargin = 31;
 constexpr uint64_t kPage = 4096;
+constexpr uint8_t kInt3 = 0xcc;
 
 }  // namespace
 
@@ -35,6 +37,7 @@ absl::Status TcgVcpu::SetSingleStep(bool on) {
   } else {
     uc_hook_del(uc_, step_hook_);
     step_hook_ = 0;
+    step_over_.reset();
     // Blocks translated while stepping call the (now absent) hook on every instruction.
     for (uint64_t page : step_pages_) engine_->InvalidateCodeLocked(uc_, page, kPage);
     step_pages_.clear();
@@ -57,6 +60,37 @@ void TcgVcpu::PrepareStepLocked() {
   } else {
     engine_->InvalidateCodeLocked(uc_, rip, 1);
   }
+}
+
+absl::Status TcgVcpu::StepOverBreakpoint(uint64_t addr, uint8_t original) {
+  absl::MutexLock l(&uc_mu_);
+  if (!single_step_) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("tcg: vcpu %d: a step over a breakpoint needs single-step on", id_));
+  }
+  step_over_ = StepOver{addr, original};
+  return absl::OkStatus();
+}
+
+std::optional<TcgVcpu::StepOver> TcgVcpu::BeginStepOverLocked(bool* busy) {
+  if (!step_over_) return std::nullopt;
+  if (!engine_->code_mu().TryLock()) {
+    *busy = true;
+    return std::nullopt;
+  }
+  const StepOver over = *std::exchange(step_over_, std::nullopt);
+  if (Rip() != over.addr || ByteAt(over.addr) != kInt3 ||
+      uc_mem_write(uc_, over.addr, &over.original, 1) != UC_ERR_OK) {
+    engine_->code_mu().Unlock();
+    return std::nullopt;
+  }
+  return over;
+}
+
+void TcgVcpu::EndStepOverLocked(const StepOver& over) {
+  // Unless the stepped instruction itself rewrote that byte.
+  if (ByteAt(over.addr) == over.original) uc_mem_write(uc_, over.addr, &kInt3, 1);
+  engine_->code_mu().Unlock();
 }
 
 absl::Status TcgVcpu::SetHwBreakpoints(const std::vector<uint64_t>& addrs) {

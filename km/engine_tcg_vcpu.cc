@@ -99,12 +99,25 @@ absl::StatusOr<TcgVcpu::Slice> TcgVcpu::RunHoldingLock() {
     PrepareStepLocked();
   }
   absl::StatusOr<Slice> slice;
+  std::optional<StepOver> over;
   {
     absl::MutexLock l(&uc_mu_);
     const uint32_t attention = attention_.load(std::memory_order_relaxed);
     if (attention & kAttentionStop) return Slice{TakeStop(), std::nullopt};
     if (attention & kAttentionPreempt) return Slice{};
+    // The original byte is in guest memory only while this vCPU holds the execution lock, so
+    // no other vCPU can run past the breakpoint unseen.
+    bool busy = false;
+    if (stepping) over = BeginStepOverLocked(&busy);
+    if (busy) return Slice{};
     slice = RunSlice();
+    if (over) EndStepOverLocked(*over);
+  }
+  if (over) {
+    // This vCPU's translation of the original instruction must not outlive the step.
+    absl::MutexLock regions(&engine_->regions_mu());
+    absl::MutexLock l(&uc_mu_);
+    engine_->InvalidateCodeLocked(uc_, over->addr, 1);
   }
   if (slice.ok() && slice->fault) {
     if (absl::Status s = LocateFault(*slice->fault); !s.ok()) return s;

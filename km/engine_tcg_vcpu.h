@@ -39,6 +39,7 @@ class TcgVcpu final : public Vcpu {
   absl::Status SetHwBreakpoints(const std::vector<uint64_t>& addrs) override;
   absl::Status SetWatchpoints(const std::vector<Watchpoint>& watchpoints) override;
   void SkipBreakpointOnce() override;
+  absl::Status StepOverBreakpoint(uint64_t addr, uint8_t original) override;
 
   uc_engine* uc() { return uc_; }
   // Guards uc_ against use from two host threads (Unicorn is not thread-safe per engine). Lock
@@ -55,6 +56,10 @@ class TcgVcpu final : public Vcpu {
   struct Slice {
     std::optional<VcpuExit> exit;
     std::optional<PendingFault> fault;
+  };
+  struct StepOver {
+    uint64_t addr;
+    uint8_t original;
   };
   struct WatchHit {
     uint64_t addr;
@@ -73,6 +78,13 @@ class TcgVcpu final : public Vcpu {
   absl::StatusOr<Slice> RunSlice() ABSL_EXCLUSIVE_LOCKS_REQUIRED(uc_mu_);
   // Makes sure the block at rip calls the step hook (see SetSingleStep).
   void PrepareStepLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(uc_mu_);
+  // Takes the pending step-over request: puts the original byte in place of the int3 at rip
+  // for the coming step (after PrepareStepLocked, so the step translates it afresh), holding
+  // the engine's code_mu() until EndStepOverLocked. Returns what to put back, if it did. Sets
+  // *busy, keeping the request, if km is writing guest code: the execution lock must not wait
+  // for that (see TcgEngine::WriteCode), so the caller lets go of it and comes back.
+  std::optional<StepOver> BeginStepOverLocked(bool* busy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(uc_mu_);
+  void EndStepOverLocked(const StepOver& over) ABSL_EXCLUSIVE_LOCKS_REQUIRED(uc_mu_);
   absl::StatusOr<Slice> ExitFromError(uc_err err, uint64_t start_rip)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(uc_mu_);
   VcpuExit ExitFromInterrupt() ABSL_EXCLUSIVE_LOCKS_REQUIRED(uc_mu_);
@@ -110,6 +122,7 @@ class TcgVcpu final : public Vcpu {
   // Pages whose translations were dropped since single-step went on (see PrepareStepLocked).
   std::set<uint64_t> step_pages_ ABSL_GUARDED_BY(uc_mu_);
   bool skip_once_ ABSL_GUARDED_BY(uc_mu_) = false;
+  std::optional<StepOver> step_over_ ABSL_GUARDED_BY(uc_mu_);
   std::vector<std::pair<uint64_t, uc_hook>> breakpoints_ ABSL_GUARDED_BY(uc_mu_);
   std::vector<std::unique_ptr<WatchHook>> watches_ ABSL_GUARDED_BY(uc_mu_);
   uc_hook boundary_hook_ ABSL_GUARDED_BY(uc_mu_) = 0;

@@ -607,6 +607,43 @@ TEST_P(EngineTest, Int3ReportsRipPastItAndContinues) {
   EXPECT_EQ(GetRegs(vcpu).r10, 2u);
 }
 
+// How a debugger resumes from its own software breakpoint: the original instruction runs once,
+// and the int3 never leaves guest memory for anyone else to miss.
+TEST_P(EngineTest, StepOverBreakpointRunsTheOriginalInstructionAndKeepsTheInt3) {
+  Load(kLoopCode);
+  const uint8_t original = kLoopCode[0];
+  const uint8_t int3 = 0xcc;
+  engine_->WriteCode(kCode, 1, [&] { phys_.host[kCodeGpa] = int3; });
+  Vcpu& vcpu = NewVcpu();
+  EXPECT_TRUE(absl::IsFailedPrecondition(vcpu.StepOverBreakpoint(kCode, original)))
+      << "a step over needs single-step on";
+
+  ASSERT_OK(vcpu.SetSingleStep(true));
+  ASSERT_OK(vcpu.StepOverBreakpoint(kCode, original));
+  ASSERT_EQ(Run(vcpu).reason, ExitReason::kSingleStep);
+  EXPECT_EQ(GetRegs(vcpu).rip, kCode + 3);
+  EXPECT_EQ(GetRegs(vcpu).rax, 1u) << "the original inc rax ran";
+  EXPECT_EQ(phys_.host[kCodeGpa], int3);
+
+  // Round the loop, this vCPU stops at the int3 again (no stale translation of the original).
+  ASSERT_OK(vcpu.SetSingleStep(false));
+  ASSERT_EQ(Run(vcpu).reason, ExitReason::kSyscall);
+  ExpectException(Run(vcpu), 3);
+  EXPECT_EQ(GetRegs(vcpu).rip, kCode + 1);
+  EXPECT_EQ(GetRegs(vcpu).rax, 1u);
+
+  // A request for another address is dropped by the next Run(), which meets the int3.
+  SetReg(vcpu, &Regs::rip, kCode + 3);
+  ASSERT_OK(vcpu.SetSingleStep(true));
+  ASSERT_OK(vcpu.StepOverBreakpoint(kCode, original));
+  ASSERT_EQ(Run(vcpu).reason, ExitReason::kSingleStep);
+  EXPECT_EQ(GetRegs(vcpu).rip, kCode + 6);
+  ASSERT_OK(vcpu.SetSingleStep(false));
+  ASSERT_EQ(Run(vcpu).reason, ExitReason::kSyscall);
+  ExpectException(Run(vcpu), 3);
+  EXPECT_EQ(phys_.host[kCodeGpa], int3);
+}
+
 TEST_P(EngineTest, PrivilegedInstructionsAreGeneralProtectionFaults) {
   for (const Code* code : {&kInt80Code, &kPortInCode}) {
     Load(*code);

@@ -287,17 +287,16 @@ absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::Threa
   if (!s.ok()) return s;
   const bool range = action.mode() == v1::RESUME_MODE_RANGE_STEP;
   const bool step = action.mode() == v1::RESUME_MODE_STEP || range;
-  const bool over = sw_breakpoints_.Contains(regs.rip);
+  const std::optional<uint8_t> original = sw_breakpoints_.Original(regs.rip);
+  const bool over = original.has_value();
   {
     absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
     td.stepping = step;
     td.stepping_over = over;
-    td.step_over_addr = over ? regs.rip : 0;
     td.range_start = range ? action.range_start() : 0;
     td.range_end = range ? action.range_end() : 0;
   }
-  if (over) sw_breakpoints_.Suspend(regs.rip);
   if (OnHwBreakpoint(regs.rip)) {
     // Stopped before this instruction by that breakpoint: run it instead of stopping again.
     s = thread.WithVcpu([](km::Vcpu& vcpu) {
@@ -307,7 +306,11 @@ absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::Threa
     if (!s.ok()) return s;
   }
   if (step || over) {
-    s = thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(true); });
+    s = thread.WithVcpu([&](km::Vcpu& vcpu) {
+      absl::Status st = vcpu.SetSingleStep(true);
+      if (st.ok() && over) st = vcpu.StepOverBreakpoint(regs.rip, *original);
+      return st;
+    });
     if (!s.ok()) return s;
   }
   thread.Resume();
@@ -338,7 +341,12 @@ bool DebugController::ContinueRangeStep(km::GuestThread& thread) {
       (hw && conditions_.ShouldStop(/*hardware=*/true, rip, thread))) {
     return false;
   }
-  if (sw) sw_breakpoints_.Suspend(rip);
+  if (const std::optional<uint8_t> original = sw ? sw_breakpoints_.Original(rip) : std::nullopt;
+      original &&
+      !thread.WithVcpu([&](km::Vcpu& vcpu) { return vcpu.StepOverBreakpoint(rip, *original); })
+           .ok()) {
+    return false;
+  }
   if (hw) {
     (void)thread.WithVcpu([](km::Vcpu& vcpu) {
       vcpu.SkipBreakpointOnce();
@@ -348,24 +356,26 @@ bool DebugController::ContinueRangeStep(km::GuestThread& thread) {
   absl::MutexLock lock(&mu_);
   ThreadDebug& td = threads_[thread.tid()];
   td.stepping_over = sw;
-  td.step_over_addr = sw ? rip : 0;
   return true;
 }
 
 km::DebugAction DebugController::PassFalseHit(km::GuestThread& thread, uint64_t addr) {
   // As a resume from this address would: step the original instruction, then run on.
-  sw_breakpoints_.Suspend(addr);
+  const std::optional<uint8_t> original = sw_breakpoints_.Original(addr);
   {
     absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
     td.stepping = false;
     td.stepping_over = true;
-    td.step_over_addr = addr;
     td.range_start = td.range_end = 0;
   }
-  if (!thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(true); }).ok()) {
-    // Without the step the int3 could not come back: report the hit instead.
-    sw_breakpoints_.Unsuspend(addr);
+  const absl::Status s = thread.WithVcpu([&](km::Vcpu& vcpu) {
+    absl::Status st = vcpu.SetSingleStep(true);
+    if (st.ok() && original) st = vcpu.StepOverBreakpoint(addr, *original);
+    return st;
+  });
+  if (!s.ok()) {
+    (void)thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
     return ReportStop(thread, Reason(v1::STOP_KIND_BREAKPOINT, SIGTRAP));
   }
   return km::DebugAction::kContinue;
@@ -539,16 +549,12 @@ absl::Status DebugController::RemoveBreakpoint(v1::BreakpointKind kind, uint64_t
 km::DebugAction DebugController::ReportStop(km::GuestThread& thread,
                                             const v1::StopReason& reason) {
   // A stop in the middle of a step past an int3 (a watchpoint or fault on that instruction)
-  // puts the int3 back: the next resume steps past it again if rip is still there.
-  std::optional<uint64_t> suspended;
+  // ends it: the engine has put the int3 back, and the next resume steps past it again if rip
+  // is still there.
   {
     absl::MutexLock lock(&mu_);
-    ThreadDebug& td = threads_[thread.tid()];
-    if (td.stepping_over) suspended = td.step_over_addr;
-    td.stepping_over = false;
-    td.step_over_addr = 0;
+    threads_[thread.tid()].stepping_over = false;
   }
-  if (suspended) sw_breakpoints_.Unsuspend(*suspended);
   v1::Event ev;
   *ev.mutable_stop() = MakeStopEvent(thread, reason);
   thread.RequestPark();
@@ -560,25 +566,20 @@ km::DebugAction DebugController::ReportStop(km::GuestThread& thread,
 
 km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopEvent& event) {
   const km::VcpuExit& exit = event.exit;
-  bool session, stepping, over;
-  uint64_t over_addr;
+  bool session, stepping;
   {
     absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
     session = session_;
     stepping = td.stepping;
-    over = td.stepping_over;
-    over_addr = td.step_over_addr;
   }
   switch (exit.reason) {
     case km::ExitReason::kSingleStep: {
-      if (over) sw_breakpoints_.Unsuspend(over_addr);
       if (stepping && session && ContinueRangeStep(thread)) return km::DebugAction::kContinue;
       {
         absl::MutexLock lock(&mu_);
         ThreadDebug& td = threads_[thread.tid()];
         td.stepping = td.stepping_over = false;
-        td.step_over_addr = 0;
         td.range_start = td.range_end = 0;
       }
       (void)thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });

@@ -75,9 +75,7 @@ class DebugController : public km::DebugObserver {
     std::optional<v1::StopReason> stopped;  // set while stopped by or for the debugger
     bool stepping = false;                  // a step the debugger asked for
     bool stepping_over = false;             // km's own step past one of its int3s
-    bool continue_after_step_over = false;
     km::FatalSignal fault;                  // the signal it stopped with, if it was one
-    uint64_t step_over_addr = 0;
     // A range step: stepping goes on while rip stays in [range_start, range_end).
     uint64_t range_start = 0;
     uint64_t range_end = 0;

@@ -3,10 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "km/engine.h"
@@ -24,10 +24,9 @@ class SwBreakpoints {
   // Restores every original byte: what detach and a dead client leave behind.
   void RemoveAll();
   bool Contains(uint64_t addr) const;
-  // Puts the original byte back for one instruction's step past the breakpoint, and the int3
-  // again afterwards (if the breakpoint still exists by then).
-  void Suspend(uint64_t addr);
-  void Unsuspend(uint64_t addr);
+  // The byte the int3 at addr replaced, for a step past it (Vcpu::StepOverBreakpoint, which
+  // keeps the int3 in place for every other thread).
+  std::optional<uint8_t> Original(uint64_t addr) const;
 
   // Debugger memory access that hides the int3s: reads return original bytes, writes update the
   // saved byte where a breakpoint sits and leave the int3 in place.
@@ -39,7 +38,6 @@ class SwBreakpoints {
   km::Engine& engine_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, uint8_t> original_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<uint64_t> suspended_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace km_hooks

@@ -43,6 +43,7 @@ class FakeVcpu : public Vcpu {
     return absl::OkStatus();
   }
   void SkipBreakpointOnce() override {}
+  absl::Status StepOverBreakpoint(uint64_t, uint8_t) override { return absl::OkStatus(); }
 
  private:
   int id_;

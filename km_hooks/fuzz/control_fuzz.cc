@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -65,7 +67,7 @@ struct World {
   std::unique_ptr<km_hooks::SwBreakpoints> breakpoints;
   km_hooks::Sessions sessions;
   std::map<uint64_t, uint8_t> seen;  // what the debugger should read; absent: zero
-  std::map<uint64_t, bool> inserted;  // breakpoint address -> suspended
+  std::set<uint64_t> inserted;  // breakpoint addresses
 };
 
 uint8_t Seen(const World& w, uint64_t addr) {
@@ -79,8 +81,7 @@ void CheckGuestBytes(const World& w) {
     std::string raw(size, '\0');
     Check(w.mem->ReadIgnoringProt(start, raw.data(), size) == size);
     for (uint64_t i = 0; i < size; i++) {
-      auto bp = w.inserted.find(start + i);
-      const bool int3 = bp != w.inserted.end() && !bp->second;
+      const bool int3 = w.inserted.contains(start + i);
       Check(static_cast<uint8_t>(raw[i]) == (int3 ? 0xcc : Seen(w, start + i)));
     }
   }
@@ -101,7 +102,7 @@ void Breakpoint(World& w, FuzzedDataProvider& in, bool insert) {
   if (insert) {
     const absl::Status s = w.breakpoints->Insert(addr);
     Check(s.ok() == Mapped(addr));
-    if (s.ok()) w.inserted.emplace(addr, false);
+    if (s.ok()) w.inserted.insert(addr);
   } else {
     const absl::Status s = w.breakpoints->Remove(addr);
     Check(s.ok() == w.inserted.contains(addr));
@@ -137,15 +138,12 @@ void WriteMemory(World& w, FuzzedDataProvider& in) {
   if (n < data.size()) Check(!Mapped(addr + n));
 }
 
-void Suspend(World& w, FuzzedDataProvider& in) {
+// What a step past a breakpoint executes: the debugger's byte, only where a breakpoint is.
+void OriginalByte(const World& w, FuzzedDataProvider& in) {
   const uint64_t addr = Address(in.ConsumeIntegral<uint64_t>());
-  const bool suspend = in.ConsumeBool();
-  if (suspend) {
-    w.breakpoints->Suspend(addr);
-  } else {
-    w.breakpoints->Unsuspend(addr);
-  }
-  if (auto it = w.inserted.find(addr); it != w.inserted.end()) it->second = suspend;
+  const std::optional<uint8_t> original = w.breakpoints->Original(addr);
+  Check(original.has_value() == w.inserted.contains(addr));
+  if (original) Check(*original == Seen(w, addr));
 }
 
 void WriteRegisters(FuzzedDataProvider& in) {
@@ -193,7 +191,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 1: Breakpoint(w, in, /*insert=*/false); break;
       case 2: ReadMemory(w, in); break;
       case 3: WriteMemory(w, in); break;
-      case 4: Suspend(w, in); break;
+      case 4: OriginalByte(w, in); break;
       case 5: WriteRegisters(in); break;
       case 6: Session(w, in); break;
     }

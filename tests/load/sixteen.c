@@ -1,7 +1,7 @@
 // The load tests' payload: sixteen threads. "spin": all count at once until told to stop
-// (done = 1). "hits N": one after the other, each calls hit() N times, where the test puts a
-// breakpoint (one at a time: km's step over a breakpoint lifts it for every thread while it
-// lasts, so threads running side by side can pass it unreported). Prints one line, exits 0.
+// (done = 1). "hits N": all at once, each calls hit() N times, where the test puts a
+// breakpoint that every thread must stop at every time, also while others step past it.
+// Prints one line, exits 0.
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,13 +31,8 @@ int main(int argc, char** argv) {
   const int spinning = argc < 2 || strcmp(argv[1], "spin") == 0;
   if (!spinning) hits_per_thread = argc > 2 ? atol(argv[2]) : 100;
   pthread_t t[THREADS];
-  for (long i = 0; i < THREADS; i++) {
-    pthread_create(&t[i], 0, spinning ? spin : hits, (void*)i);
-    if (!spinning) pthread_join(t[i], 0);
-  }
-  if (spinning) {
-    for (int i = 0; i < THREADS; i++) pthread_join(t[i], 0);
-  }
+  for (long i = 0; i < THREADS; i++) pthread_create(&t[i], 0, spinning ? spin : hits, (void*)i);
+  for (int i = 0; i < THREADS; i++) pthread_join(t[i], 0);
   long total = 0;
   for (int i = 0; i < THREADS; i++) total += counters[i];
   if (spinning) {
