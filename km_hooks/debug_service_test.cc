@@ -604,6 +604,11 @@ class LateAttachTest : public RunningPayloadTest {
 };
 
 TEST_P(LateAttachTest, Sigusr1OpensTheDefaultSocket) {
+#if defined(__SANITIZE_THREAD__)
+  // TSan keeps blocked signals for itself (the thread's kernel mask stays empty) and never
+  // hands SIGUSR1 to km's sigwait.
+  GTEST_SKIP() << "under ThreadSanitizer km never receives SIGUSR1 through sigwait";
+#endif
   // km blocks SIGUSR1 first thing; before that the signal would kill it.
   ASSERT_TRUE(BlocksSigusr1(km_pid_)) << "km never blocked SIGUSR1";
   ASSERT_EQ(kill(km_pid_, SIGUSR1), 0);
