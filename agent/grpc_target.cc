@@ -254,11 +254,13 @@ class GrpcTarget : public Target {
     return out;
   }
 
-  absl::Status Resume(const std::vector<ThreadAction>& actions) override {
+  absl::Status Resume(const std::vector<ThreadAction>& actions,
+                      absl::Duration wait_for_stop) override {
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     v1::ResumeRequest req;
     req.set_session(session_);
+    req.set_wait_for_stop_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(wait_for_stop)));
     for (const ThreadAction& a : actions) {
       v1::ThreadAction* p = req.add_actions();
       p->set_tid(a.tid);
@@ -268,7 +270,15 @@ class GrpcTarget : public Target {
       p->set_signal(a.linux_signal);
     }
     v1::ResumeResponse resp;
-    return FromGrpc("Resume", stub_->Resume(&ctx, req, &resp));
+    if (absl::Status s = FromGrpc("Resume", stub_->Resume(&ctx, req, &resp)); !s.ok()) return s;
+    if (resp.has_stop()) {
+      {
+        absl::MutexLock lock(&mu_);
+        handed_.emplace_back(resp.stream_events_before(), FromProto(resp.stop()));
+      }
+      Wake();
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<amd64::Registers> ReadRegisters(int tid, bool fpu) override {
@@ -355,6 +365,14 @@ class GrpcTarget : public Target {
 
   std::optional<Event> NextEvent() override {
     absl::MutexLock lock(&mu_);
+    // A stop km answered inside Resume goes after the stream events km sent before it, some
+    // of which may still be on their way.
+    const uint64_t next_from_stream = received_ - events_.size();
+    if (!handed_.empty() && handed_.front().first <= next_from_stream) {
+      Event e = std::move(handed_.front().second);
+      handed_.pop_front();
+      return e;
+    }
     if (events_.empty()) {
       uint64_t count;
       (void)!read(event_fd_, &count, sizeof count);  // nonblocking: clears the readiness
@@ -389,7 +407,12 @@ class GrpcTarget : public Target {
     {
       absl::MutexLock lock(&mu_);
       events_.push_back(std::move(e));
+      ++received_;
     }
+    Wake();
+  }
+
+  void Wake() {
     const uint64_t one = 1;
     (void)!write(event_fd_, &one, sizeof one);
   }
@@ -433,6 +456,9 @@ class GrpcTarget : public Target {
   std::thread reader_;
   absl::Mutex mu_;
   std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
+  uint64_t received_ ABSL_GUARDED_BY(mu_) = 0;  // events read from the stream so far
+  // Stops answered inside Resume, each with the number of stream events that come before it.
+  std::deque<std::pair<uint64_t, Event>> handed_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

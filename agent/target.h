@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "agent/arch/amd64/registers.h"
 
 namespace agent {
@@ -118,7 +119,12 @@ class Target {
 
   // Stops the threads (all if empty) and returns each one's state.
   virtual absl::StatusOr<std::vector<ThreadStop>> Stop(const std::vector<int>& tids) = 0;
-  virtual absl::Status Resume(const std::vector<ThreadAction>& actions) = 0;
+  // wait_for_stop > 0: the target may hold the call that long for the next stop and deliver it
+  // through NextEvent as soon as the call returns, in its place among the other events (one
+  // round trip to km per step instead of a call and a stream event; see km's
+  // ResumeRequest.wait_for_stop_ms). The caller cannot serve anything else meanwhile.
+  virtual absl::Status Resume(const std::vector<ThreadAction>& actions,
+                              absl::Duration wait_for_stop) = 0;
 
   virtual absl::StatusOr<amd64::Registers> ReadRegisters(int tid, bool fpu) = 0;
   // Writes all general registers, and the FPU state when regs.fpu is set.

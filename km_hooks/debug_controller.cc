@@ -105,13 +105,13 @@ std::vector<v1::Event> DebugController::OpenStream() {
   auto threads = process_.Threads();
   absl::MutexLock lock(&mu_);
   streaming_ = true;
-  events_.Clear();
   for (const auto& thread : threads) {
     auto it = threads_.find(thread->tid());
     if (it != threads_.end() && it->second.stopped) {
       *out.emplace_back().mutable_stop() = MakeStopEvent(*thread, *it->second.stopped);
     }
   }
+  events_.Restart(out.size());
   return out;
 }
 

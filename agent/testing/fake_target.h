@@ -89,7 +89,7 @@ class FakeTarget : public Target {
     return out;
   }
 
-  absl::Status Resume(const std::vector<ThreadAction>& actions) override {
+  absl::Status Resume(const std::vector<ThreadAction>& actions, absl::Duration) override {
     std::vector<std::string> parts;
     for (const ThreadAction& a : actions) {
       std::string mode = a.mode == ResumeMode::kStep ? "s" : "c";
