@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/log.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/km_debug.grpc.pb.h"
 #include "proto/km_debug.pb.h"
@@ -26,6 +27,7 @@ constexpr auto kCallTimeout = std::chrono::seconds(30);
 constexpr auto kConnectTimeout = std::chrono::seconds(5);
 
 absl::Status FromGrpc(absl::string_view rpc, const grpc::Status& s) {
+  if (Verbose()) Log(absl::StrCat("rpc ", rpc, s.ok() ? "" : " failed"));
   if (s.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
                       absl::StrCat(rpc, ": ", s.error_message()));
@@ -146,7 +148,7 @@ StopReason FromProto(const v1::StopReason& r) {
 }
 
 ThreadStop FromProto(const v1::StopEvent& e) {
-  return ThreadStop{e.tid(), FromProto(e.reason()), FromProto(e.registers())};
+  return ThreadStop{e.tid(), FromProto(e.reason()), FromProto(e.registers()), e.stack()};
 }
 
 std::string RegionKindName(v1::RegionKind kind) {

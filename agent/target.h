@@ -43,8 +43,13 @@ struct ThreadStop {
   int tid = 0;
   StopReason reason;
   amd64::GeneralRegs regs;
+  // Memory from rsp up as it was at the stop (may be empty or short): for unwinding without a
+  // read. Not part of what the stop is: two reports of one stop are equal whatever it holds.
+  std::string stack;
 
-  bool operator==(const ThreadStop&) const = default;
+  bool operator==(const ThreadStop& o) const {
+    return tid == o.tid && reason == o.reason && regs == o.regs;
+  }
 };
 
 struct ThreadCreated {

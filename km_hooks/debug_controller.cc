@@ -16,6 +16,9 @@ namespace km_hooks {
 namespace {
 
 constexpr uint8_t kInt3 = 0xcc;
+// What a stop event carries from rsp up: gdb's first unwinding reads (return address, saved
+// rbp, the caller's frame) for a typical frame.
+constexpr uint64_t kStackBytes = 256;
 
 v1::StopReason Reason(v1::StopKind kind, int signo) {
   v1::StopReason r;
@@ -183,6 +186,7 @@ v1::StopEvent DebugController::MakeStopEvent(km::GuestThread& thread,
     ev.set_rsp(regs.rsp);
     ev.set_rbp(regs.rbp);
     ToProto(regs, ev.mutable_registers());
+    ev.set_stack(ReadMemory(regs.rsp, kStackBytes));
   }
   return ev;
 }

@@ -467,6 +467,11 @@ TEST_P(DebugServiceTest, StepWithWaitAnswersTheStopInTheCallAndNotOnTheStream) {
   EXPECT_EQ(step.stop().rip(), target.entry() + 3);
   EXPECT_EQ(step.stop().registers().rip(), target.entry() + 3);
   EXPECT_EQ(step.stream_events_before(), 1u);
+  // The stack from rsp comes with the stop, as ReadMemory shows it.
+  auto stack = Read(step.stop().rsp(), 256);
+  ASSERT_TRUE(stack.ok());
+  EXPECT_EQ(step.stop().stack().size(), 256u);
+  EXPECT_EQ(step.stop().stack(), *stack);
   v1::ResumeResponse again = ResumeWaiting(session, km_pid_, v1::RESUME_MODE_STEP, 100);
   ASSERT_TRUE(again.has_stop());
   EXPECT_EQ(again.stop().rip(), target.entry() + 6);

@@ -90,6 +90,12 @@ std::optional<std::string> Handlers::HandleEvent(const Event& event) {
   if (non_stop_) return NonStopEvent(event);
   // A thread that was still running (one just born) may have written memory.
   memory_.Invalidate();
+  const auto* thread_stop = std::get_if<ThreadStop>(&event);
+  // The stack bytes that came with the stop hold only if nothing else ran after it.
+  bool alone = thread_stop != nullptr;
+  for (const auto& [tid, t] : threads().records()) {
+    alone = alone && (!t.running || tid == thread_stop->tid);
+  }
   absl::StatusOr<std::optional<StopReport>> stop = run_.HandleEvent(event);
   if (!stop.ok()) {
     Log(stop.status().message());
@@ -97,6 +103,9 @@ std::optional<std::string> Handlers::HandleEvent(const Event& event) {
   }
   if (const auto* ended = std::get_if<EventsEnded>(&event)) Log(ended->why);
   if (!*stop) return std::nullopt;
+  if (alone && (*stop)->kind == StopReport::Kind::kThread && (*stop)->tid == thread_stop->tid) {
+    memory_.Seed(thread_stop->regs.gpr[7], thread_stop->stack);
+  }
   return StopReply(**stop);
 }
 
