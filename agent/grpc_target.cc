@@ -148,7 +148,8 @@ StopReason FromProto(const v1::StopReason& r) {
 }
 
 ThreadStop FromProto(const v1::StopEvent& e) {
-  return ThreadStop{e.tid(), FromProto(e.reason()), FromProto(e.registers()), e.stack()};
+  return ThreadStop{e.tid(), FromProto(e.reason()), FromProto(e.registers()), e.stack_addr(),
+                    e.stack()};
 }
 
 std::string RegionKindName(v1::RegionKind kind) {
@@ -188,6 +189,10 @@ ThreadState FromProto(v1::ThreadState state) {
     case v1::THREAD_STATE_EXITED: return ThreadState::kExited;
     default: return ThreadState::kRunning;
   }
+}
+
+ThreadInfo FromProto(const v1::Thread& t) {
+  return ThreadInfo{t.tid(), t.name(), FromProto(t.state())};
 }
 
 class GrpcTarget : public Target {
@@ -237,9 +242,7 @@ class GrpcTarget : public Target {
       return s;
     }
     std::vector<ThreadInfo> out;
-    for (const v1::Thread& t : resp.threads()) {
-      out.push_back(ThreadInfo{t.tid(), t.name(), FromProto(t.state())});
-    }
+    for (const v1::Thread& t : resp.threads()) out.push_back(FromProto(t));
     return out;
   }
 
@@ -256,13 +259,13 @@ class GrpcTarget : public Target {
     return out;
   }
 
-  absl::Status Resume(const std::vector<ThreadAction>& actions,
-                      absl::Duration wait_for_stop) override {
+  absl::Status Resume(const std::vector<ThreadAction>& actions, StopWait wait) override {
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     v1::ResumeRequest req;
     req.set_session(session_);
-    req.set_wait_for_stop_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(wait_for_stop)));
+    req.set_wait_for_stop_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(wait.wait)));
+    req.set_list_threads(wait.list_threads);
     for (const ThreadAction& a : actions) {
       v1::ThreadAction* p = req.add_actions();
       p->set_tid(a.tid);
@@ -276,7 +279,9 @@ class GrpcTarget : public Target {
     if (resp.has_stop()) {
       {
         absl::MutexLock lock(&mu_);
-        handed_.emplace_back(resp.stream_events_before(), FromProto(resp.stop()));
+        ThreadStop stop = FromProto(resp.stop());
+        for (const v1::Thread& t : resp.threads()) stop.threads.push_back(FromProto(t));
+        handed_.emplace_back(resp.stream_events_before(), std::move(stop));
       }
       Wake();
     }

@@ -23,7 +23,7 @@ class MemoryCache {
   // Like Target::ReadMemory: short at the end of mapped memory, an error if nothing is readable.
   absl::StatusOr<std::string> Read(uint64_t addr, uint64_t len);
   absl::Status Write(uint64_t addr, absl::string_view data);
-  // Bytes the target sent with the stop (memory from rsp up): reads inside them cost no RPC.
+  // Bytes the target sent with the stop (the stack around rsp): reads inside them cost no RPC.
   void Seed(uint64_t addr, std::string bytes) {
     if (!enabled_) return;
     seed_addr_ = addr;

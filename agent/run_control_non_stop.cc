@@ -34,7 +34,7 @@ absl::Status NonStopRunControl::Resume(const std::vector<ThreadAction>& actions)
   }
   if (to_run.empty()) return absl::OkStatus();
   // No wait for the stop: gdb expects its OK at once, and other threads may need serving.
-  absl::Status s = target_.Resume(to_run, absl::ZeroDuration());
+  absl::Status s = target_.Resume(to_run, StopWait{});
   // A fatal signal ends the payload, often inside the call (see RunControl::Resume).
   ending_signal_ = FatalSignal(to_run);
   if (!s.ok() && !(absl::IsUnavailable(s) && ending_signal_ != 0)) return s;
@@ -145,7 +145,7 @@ absl::Status NonStopRunControl::Kill() {
     return stopped.status();
   }
   absl::Status s = target_.Resume({ThreadAction{0, ResumeMode::kContinue, SIGKILL}},
-                                   absl::ZeroDuration());
+                                   StopWait{});
   if (!s.ok() && !absl::IsUnavailable(s)) return s;
   records().clear();
   exit_ = StopReport{.kind = StopReport::Kind::kTerminated, .linux_signal = SIGKILL};

@@ -148,10 +148,11 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
 
   // A Resume that asks km to answer the next stop in the call (ResumeRequest.wait_for_stop_ms).
   v1::ResumeResponse ResumeWaiting(const std::string& session, int tid, v1::ResumeMode mode,
-                                   uint32_t wait_ms) {
+                                   uint32_t wait_ms, bool list_threads = false) {
     v1::ResumeRequest req;
     req.set_session(session);
     req.set_wait_for_stop_ms(wait_ms);
+    req.set_list_threads(list_threads);
     v1::ThreadAction* a = req.add_actions();
     a->set_tid(tid);
     a->set_mode(mode);
@@ -467,15 +468,23 @@ TEST_P(DebugServiceTest, StepWithWaitAnswersTheStopInTheCallAndNotOnTheStream) {
   EXPECT_EQ(step.stop().rip(), target.entry() + 3);
   EXPECT_EQ(step.stop().registers().rip(), target.entry() + 3);
   EXPECT_EQ(step.stream_events_before(), 1u);
-  // The stack from rsp comes with the stop, as ReadMemory shows it.
-  auto stack = Read(step.stop().rsp(), 256);
+  // The stack around rsp comes with the stop, as ReadMemory shows it.
+  EXPECT_EQ(step.stop().stack_addr(), step.stop().rsp() - 128);
+  auto stack = Read(step.stop().stack_addr(), 128 + 256);
   ASSERT_TRUE(stack.ok());
-  EXPECT_EQ(step.stop().stack().size(), 256u);
+  EXPECT_EQ(step.stop().stack().size(), 128u + 256u);
   EXPECT_EQ(step.stop().stack(), *stack);
-  v1::ResumeResponse again = ResumeWaiting(session, km_pid_, v1::RESUME_MODE_STEP, 100);
+  EXPECT_EQ(step.threads_size(), 0) << "not asked for";
+  v1::ResumeResponse again =
+      ResumeWaiting(session, km_pid_, v1::RESUME_MODE_STEP, 100, /*list_threads=*/true);
   ASSERT_TRUE(again.has_stop());
   EXPECT_EQ(again.stop().rip(), target.entry() + 6);
   EXPECT_EQ(again.stream_events_before(), 1u) << "nothing went on the stream in between";
+  ASSERT_EQ(again.threads_size(), 1);
+  EXPECT_EQ(again.threads(0).tid(), km_pid_);
+  EXPECT_EQ(again.threads(0).state(), v1::THREAD_STATE_STOPPED);
+  EXPECT_EQ(again.threads(0).stop_reason().kind(), v1::STOP_KIND_STEP);
+  EXPECT_FALSE(again.threads(0).name().empty());
 
   // The stream carries neither step: after them come only the run's own events.
   ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
