@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/log.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/km_debug.grpc.pb.h"
 #include "proto/km_debug.pb.h"
@@ -26,6 +27,7 @@ constexpr auto kCallTimeout = std::chrono::seconds(30);
 constexpr auto kConnectTimeout = std::chrono::seconds(5);
 
 absl::Status FromGrpc(absl::string_view rpc, const grpc::Status& s) {
+  if (Verbose()) Log(absl::StrCat("rpc ", rpc, s.ok() ? "" : " failed"));
   if (s.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
                       absl::StrCat(rpc, ": ", s.error_message()));
@@ -146,7 +148,8 @@ StopReason FromProto(const v1::StopReason& r) {
 }
 
 ThreadStop FromProto(const v1::StopEvent& e) {
-  return ThreadStop{e.tid(), FromProto(e.reason()), FromProto(e.registers())};
+  return ThreadStop{e.tid(), FromProto(e.reason()), FromProto(e.registers()), e.stack_addr(),
+                    e.stack()};
 }
 
 std::string RegionKindName(v1::RegionKind kind) {
@@ -186,6 +189,10 @@ ThreadState FromProto(v1::ThreadState state) {
     case v1::THREAD_STATE_EXITED: return ThreadState::kExited;
     default: return ThreadState::kRunning;
   }
+}
+
+ThreadInfo FromProto(const v1::Thread& t) {
+  return ThreadInfo{t.tid(), t.name(), FromProto(t.state())};
 }
 
 class GrpcTarget : public Target {
@@ -235,9 +242,7 @@ class GrpcTarget : public Target {
       return s;
     }
     std::vector<ThreadInfo> out;
-    for (const v1::Thread& t : resp.threads()) {
-      out.push_back(ThreadInfo{t.tid(), t.name(), FromProto(t.state())});
-    }
+    for (const v1::Thread& t : resp.threads()) out.push_back(FromProto(t));
     return out;
   }
 
@@ -254,11 +259,13 @@ class GrpcTarget : public Target {
     return out;
   }
 
-  absl::Status Resume(const std::vector<ThreadAction>& actions) override {
+  absl::Status Resume(const std::vector<ThreadAction>& actions, StopWait wait) override {
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     v1::ResumeRequest req;
     req.set_session(session_);
+    req.set_wait_for_stop_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(wait.wait)));
+    req.set_list_threads(wait.list_threads);
     for (const ThreadAction& a : actions) {
       v1::ThreadAction* p = req.add_actions();
       p->set_tid(a.tid);
@@ -268,7 +275,17 @@ class GrpcTarget : public Target {
       p->set_signal(a.linux_signal);
     }
     v1::ResumeResponse resp;
-    return FromGrpc("Resume", stub_->Resume(&ctx, req, &resp));
+    if (absl::Status s = FromGrpc("Resume", stub_->Resume(&ctx, req, &resp)); !s.ok()) return s;
+    if (resp.has_stop()) {
+      {
+        absl::MutexLock lock(&mu_);
+        ThreadStop stop = FromProto(resp.stop());
+        for (const v1::Thread& t : resp.threads()) stop.threads.push_back(FromProto(t));
+        handed_.emplace_back(resp.stream_events_before(), std::move(stop));
+      }
+      Wake();
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<amd64::Registers> ReadRegisters(int tid, bool fpu) override {
@@ -355,6 +372,14 @@ class GrpcTarget : public Target {
 
   std::optional<Event> NextEvent() override {
     absl::MutexLock lock(&mu_);
+    // A stop km answered inside Resume goes after the stream events km sent before it, some
+    // of which may still be on their way.
+    const uint64_t next_from_stream = received_ - events_.size();
+    if (!handed_.empty() && handed_.front().first <= next_from_stream) {
+      Event e = std::move(handed_.front().second);
+      handed_.pop_front();
+      return e;
+    }
     if (events_.empty()) {
       uint64_t count;
       (void)!read(event_fd_, &count, sizeof count);  // nonblocking: clears the readiness
@@ -389,7 +414,12 @@ class GrpcTarget : public Target {
     {
       absl::MutexLock lock(&mu_);
       events_.push_back(std::move(e));
+      ++received_;
     }
+    Wake();
+  }
+
+  void Wake() {
     const uint64_t one = 1;
     (void)!write(event_fd_, &one, sizeof one);
   }
@@ -433,6 +463,9 @@ class GrpcTarget : public Target {
   std::thread reader_;
   absl::Mutex mu_;
   std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
+  uint64_t received_ ABSL_GUARDED_BY(mu_) = 0;  // events read from the stream so far
+  // Stops answered inside Resume, each with the number of stream events that come before it.
+  std::deque<std::pair<uint64_t, Event>> handed_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -3,6 +3,10 @@
 namespace agent {
 
 absl::StatusOr<std::string> MemoryCache::Read(uint64_t addr, uint64_t len) {
+  if (len != 0 && addr >= seed_addr_ && addr - seed_addr_ <= seed_.size() &&
+      len <= seed_.size() - (addr - seed_addr_)) {
+    return seed_.substr(addr - seed_addr_, len);
+  }
   const uint64_t page = addr & ~(kPageSize - 1);
   const uint64_t offset = addr - page;
   // Only reads within one page are cached; bigger ones are rare (x/1000x) and go straight on.

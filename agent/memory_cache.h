@@ -23,8 +23,17 @@ class MemoryCache {
   // Like Target::ReadMemory: short at the end of mapped memory, an error if nothing is readable.
   absl::StatusOr<std::string> Read(uint64_t addr, uint64_t len);
   absl::Status Write(uint64_t addr, absl::string_view data);
+  // Bytes the target sent with the stop (the stack around rsp): reads inside them cost no RPC.
+  void Seed(uint64_t addr, std::string bytes) {
+    if (!enabled_) return;
+    seed_addr_ = addr;
+    seed_ = std::move(bytes);
+  }
   // The target ran (or may have): nothing here holds any more.
-  void Invalidate() { pages_.clear(); }
+  void Invalidate() {
+    pages_.clear();
+    seed_.clear();
+  }
   // Non-stop: some thread may be running at any read, so nothing is kept at all.
   void Disable() {
     enabled_ = false;
@@ -34,6 +43,8 @@ class MemoryCache {
  private:
   Target& target_;
   std::map<uint64_t, std::string> pages_;  // page address -> its readable prefix
+  uint64_t seed_addr_ = 0;
+  std::string seed_;
   bool enabled_ = true;
 };
 

@@ -5,6 +5,13 @@
 #include "absl/strings/str_format.h"
 
 namespace agent {
+namespace {
+
+// How long a resume waits in km for its stop (see Target::Resume): longer than a step or a
+// nearby breakpoint takes on tcg, short enough that a ^C sent meanwhile is not noticeably late.
+constexpr absl::Duration kStopWait = absl::Milliseconds(20);
+
+}  // namespace
 
 absl::StatusOr<StopReport> RunControl::Begin(int pid) {
   absl::Status s = StopAll(/*first_contact=*/true);
@@ -35,7 +42,10 @@ absl::StatusOr<std::optional<StopReport>> RunControl::Resume(
     t.pending = false;
     if (StillReportable(*t.stop)) return std::optional<StopReport>(ReportThread(*t.stop, false));
   }
-  absl::Status s = target_.Resume(actions);
+  // One thread runs alone: the threads km lists at its stop are what gdb asks for next.
+  bool alone = to_run.size() == 1;
+  for (const auto& [tid, t] : records()) alone = alone && !t.running;
+  absl::Status s = target_.Resume(actions, StopWait{kStopWait, alone});
   // A fatal signal ends the payload, often inside the call: km exits before it answers. Its
   // ProcessExited event (or the stream's end) tells the rest; stops seen meanwhile are the
   // dying threads', not news for gdb.
@@ -121,7 +131,7 @@ absl::StatusOr<StopReport> RunControl::Interrupt() {
 absl::Status RunControl::Kill() {
   // A thread resumed with a fatal signal ends the payload: km runs no guest signal handlers.
   const std::vector<ThreadAction> kill = {ThreadAction{0, ResumeMode::kContinue, SIGKILL}};
-  absl::Status s = target_.Resume(kill);
+  absl::Status s = target_.Resume(kill, StopWait{});
   if (!s.ok() && !absl::IsUnavailable(s)) return s;
   running_ = false;
   records().clear();

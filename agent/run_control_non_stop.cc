@@ -33,7 +33,8 @@ absl::Status NonStopRunControl::Resume(const std::vector<ThreadAction>& actions)
     to_run.push_back(a);
   }
   if (to_run.empty()) return absl::OkStatus();
-  absl::Status s = target_.Resume(to_run);
+  // No wait for the stop: gdb expects its OK at once, and other threads may need serving.
+  absl::Status s = target_.Resume(to_run, StopWait{});
   // A fatal signal ends the payload, often inside the call (see RunControl::Resume).
   ending_signal_ = FatalSignal(to_run);
   if (!s.ok() && !(absl::IsUnavailable(s) && ending_signal_ != 0)) return s;
@@ -143,7 +144,8 @@ absl::Status NonStopRunControl::Kill() {
   if (absl::StatusOr<std::vector<ThreadStop>> stopped = target_.Stop({}); !stopped.ok()) {
     return stopped.status();
   }
-  absl::Status s = target_.Resume({ThreadAction{0, ResumeMode::kContinue, SIGKILL}});
+  absl::Status s = target_.Resume({ThreadAction{0, ResumeMode::kContinue, SIGKILL}},
+                                   StopWait{});
   if (!s.ok() && !absl::IsUnavailable(s)) return s;
   records().clear();
   exit_ = StopReport{.kind = StopReport::Kind::kTerminated, .linux_signal = SIGKILL};

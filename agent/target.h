@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "agent/arch/amd64/registers.h"
 
 namespace agent {
@@ -38,12 +39,30 @@ struct StopReason {
   bool operator==(const StopReason&) const = default;
 };
 
+enum class ThreadState { kRunning, kStopped, kExited };
+
+struct ThreadInfo {
+  int tid = 0;
+  std::string name;
+  ThreadState state = ThreadState::kRunning;
+};
+
 struct ThreadStop {
   int tid = 0;
   StopReason reason;
   amd64::GeneralRegs regs;
+  // Stack memory around rsp from stack_addr as it was at the stop (may be empty or short): for
+  // unwinding without a read. Not part of what the stop is: two reports of one stop are equal
+  // whatever these hold.
+  uint64_t stack_addr = 0;
+  std::string stack;
+  // Every thread as ListThreads would list them at the stop, when the resume asked for it
+  // (StopWait::list_threads) and the stop came back inside the call; else empty.
+  std::vector<ThreadInfo> threads;
 
-  bool operator==(const ThreadStop&) const = default;
+  bool operator==(const ThreadStop& o) const {
+    return tid == o.tid && reason == o.reason && regs == o.regs;
+  }
 };
 
 struct ThreadCreated {
@@ -63,14 +82,6 @@ struct EventsEnded {
 };
 
 using Event = std::variant<ThreadStop, ThreadCreated, ThreadExited, ProcessExited, EventsEnded>;
-
-enum class ThreadState { kRunning, kStopped, kExited };
-
-struct ThreadInfo {
-  int tid = 0;
-  std::string name;
-  ThreadState state = ThreadState::kRunning;
-};
 
 struct Region {
   uint64_t start = 0;
@@ -109,6 +120,15 @@ struct ThreadAction {
   uint64_t range_end = 0;
 };
 
+// wait > 0: the target may hold a resume that long for the next stop and deliver it through
+// NextEvent as soon as the call returns, in its place among the other events (one round trip
+// to km per step instead of a call and a stream event; see km's ResumeRequest.wait_for_stop_ms).
+// The caller cannot serve anything else meanwhile.
+struct StopWait {
+  absl::Duration wait = absl::ZeroDuration();
+  bool list_threads = false;  // see ThreadStop::threads
+};
+
 class Target {
  public:
   virtual ~Target() = default;
@@ -118,7 +138,7 @@ class Target {
 
   // Stops the threads (all if empty) and returns each one's state.
   virtual absl::StatusOr<std::vector<ThreadStop>> Stop(const std::vector<int>& tids) = 0;
-  virtual absl::Status Resume(const std::vector<ThreadAction>& actions) = 0;
+  virtual absl::Status Resume(const std::vector<ThreadAction>& actions, StopWait wait) = 0;
 
   virtual absl::StatusOr<amd64::Registers> ReadRegisters(int tid, bool fpu) = 0;
   // Writes all general registers, and the FPU state when regs.fpu is set.

@@ -16,6 +16,11 @@ namespace km_hooks {
 namespace {
 
 constexpr uint8_t kInt3 = 0xcc;
+// What a stop event carries of the stack: gdb's first unwinding reads (return address, saved
+// rbp, the caller's frame) for a typical frame, and the red zone below rsp, where a leaf
+// function's frame lives.
+constexpr uint64_t kStackBytes = 256;
+constexpr uint64_t kRedZone = 128;
 
 v1::StopReason Reason(v1::StopKind kind, int signo) {
   v1::StopReason r;
@@ -105,13 +110,13 @@ std::vector<v1::Event> DebugController::OpenStream() {
   auto threads = process_.Threads();
   absl::MutexLock lock(&mu_);
   streaming_ = true;
-  events_.Clear();
   for (const auto& thread : threads) {
     auto it = threads_.find(thread->tid());
     if (it != threads_.end() && it->second.stopped) {
       *out.emplace_back().mutable_stop() = MakeStopEvent(*thread, *it->second.stopped);
     }
   }
+  events_.Restart(out.size());
   return out;
 }
 
@@ -183,6 +188,11 @@ v1::StopEvent DebugController::MakeStopEvent(km::GuestThread& thread,
     ev.set_rsp(regs.rsp);
     ev.set_rbp(regs.rbp);
     ToProto(regs, ev.mutable_registers());
+    uint64_t from = regs.rsp - kRedZone;
+    std::string stack = ReadMemory(from, kRedZone + kStackBytes);
+    if (stack.empty()) stack = ReadMemory(from = regs.rsp, kStackBytes);
+    ev.set_stack_addr(from);
+    ev.set_stack(std::move(stack));
   }
   return ev;
 }

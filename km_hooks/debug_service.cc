@@ -1,5 +1,8 @@
 #include "km_hooks/debug_service.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 
@@ -8,6 +11,8 @@ namespace {
 
 // One read may not make km allocate without bound.
 constexpr uint64_t kMaxTransfer = 16 << 20;
+// A Resume holds a gRPC server thread while it waits for its stop.
+constexpr uint32_t kMaxStopWaitMs = 100;
 
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
@@ -85,7 +90,7 @@ grpc::Status DebugService::Stop(grpc::ServerContext*, const v1::StopRequest* req
 }
 
 grpc::Status DebugService::Resume(grpc::ServerContext*, const v1::ResumeRequest* req,
-                                  v1::ResumeResponse*) {
+                                  v1::ResumeResponse* out) {
   absl::Status s = sessions_.Check(req->session());
   if (!s.ok()) return ToGrpc(s);
   for (const v1::ThreadAction& a : req->actions()) {
@@ -94,7 +99,25 @@ grpc::Status DebugService::Resume(grpc::ServerContext*, const v1::ResumeRequest*
                           absl::StrFormat("signal %d is not a Linux signal", a.signal()));
     }
   }
-  return ToGrpc(controller_.Resume({req->actions().begin(), req->actions().end()}));
+  const uint32_t wait_ms = std::min(req->wait_for_stop_ms(), kMaxStopWaitMs);
+  // Armed before anything runs: a step can be over before Resume returns.
+  const uint64_t ticket = wait_ms > 0 ? controller_.events().Arm() : 0;
+  s = controller_.Resume({req->actions().begin(), req->actions().end()});
+  if (ticket == 0) return ToGrpc(s);
+  if (!s.ok()) {
+    controller_.events().GiveBack(ticket);
+    return ToGrpc(s);
+  }
+  std::optional<EventQueue::HandedStop> handed =
+      controller_.events().TakeHanded(ticket, absl::Milliseconds(wait_ms));
+  if (handed) {
+    *out->mutable_stop() = std::move(handed->stop);
+    out->set_stream_events_before(handed->stream_events_before);
+    if (req->list_threads()) {
+      for (v1::Thread& t : controller_.Threads()) *out->add_threads() = std::move(t);
+    }
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status DebugService::ReadRegisters(grpc::ServerContext*, const v1::ReadRegistersRequest* req,

@@ -146,6 +146,22 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
     return stub_->Resume(Context().get(), req, &resp);
   }
 
+  // A Resume that asks km to answer the next stop in the call (ResumeRequest.wait_for_stop_ms).
+  v1::ResumeResponse ResumeWaiting(const std::string& session, int tid, v1::ResumeMode mode,
+                                   uint32_t wait_ms, bool list_threads = false) {
+    v1::ResumeRequest req;
+    req.set_session(session);
+    req.set_wait_for_stop_ms(wait_ms);
+    req.set_list_threads(list_threads);
+    v1::ThreadAction* a = req.add_actions();
+    a->set_tid(tid);
+    a->set_mode(mode);
+    v1::ResumeResponse resp;
+    grpc::Status s = stub_->Resume(Context().get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  }
+
   grpc::Status Breakpoint(const std::string& session, v1::BreakpointKind kind, uint64_t addr,
                           uint64_t len, bool insert) {
     v1::BreakpointRequest req;
@@ -437,6 +453,67 @@ TEST_P(DebugServiceTest, HardwareBreakpointStopsBeforeTheInstruction) {
   ExpectPayloadFinished();
 }
 
+TEST_P(DebugServiceTest, StepWithWaitAnswersTheStopInTheCallAndNotOnTheStream) {
+  v1::Target target;
+  ASSERT_TRUE(stub_->GetTarget(Context().get(), {}, &target).ok());
+  const std::string session = Attach();
+  OpenEvents(session);
+  NextStop();  // the hold at entry: the stream's first event
+
+  // musl's _start: `xor %rbp,%rbp` (3 bytes), then `mov %rsp,%rdi` (3 bytes).
+  v1::ResumeResponse step = ResumeWaiting(session, km_pid_, v1::RESUME_MODE_STEP, 100);
+  ASSERT_TRUE(step.has_stop()) << "the step's stop did not come inside the call";
+  EXPECT_EQ(step.stop().tid(), km_pid_);
+  EXPECT_EQ(step.stop().reason().kind(), v1::STOP_KIND_STEP);
+  EXPECT_EQ(step.stop().rip(), target.entry() + 3);
+  EXPECT_EQ(step.stop().registers().rip(), target.entry() + 3);
+  EXPECT_EQ(step.stream_events_before(), 1u);
+  // The stack around rsp comes with the stop, as ReadMemory shows it.
+  EXPECT_EQ(step.stop().stack_addr(), step.stop().rsp() - 128);
+  auto stack = Read(step.stop().stack_addr(), 128 + 256);
+  ASSERT_TRUE(stack.ok());
+  EXPECT_EQ(step.stop().stack().size(), 128u + 256u);
+  EXPECT_EQ(step.stop().stack(), *stack);
+  EXPECT_EQ(step.threads_size(), 0) << "not asked for";
+  v1::ResumeResponse again =
+      ResumeWaiting(session, km_pid_, v1::RESUME_MODE_STEP, 100, /*list_threads=*/true);
+  ASSERT_TRUE(again.has_stop());
+  EXPECT_EQ(again.stop().rip(), target.entry() + 6);
+  EXPECT_EQ(again.stream_events_before(), 1u) << "nothing went on the stream in between";
+  ASSERT_EQ(again.threads_size(), 1);
+  EXPECT_EQ(again.threads(0).tid(), km_pid_);
+  EXPECT_EQ(again.threads(0).state(), v1::THREAD_STATE_STOPPED);
+  EXPECT_EQ(again.threads(0).stop_reason().kind(), v1::STOP_KIND_STEP);
+  EXPECT_FALSE(again.threads(0).name().empty());
+
+  // The stream carries neither step: after them come only the run's own events.
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  for (;;) {
+    v1::Event ev = NextEvent();
+    EXPECT_FALSE(ev.has_stop()) << "a stop came twice: " << ev.ShortDebugString();
+    if (ev.has_process_exited() || ev.kind_case() == v1::Event::KIND_NOT_SET) break;
+  }
+  ExpectPayloadFinished();
+}
+
+TEST_P(DebugServiceTest, AThreadEventFirstKeepsTheLaterStopOnTheStream) {
+  const std::string session = Attach();
+  OpenEvents(session);
+  NextStop();
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, syms_["touch"], 1, true).ok());
+  // The worker's birth is the next event: the call returns without a stop, and everything,
+  // the breakpoint hit after it included, comes on the stream in order.
+  v1::ResumeResponse resumed = ResumeWaiting(session, 0, v1::RESUME_MODE_CONTINUE, 100);
+  EXPECT_FALSE(resumed.has_stop()) << resumed.ShortDebugString();
+  EXPECT_TRUE(NextEvent().has_thread_created());
+  v1::StopEvent hit = NextStop();
+  EXPECT_EQ(hit.reason().kind(), v1::STOP_KIND_BREAKPOINT);
+  EXPECT_EQ(hit.rip(), syms_["touch"]);
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, syms_["touch"], 1, false).ok());
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  ExpectPayloadFinished();
+}
+
 // A payload whose four threads are always running.
 class RunningPayloadTest : public DebugServiceTest {
  protected:
@@ -580,6 +657,42 @@ TEST_P(RunningPayloadTest, StopsNamedThreadsAloneAndResumesEachWithItsOwnAction)
   }
 
   Finish(session);
+}
+
+TEST_P(RunningPayloadTest, ContinueWhoseWaitTimesOutLeavesTheStopToTheStream) {
+  const std::string session = Attach();
+  OpenEvents(session);
+  AllThreads();
+  v1::StopRequest stop;
+  stop.set_session(session);
+  v1::StopResponse stopped;
+  ASSERT_TRUE(stub_->Stop(Context().get(), stop, &stopped).ok());
+  ASSERT_TRUE(syms_.count("puts"));
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, syms_["puts"], 1, true).ok());
+
+  // The workers spin until told to stop: nothing stops within the wait, which km caps.
+  const absl::Time start = absl::Now();
+  v1::ResumeResponse resumed = ResumeWaiting(session, 0, v1::RESUME_MODE_CONTINUE, 60000);
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_FALSE(resumed.has_stop()) << resumed.ShortDebugString();
+  EXPECT_GE(took, absl::Milliseconds(100));
+  EXPECT_LT(took, absl::Seconds(10)) << "km did not cap the wait";
+
+  // Told to end, the workers exit and main reaches puts: that stop comes on the stream.
+  v1::WriteMemoryRequest req;
+  req.set_session(session);
+  req.set_addr(syms_["done"]);
+  req.set_data(std::string("\x01\0\0\0", 4));
+  v1::WriteMemoryResponse resp;
+  ASSERT_TRUE(stub_->WriteMemory(Context().get(), req, &resp).ok());
+  v1::StopEvent hit = NextStop();
+  EXPECT_EQ(hit.reason().kind(), v1::STOP_KIND_BREAKPOINT);
+  EXPECT_EQ(hit.rip(), syms_["puts"]);
+  EXPECT_EQ(hit.tid(), km_pid_);
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, syms_["puts"], 1, false).ok());
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  EXPECT_EQ(WaitKm(), 0);
+  EXPECT_EQ(km_->Out(), "spin done\n");
 }
 
 // Whether pid blocks SIGUSR1, waiting up to 20 s for it to.

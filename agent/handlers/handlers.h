@@ -132,6 +132,8 @@ class Handlers {
   bool detached_ = false;
   int general_thread_ = 0;  // 0: whichever thread last stopped
   std::string threads_xml_;  // built for offset 0 of a qXfer:threads read, served in pieces
+  // The threads as the target listed them with the last stop, while nothing has run since.
+  std::optional<std::vector<agent::ThreadInfo>> stop_threads_;
   std::shared_ptr<HostFiles> host_files_;
 };
 

@@ -135,6 +135,76 @@ TEST_F(HandlersTest, MemoryReadsDuringAStopCostOneRpcPerPage) {
   EXPECT_EQ(Send("m400ff0,20"), "00000000000000000000000000000000");  // crosses into unmapped
 }
 
+TEST_F(HandlersTest, StackBytesThatCameWithAStepAnswerGdbsUnwindingReads) {
+  ThreadStop& main = target_.threads()[kMain].stop;
+  main.stack_addr = 0x7fff0100;  // outside the fake's memory: any read there is an RPC
+  main.stack = std::string("\x11\x22\x33\x44\x55\x66\x77\x88", 8) + std::string(8, '\0');
+  EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64").resumed);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kStep, 5}, 0x401004);
+  EXPECT_THAT(DeliverEvents(), StartsWith("T05"));
+  EXPECT_EQ(Send("m7fff0100,8"), "1122334455667788");
+  EXPECT_EQ(Send("m7fff0104,c"), "556677880000000000000000");
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(100:s:0)")) << "a read cost an RPC";
+  // Past the bytes that came with the stop: km is asked.
+  EXPECT_EQ(Send("m7fff010c,8"), "E0e");
+  EXPECT_EQ(target_.calls().size(), 3u);
+
+  // Once the target ran again, they are gone.
+  target_.calls().clear();
+  main.stack.clear();
+  EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64").resumed);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kStep, 5}, 0x401008);
+  DeliverEvents();
+  EXPECT_EQ(Send("m7fff0100,8"), "E0e");
+  EXPECT_EQ(target_.calls().size(), 3u);
+}
+
+TEST_F(HandlersTest, StackBytesAreNotTrustedWhenAnotherThreadRanPastTheStop) {
+  AddRunningWorker();
+  ThreadStop& main = target_.threads()[kMain].stop;
+  main.stack_addr = 0x400100;
+  main.stack = std::string(8, '\x11');  // what the stack held at main's stop
+  target_.memory().replace(0x100, 8, std::string(8, '\x22'));  // the worker wrote it since
+  EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64;c").resumed);
+  target_.PushEvent(ThreadCreated{kWorker});  // running while main steps
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kStep, 5}, 0x401004);
+  EXPECT_THAT(DeliverEvents(), HasSubstr("thread:p64.64;"));
+  EXPECT_EQ(Send("m400100,8"), "2222222222222222");
+}
+
+TEST_F(HandlersTest, ThreadsListedWithALoneStepAnswerGdbsThreadListRead) {
+  target_.threads()[kMain].stop.threads = {ThreadInfo{kMain, "renamed", ThreadState::kStopped}};
+  EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64").resumed);
+  EXPECT_TRUE(target_.last_wait().list_threads);
+  EXPECT_GT(target_.last_wait().wait, absl::ZeroDuration());
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kStep, 5}, 0x401004);
+  DeliverEvents();
+  EXPECT_THAT(Send("qXfer:threads:read::0,1000"), HasSubstr("name=\"renamed\""));
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(100:s:0)")) << "the list cost an RPC";
+  // After the next resume they are history: gdb's next read asks km.
+  target_.threads()[kMain].stop.threads.clear();
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kStep, 5}, 0x401008);
+  DeliverEvents();
+  EXPECT_THAT(Send("qXfer:threads:read::0,1000"), HasSubstr("name=\"main\""));
+  EXPECT_EQ(target_.calls().back(), "ListThreads");
+}
+
+TEST_F(HandlersTest, ThreadsAreNotAskedForWhenOthersRunToo) {
+  target_.AddThread(kWorker, "worker-1", /*running=*/true);
+  target_.PushEvent(ThreadCreated{kWorker});
+  DeliverEvents();  // born while stopped: the agent stops it
+  target_.calls().clear();
+  EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64;c").resumed);
+  EXPECT_FALSE(target_.last_wait().list_threads);
+  target_.threads()[kMain].stop.threads = {ThreadInfo{kMain, "stale", ThreadState::kStopped}};
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kStep, 5}, 0x401004);
+  DeliverEvents();
+  EXPECT_THAT(Send("qXfer:threads:read::0,1000"),
+              AllOf(HasSubstr("name=\"main\""), HasSubstr("name=\"worker-1\"")));
+  EXPECT_EQ(target_.calls().back(), "ListThreads");
+}
+
 TEST_F(HandlersTest, BreakpointRemovalsWaitForTheNextResume) {
   EXPECT_EQ(Send("Z0,401126,1"), "OK");
   EXPECT_EQ(Send("Z0,401200,1"), "OK");

@@ -17,6 +17,7 @@ Response Handlers::SetNonStop(absl::string_view packet) {
   if (non_stop_) return Response{{"OK"}};
   if (absl::Status s = breakpoints_.StopDeferring(); !s.ok()) return Failed(s);
   memory_.Disable();
+  stop_threads_.reset();
   non_stop_ = std::make_unique<NonStopRunControl>(target_, run_.TakeThreads(), run_.exit());
   Log("non-stop mode");
   return Response{{"OK"}};

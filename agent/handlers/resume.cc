@@ -80,6 +80,7 @@ Response Handlers::ResumeWith(const std::vector<ThreadAction>& actions) {
   if (!stop.ok()) return Failed(stop.status());
   memory_.Invalidate();
   threads_xml_.clear();
+  stop_threads_.reset();
   if (*stop) return Response{{StopReply(**stop)}};
   return Response{{}, /*resumed=*/true};
 }
@@ -87,9 +88,16 @@ Response Handlers::ResumeWith(const std::vector<ThreadAction>& actions) {
 std::optional<std::string> Handlers::HandleEvent(const Event& event) {
   // After a detach the stream's end only confirms it: the payload runs on.
   if (detached_) return std::nullopt;
+  stop_threads_.reset();
   if (non_stop_) return NonStopEvent(event);
   // A thread that was still running (one just born) may have written memory.
   memory_.Invalidate();
+  const auto* thread_stop = std::get_if<ThreadStop>(&event);
+  // The stack bytes and threads that came with the stop hold only if nothing else ran after it.
+  bool alone = thread_stop != nullptr;
+  for (const auto& [tid, t] : threads().records()) {
+    alone = alone && (!t.running || tid == thread_stop->tid);
+  }
   absl::StatusOr<std::optional<StopReport>> stop = run_.HandleEvent(event);
   if (!stop.ok()) {
     Log(stop.status().message());
@@ -97,6 +105,10 @@ std::optional<std::string> Handlers::HandleEvent(const Event& event) {
   }
   if (const auto* ended = std::get_if<EventsEnded>(&event)) Log(ended->why);
   if (!*stop) return std::nullopt;
+  if (alone && (*stop)->kind == StopReport::Kind::kThread && (*stop)->tid == thread_stop->tid) {
+    memory_.Seed(thread_stop->stack_addr, thread_stop->stack);
+    if (!thread_stop->threads.empty()) stop_threads_ = thread_stop->threads;
+  }
   return StopReply(**stop);
 }
 

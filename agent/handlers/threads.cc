@@ -54,7 +54,8 @@ Response Handlers::ThreadInfo(bool first) {
 }
 
 absl::StatusOr<std::string> Handlers::ThreadsXml() {
-  absl::StatusOr<std::vector<agent::ThreadInfo>> listed = target_.ListThreads();
+  absl::StatusOr<std::vector<agent::ThreadInfo>> listed =
+      stop_threads_ ? *stop_threads_ : target_.ListThreads();
   if (!listed.ok()) return listed.status();
   std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
   for (const agent::ThreadInfo& t : *listed) {

@@ -89,7 +89,8 @@ class FakeTarget : public Target {
     return out;
   }
 
-  absl::Status Resume(const std::vector<ThreadAction>& actions) override {
+  absl::Status Resume(const std::vector<ThreadAction>& actions, StopWait wait) override {
+    last_wait_ = wait;
     std::vector<std::string> parts;
     for (const ThreadAction& a : actions) {
       std::string mode = a.mode == ResumeMode::kStep ? "s" : "c";
@@ -177,6 +178,7 @@ class FakeTarget : public Target {
   }
 
   void set_refuse_watchpoints(bool refuse) { refuse_watchpoints_ = refuse; }
+  const StopWait& last_wait() const { return last_wait_; }
 
  private:
   std::map<int, FakeThread> threads_;
@@ -184,6 +186,7 @@ class FakeTarget : public Target {
   std::vector<std::string> calls_;
   std::string memory_;
   bool refuse_watchpoints_ = false;
+  StopWait last_wait_;
 };
 
 }  // namespace agent::testing

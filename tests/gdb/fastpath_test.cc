@@ -5,6 +5,7 @@
 // evaluated by gdb) takes it, and counts the packets to show the fast path was taken.
 #include <regex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
@@ -98,6 +99,41 @@ TEST_P(FastPathTest, RangeSteppedNextAndStepLandWhereSingleStepsDo) {
   const int plain_stops = Packets(plain.gdb_out, "T05", /*sent=*/false);
   EXPECT_LT(fast_stops, 100);
   EXPECT_GT(plain_stops, 2000);
+}
+
+// A stepi costs one round trip to km: the stop comes back inside the Resume call, with the
+// stack bytes gdb unwinds from and the thread list gdb reads after every stop.
+TEST_P(FastPathTest, AStepiCostsOneCallToKm) {
+  SessionOptions options;
+  options.engine = GetParam();
+  options.payload = "fastpath";
+  options.payload_args = {"3", "10"};
+  options.agent_args = {"--verbose"};  // logs every packet and every call to km
+  options.gdb_commands = {absl::StrCat("break ", At("visit-body")), "continue", "delete"};
+  constexpr int kSteps = 10;  // all inside visit (its 11th instruction is its ret)
+  for (int i = 0; i < kSteps; ++i) options.gdb_commands.push_back("stepi");
+  options.gdb_commands.push_back("info registers rip");
+  options.gdb_commands.push_back("kill");
+  absl::StatusOr<SessionResult> r = RunSession(options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  SCOPED_TRACE(r->Describe());
+  ASSERT_THAT(r->gdb_out, HasSubstr("rip"));
+  // From gdb's first step to its kill: what gdb sent and what the agent asked km for.
+  const size_t from = r->agent_err.find("<- vCont;s");
+  const size_t to = r->agent_err.find("<- vKill");
+  ASSERT_NE(from, std::string::npos);
+  ASSERT_NE(to, std::string::npos);
+  int steps = 0, resumes = 0, reads = 0, lists = 0;
+  for (absl::string_view line : absl::StrSplit(r->agent_err.substr(from, to - from), '\n')) {
+    steps += absl::StrContains(line, "<- vCont;s");
+    resumes += absl::EndsWith(line, "rpc Resume");
+    reads += absl::EndsWith(line, "rpc ReadMemory");
+    lists += absl::EndsWith(line, "rpc ListThreads");
+  }
+  EXPECT_EQ(steps, kSteps);
+  EXPECT_EQ(resumes, kSteps);
+  EXPECT_EQ(reads, 0) << "gdb's unwinding reads went to km";
+  EXPECT_EQ(lists, 0) << "gdb's thread list reads went to km";
 }
 
 // The stop that matters is the first true hit; the 9,000 false ones before it never reach gdb.

@@ -171,7 +171,8 @@ absl::StatusOr<Child> StartAgentWithArgs(const std::vector<std::string>& args, i
 
 absl::StatusOr<Running> StartKmAndAgent(const std::string& engine, const std::string& payload,
                                         const std::vector<std::string>& payload_args,
-                                        bool agent_once) {
+                                        bool agent_once,
+                                        const std::vector<std::string>& agent_args) {
   const int id = NextId();
   // A unix socket path must fit in 108 bytes; TEST_TMPDIR is too long.
   absl::StatusOr<std::string> socket_or = NewSocketPath();
@@ -180,7 +181,10 @@ absl::StatusOr<Running> StartKmAndAgent(const std::string& engine, const std::st
   absl::StatusOr<Child> km = StartKm(engine, payload, payload_args, socket, id);
   if (!km.ok()) return km.status();
   int port = 0;
-  absl::StatusOr<Child> agent = StartAgent(socket, agent_once, &port);
+  std::vector<std::string> args = {"--debug-socket", socket, "--port", "0"};
+  if (agent_once) args.push_back("--once");
+  args.insert(args.end(), agent_args.begin(), agent_args.end());
+  absl::StatusOr<Child> agent = StartAgentWithArgs(args, &port);
   if (!agent.ok()) return agent.status();
   return Running(*std::move(km), *std::move(agent), port, socket);
 }
@@ -202,7 +206,8 @@ absl::StatusOr<SessionResult> RunSession(const SessionOptions& options) {
                           " --stdio --debug-socket ", socket);
   } else {
     absl::StatusOr<Running> r = StartKmAndAgent(options.engine, options.payload, options.payload_args,
-                                                /*agent_once=*/options.second_gdb_commands.empty());
+                                                /*agent_once=*/options.second_gdb_commands.empty(),
+                                                options.agent_args);
     if (!r.ok()) return r.status();
     running.emplace(*std::move(r));
     socket = running->socket;

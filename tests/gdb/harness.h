@@ -30,6 +30,7 @@ struct SessionOptions {
   std::function<void(Child& gdb)> during_gdb;
   // A second gdb run after the first one ended (same agent), for reconnect tests.
   std::vector<std::string> second_gdb_commands;
+  std::vector<std::string> agent_args;  // more arguments for the agent, e.g. --verbose
 };
 
 struct SessionResult {
@@ -62,7 +63,8 @@ struct Running {
 };
 absl::StatusOr<Running> StartKmAndAgent(const std::string& engine, const std::string& payload,
                                         const std::vector<std::string>& payload_args,
-                                        bool agent_once);
+                                        bool agent_once,
+                                        const std::vector<std::string>& agent_args = {});
 // Another agent on the same km, e.g. to see km refuse a second controller.
 absl::StatusOr<Child> StartAgent(const std::string& socket, bool once, int* port);
 
