@@ -278,7 +278,8 @@ TEST_P(KmctlTest, SessionSetRegAndMemWriteChangeThePayloadAndEachJsonAnswerParse
   auto inserted = FromJson<v1::BreakpointRequest>(lines[0]);
   EXPECT_EQ(inserted.kind(), v1::BREAKPOINT_KIND_SOFTWARE);
   EXPECT_EQ(inserted.addr(), syms_["touch"]);
-  EXPECT_EQ(lines[1], "{}") << "Resume's empty answer";
+  EXPECT_FALSE(FromJson<v1::ResumeResponse>(lines[1]).has_stop())
+      << "Resume without a wait answers no stop: " << lines[1];
   size_t i = 2;
   std::vector<v1::Event> events = WaitedEvents(lines, &i);
   ASSERT_FALSE(events.empty());
@@ -337,7 +338,7 @@ TEST_P(KmctlTest, HardwareBreakpointAndWatchpointStopWhereTheySay) {
   EXPECT_EQ(first.back().stop().reason().kind(), v1::STOP_KIND_HW_BREAKPOINT);
   EXPECT_EQ(first.back().stop().rip(), syms_["touch"]);
   ASSERT_LT(i, lines.size()) << r.out;
-  EXPECT_EQ(lines[i++], "{}");
+  EXPECT_FALSE(FromJson<v1::ResumeResponse>(lines[i++]).has_stop()) << lines[i - 1];
   std::vector<v1::Event> second = WaitedEvents(lines, &i);
   ASSERT_EQ(second.size(), 1u) << r.out;
   const v1::StopEvent& stored = second[0].stop();
