@@ -11,6 +11,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
+#include "absl/time/time.h"
 #include "km/layout.h"
 #include "km/runtime/command_line.h"
 #include "km/runtime/flag_types.h"
@@ -25,6 +26,9 @@ ABSL_FLAG(km::MemorySize, memory, km::MemorySize{km::kDefaultMemorySize},
           "guest memory size, e.g. 512M or 2G");
 ABSL_FLAG(std::string, debug_socket, "",
           "serve the km.debug.v1 debug service on this unix socket (mode 0600)");
+ABSL_FLAG(absl::Duration, debug_session_grace, km_hooks::kDefaultSessionGrace,
+          "a debug session that has not opened its Events stream this long after Attach may be "
+          "taken over by the next client's Attach");
 ABSL_FLAG(bool, debug_wait, false,
           "with --debug-socket: hold the payload before its first instruction until a debug "
           "client resumes it");
@@ -88,7 +92,8 @@ int main(int argc, char** argv) {
     // SIGUSR1 opens the debug socket later (a debugger attaching to a running km).
     km_hooks::EnableLateAttach(*running);
   } else {
-    auto server = km_hooks::DebugServer::Start(*running, socket, absl::GetFlag(FLAGS_debug_wait));
+    auto server = km_hooks::DebugServer::Start(*running, socket, absl::GetFlag(FLAGS_debug_wait),
+                                               absl::GetFlag(FLAGS_debug_session_grace));
     if (!server.ok()) {
       PrintLine(std::string(server.status().message()));
       return 1;

@@ -46,11 +46,12 @@ void ShutDownAtExit() {
 
 absl::StatusOr<std::unique_ptr<DebugServer>> DebugServer::Start(km::Process& process,
                                                                 const std::string& socket_path,
-                                                                bool hold_main_thread) {
+                                                                bool hold_main_thread,
+                                                                absl::Duration session_grace) {
   auto server = std::unique_ptr<DebugServer>(new DebugServer());
   server->socket_path_ = socket_path;
   server->controller_ = std::make_unique<DebugController>(process);
-  server->service_ = std::make_unique<DebugService>(*server->controller_);
+  server->service_ = std::make_unique<DebugService>(*server->controller_, session_grace);
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

@@ -6,7 +6,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "km/runtime/process.h"
+#include "km_hooks/session.h"
 
 namespace grpc {
 class Server;
@@ -21,10 +23,10 @@ class SocketListener;
 class DebugServer {
  public:
   // Serves on socket_path. With hold_main_thread, the payload's first instruction waits for a
-  // client's Resume (--debug-wait); call it before Process::Run.
-  static absl::StatusOr<std::unique_ptr<DebugServer>> Start(km::Process& process,
-                                                            const std::string& socket_path,
-                                                            bool hold_main_thread);
+  // client's Resume (--debug-wait); call it before Process::Run. session_grace: see Sessions.
+  static absl::StatusOr<std::unique_ptr<DebugServer>> Start(
+      km::Process& process, const std::string& socket_path, bool hold_main_thread,
+      absl::Duration session_grace = kDefaultSessionGrace);
   ~DebugServer();
 
   const std::string& socket_path() const { return socket_path_; }

@@ -35,8 +35,10 @@ grpc::Status DebugService::ListThreads(grpc::ServerContext*, const v1::ListThrea
 
 grpc::Status DebugService::Attach(grpc::ServerContext*, const v1::AttachRequest* req,
                                   v1::AttachResponse* out) {
-  absl::StatusOr<std::string> session = sessions_.Attach(req->client_name());
+  bool took_over = false;
+  absl::StatusOr<std::string> session = sessions_.Attach(req->client_name(), &took_over);
   if (!session.ok()) return ToGrpc(session.status());
+  if (took_over) controller_.SessionEnded();
   controller_.SessionStarted();
   out->set_session(*session);
   return grpc::Status::OK;
@@ -58,6 +60,7 @@ grpc::Status DebugService::Events(grpc::ServerContext* ctx, const v1::EventsRequ
                                   grpc::ServerWriter<v1::Event>* writer) {
   absl::Status s = sessions_.Check(req->session());
   if (!s.ok()) return ToGrpc(s);
+  sessions_.StreamOpened(req->session());
   for (const v1::Event& ev : controller_.OpenStream()) {
     if (!writer->Write(ev)) {
       EndSession(req->session());

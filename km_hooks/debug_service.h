@@ -10,7 +10,8 @@ namespace km_hooks {
 
 class DebugService final : public v1::Debug::Service {
  public:
-  explicit DebugService(DebugController& controller) : controller_(controller) {}
+  DebugService(DebugController& controller, absl::Duration session_grace)
+      : controller_(controller), sessions_(session_grace) {}
 
   grpc::Status GetTarget(grpc::ServerContext*, const v1::GetTargetRequest*,
                          v1::Target* out) override;

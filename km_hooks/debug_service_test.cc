@@ -48,6 +48,7 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
   // What km runs and how; subclasses change it.
   virtual std::string Payload() const { return "target"; }
   virtual bool WithSocket() const { return true; }
+  virtual std::vector<std::string> KmFlags() const { return {}; }
 
   void SetUp() override {
     km_test::EngineInfo engine = km_test::FindEngine(GetParam());
@@ -61,6 +62,7 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
     const std::string km = km_test::Runfile("km/km");
     const std::string payload = km_test::Runfile("km_hooks/bin/" + Payload());
     std::vector<std::string> args = {km, "--accel=" + GetParam()};
+    for (const std::string& flag : KmFlags()) args.push_back(flag);
     if (WithSocket()) {
       args.insert(args.end(), {"--debug-socket", socket_});
       if (Payload() == "target") args.push_back("--debug-wait");
@@ -381,6 +383,47 @@ TEST_P(DebugServiceTest, SecondClientMayReadButNotControl) {
   ASSERT_TRUE(stub_->ListThreads(Context().get(), {}, &threads).ok());
   ASSERT_EQ(threads.threads_size(), 1);
   EXPECT_EQ(threads.threads(0).state(), v1::THREAD_STATE_STOPPED);
+}
+
+// A client that attached and died before opening its Events stream does not hold km forever.
+class StaleSessionTest : public DebugServiceTest {
+ protected:
+  std::vector<std::string> KmFlags() const override { return {"--debug-session-grace=1s"}; }
+};
+
+TEST_P(StaleSessionTest, AnAttachThatNeverOpenedItsStreamIsTakenOverAfterTheGrace) {
+  const std::string dead = Attach("died-before-events");
+  v1::AttachRequest req;
+  req.set_client_name("next");
+  v1::AttachResponse resp;
+  grpc::Status s = stub_->Attach(Context().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << "within the grace";
+  EXPECT_NE(s.error_message().find("died-before-events"), std::string::npos) << s.error_message();
+  absl::SleepFor(absl::Milliseconds(1200));
+  const std::string next = Attach("next");
+  ASSERT_FALSE(next.empty());
+  EXPECT_EQ(Resume(dead, 0, v1::RESUME_MODE_CONTINUE).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // Taking over ended the stale session as a Detach does: the payload was let go.
+  v1::DetachRequest detach;
+  detach.set_session(next);
+  v1::DetachResponse detached;
+  ASSERT_TRUE(stub_->Detach(Context().get(), detach, &detached).ok());
+  ExpectPayloadFinished();
+}
+
+TEST_P(StaleSessionTest, ASessionWithItsStreamOpenIsKeptPastTheGrace) {
+  const std::string live = Attach("gdb");
+  OpenEvents(live);
+  NextStop();
+  absl::SleepFor(absl::Milliseconds(1200));
+  v1::AttachRequest req;
+  req.set_client_name("next");
+  v1::AttachResponse resp;
+  EXPECT_EQ(stub_->Attach(Context().get(), req, &resp).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(Resume(live, 0, v1::RESUME_MODE_CONTINUE).ok());
+  ExpectPayloadFinished();
 }
 
 TEST_P(DebugServiceTest, ClientDeathRemovesBreakpointsAndLetsThePayloadFinish) {
@@ -736,6 +779,8 @@ TEST_P(LateAttachTest, Sigusr1OpensTheDefaultSocket) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, RunningPayloadTest, ::testing::Values("kvm", "tcg"),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Engines, StaleSessionTest, ::testing::Values("kvm", "tcg"),
                          [](const auto& info) { return info.param; });
 INSTANTIATE_TEST_SUITE_P(Engines, LateAttachTest, ::testing::Values("kvm", "tcg"),
                          [](const auto& info) { return info.param; });

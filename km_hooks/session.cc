@@ -6,9 +6,12 @@
 
 namespace km_hooks {
 
-absl::StatusOr<std::string> Sessions::Attach(const std::string& client_name) {
+absl::StatusOr<std::string> Sessions::Attach(const std::string& client_name,
+                                             bool* took_over_stale) {
   absl::MutexLock lock(&mu_);
-  if (!current_.empty()) {
+  const bool stale = !current_.empty() && !streamed_ && now_() - attached_at_ >= grace_;
+  if (took_over_stale != nullptr) *took_over_stale = stale;
+  if (!current_.empty() && !stale) {
     return absl::FailedPreconditionError(
         absl::StrFormat("km is already being debugged by '%s'; detach it first", holder_));
   }
@@ -17,7 +20,14 @@ absl::StatusOr<std::string> Sessions::Attach(const std::string& client_name) {
   if (getrandom(&nonce, sizeof(nonce), 0) != sizeof(nonce)) nonce = 0;
   current_ = absl::StrFormat("s%d-%016x", ++counter_, nonce);
   holder_ = client_name.empty() ? "an unnamed client" : client_name;
+  attached_at_ = now_();
+  streamed_ = false;
   return current_;
+}
+
+void Sessions::StreamOpened(const std::string& session) {
+  absl::MutexLock lock(&mu_);
+  if (!session.empty() && session == current_) streamed_ = true;
 }
 
 absl::Status Sessions::Check(const std::string& session) const {
