@@ -109,12 +109,18 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::string Attach(const std::string& name = "test-client") {
+    std::string session;
+    grpc::Status s = TryAttach(name, &session);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return session;
+  }
+  grpc::Status TryAttach(const std::string& name, std::string* session = nullptr) {
     v1::AttachRequest req;
     req.set_client_name(name);
     v1::AttachResponse resp;
     grpc::Status s = stub_->Attach(Context().get(), req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.session();
+    if (session != nullptr) *session = resp.session();
+    return s;
   }
 
   void OpenEvents(const std::string& session) {
@@ -371,10 +377,7 @@ TEST_P(DebugServiceTest, BadAddressesGetClearErrorsOrShortReads) {
 
 TEST_P(DebugServiceTest, SecondClientMayReadButNotControl) {
   const std::string session = Attach("first-debugger");
-  v1::AttachRequest req;
-  req.set_client_name("second");
-  v1::AttachResponse resp;
-  grpc::Status s = stub_->Attach(Context().get(), req, &resp);
+  grpc::Status s = TryAttach("second");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(s.error_message().find("first-debugger"), std::string::npos) << s.error_message();
   EXPECT_EQ(Resume("not-a-session", 0, v1::RESUME_MODE_CONTINUE).error_code(),
@@ -393,10 +396,7 @@ class StaleSessionTest : public DebugServiceTest {
 
 TEST_P(StaleSessionTest, AnAttachThatNeverOpenedItsStreamIsTakenOverAfterTheGrace) {
   const std::string dead = Attach("died-before-events");
-  v1::AttachRequest req;
-  req.set_client_name("next");
-  v1::AttachResponse resp;
-  grpc::Status s = stub_->Attach(Context().get(), req, &resp);
+  grpc::Status s = TryAttach("next");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << "within the grace";
   EXPECT_NE(s.error_message().find("died-before-events"), std::string::npos) << s.error_message();
   absl::SleepFor(absl::Milliseconds(1200));
@@ -417,11 +417,7 @@ TEST_P(StaleSessionTest, ASessionWithItsStreamOpenIsKeptPastTheGrace) {
   OpenEvents(live);
   NextStop();
   absl::SleepFor(absl::Milliseconds(1200));
-  v1::AttachRequest req;
-  req.set_client_name("next");
-  v1::AttachResponse resp;
-  EXPECT_EQ(stub_->Attach(Context().get(), req, &resp).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(TryAttach("next").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   ASSERT_TRUE(Resume(live, 0, v1::RESUME_MODE_CONTINUE).ok());
   ExpectPayloadFinished();
 }
