@@ -303,7 +303,6 @@ absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::Threa
     absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
     td.stepping = step;
-    td.stepping_over = over;
     td.range_start = range ? action.range_start() : 0;
     td.range_end = range ? action.range_end() : 0;
   }
@@ -363,9 +362,6 @@ bool DebugController::ContinueRangeStep(km::GuestThread& thread) {
       return absl::OkStatus();
     });
   }
-  absl::MutexLock lock(&mu_);
-  ThreadDebug& td = threads_[thread.tid()];
-  td.stepping_over = sw;
   return true;
 }
 
@@ -376,7 +372,6 @@ km::DebugAction DebugController::PassFalseHit(km::GuestThread& thread, uint64_t 
     absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
     td.stepping = false;
-    td.stepping_over = true;
     td.range_start = td.range_end = 0;
   }
   const absl::Status s = thread.WithVcpu([&](km::Vcpu& vcpu) {
@@ -558,13 +553,6 @@ absl::Status DebugController::RemoveBreakpoint(v1::BreakpointKind kind, uint64_t
 
 km::DebugAction DebugController::ReportStop(km::GuestThread& thread,
                                             const v1::StopReason& reason) {
-  // A stop in the middle of a step past an int3 (a watchpoint or fault on that instruction)
-  // ends it: the engine has put the int3 back, and the next resume steps past it again if rip
-  // is still there.
-  {
-    absl::MutexLock lock(&mu_);
-    threads_[thread.tid()].stepping_over = false;
-  }
   v1::Event ev;
   *ev.mutable_stop() = MakeStopEvent(thread, reason);
   thread.RequestPark();
@@ -589,7 +577,7 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
       {
         absl::MutexLock lock(&mu_);
         ThreadDebug& td = threads_[thread.tid()];
-        td.stepping = td.stepping_over = false;
+        td.stepping = false;
         td.range_start = td.range_end = 0;
       }
       (void)thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
@@ -653,7 +641,7 @@ void DebugController::AfterSyscall(km::GuestThread& thread) {
   {
     absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
-    if (!td.stepping || td.stepping_over) return;
+    if (!td.stepping) return;
     td.stepping = false;
   }
   // The syscall instruction was the step: it is done once the syscall returns.

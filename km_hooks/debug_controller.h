@@ -74,7 +74,6 @@ class DebugController : public km::DebugObserver {
   struct ThreadDebug {
     std::optional<v1::StopReason> stopped;  // set while stopped by or for the debugger
     bool stepping = false;                  // a step the debugger asked for
-    bool stepping_over = false;             // km's own step past one of its int3s
     km::FatalSignal fault;                  // the signal it stopped with, if it was one
     // A range step: stepping goes on while rip stays in [range_start, range_end).
     uint64_t range_start = 0;

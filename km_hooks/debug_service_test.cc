@@ -375,6 +375,28 @@ TEST_P(DebugServiceTest, BadAddressesGetClearErrorsOrShortReads) {
   EXPECT_EQ(partial->size(), 8u);
 }
 
+// A step from a breakpoint on a `syscall` ends when the syscall returns, one instruction on, as
+// any step of a syscall does.
+TEST_P(DebugServiceTest, StepFromABreakpointOnASyscallEndsAfterIt) {
+  const uint64_t syscall = syms_["pid_syscall"];
+  ASSERT_NE(syscall, 0u);
+  const std::string session = Attach();
+  OpenEvents(session);
+  NextStop();
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, syscall, 1, true).ok());
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  v1::StopEvent hit = NextStop();
+  EXPECT_EQ(hit.reason().kind(), v1::STOP_KIND_BREAKPOINT);
+  ASSERT_EQ(hit.rip(), syscall);
+  ASSERT_TRUE(Resume(session, hit.tid(), v1::RESUME_MODE_STEP).ok());
+  v1::StopEvent step = NextStop();
+  EXPECT_EQ(step.reason().kind(), v1::STOP_KIND_STEP);
+  EXPECT_EQ(step.rip(), syscall + 2);
+  EXPECT_EQ(step.registers().rax(), static_cast<uint64_t>(km_pid_)) << "getpid's answer";
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  ExpectPayloadFinished();
+}
+
 TEST_P(DebugServiceTest, SecondClientMayReadButNotControl) {
   const std::string session = Attach("first-debugger");
   grpc::Status s = TryAttach("second");

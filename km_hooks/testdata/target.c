@@ -10,6 +10,16 @@ void* worker(void* arg) {
   return arg;
 }
 
+// A syscall instruction at a known address (pid_syscall), for stepping from a breakpoint on one.
+long own_pid(void) {
+  long r;
+  __asm__ volatile(".globl pid_syscall\npid_syscall: syscall"
+                   : "=a"(r)
+                   : "a"(39L)
+                   : "rcx", "r11", "memory");
+  return r;
+}
+
 int touch(long v) {
   watched = v;
   return (int)watched;
@@ -19,6 +29,7 @@ int main(void) {
   pthread_t t;
   pthread_create(&t, 0, worker, 0);
   pthread_join(t, 0);
+  own_pid();
   int r = touch(42);
   printf("done %ld %d\n", counter, r);
   return 7;
