@@ -298,7 +298,6 @@ absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::Threa
   const bool range = action.mode() == v1::RESUME_MODE_RANGE_STEP;
   const bool step = action.mode() == v1::RESUME_MODE_STEP || range;
   const std::optional<uint8_t> original = sw_breakpoints_.Original(regs.rip);
-  const bool over = original.has_value();
   {
     absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
@@ -314,16 +313,21 @@ absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::Threa
     });
     if (!s.ok()) return s;
   }
-  if (step || over) {
-    s = thread.WithVcpu([&](km::Vcpu& vcpu) {
-      absl::Status st = vcpu.SetSingleStep(true);
-      if (st.ok() && over) st = vcpu.StepOverBreakpoint(regs.rip, *original);
-      return st;
-    });
+  if (step || original) {
+    s = StepFrom(thread, regs.rip, original);
     if (!s.ok()) return s;
   }
   thread.Resume();
   return absl::OkStatus();
+}
+
+absl::Status DebugController::StepFrom(km::GuestThread& thread, uint64_t rip,
+                                       std::optional<uint8_t> original) {
+  return thread.WithVcpu([&](km::Vcpu& vcpu) {
+    absl::Status s = vcpu.SetSingleStep(true);
+    if (s.ok() && original) s = vcpu.StepOverBreakpoint(rip, *original);
+    return s;
+  });
 }
 
 bool DebugController::OnHwBreakpoint(uint64_t addr) {
@@ -350,12 +354,7 @@ bool DebugController::ContinueRangeStep(km::GuestThread& thread) {
       (hw && conditions_.ShouldStop(/*hardware=*/true, rip, thread))) {
     return false;
   }
-  if (const std::optional<uint8_t> original = sw ? sw_breakpoints_.Original(rip) : std::nullopt;
-      original &&
-      !thread.WithVcpu([&](km::Vcpu& vcpu) { return vcpu.StepOverBreakpoint(rip, *original); })
-           .ok()) {
-    return false;
-  }
+  if (sw && !StepFrom(thread, rip, sw_breakpoints_.Original(rip)).ok()) return false;
   if (hw) {
     (void)thread.WithVcpu([](km::Vcpu& vcpu) {
       vcpu.SkipBreakpointOnce();
@@ -367,19 +366,13 @@ bool DebugController::ContinueRangeStep(km::GuestThread& thread) {
 
 km::DebugAction DebugController::PassFalseHit(km::GuestThread& thread, uint64_t addr) {
   // As a resume from this address would: step the original instruction, then run on.
-  const std::optional<uint8_t> original = sw_breakpoints_.Original(addr);
   {
     absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
     td.stepping = false;
     td.range_start = td.range_end = 0;
   }
-  const absl::Status s = thread.WithVcpu([&](km::Vcpu& vcpu) {
-    absl::Status st = vcpu.SetSingleStep(true);
-    if (st.ok() && original) st = vcpu.StepOverBreakpoint(addr, *original);
-    return st;
-  });
-  if (!s.ok()) {
+  if (!StepFrom(thread, addr, sw_breakpoints_.Original(addr)).ok()) {
     (void)thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
     return ReportStop(thread, Reason(v1::STOP_KIND_BREAKPOINT, SIGTRAP));
   }

@@ -88,6 +88,9 @@ class DebugController : public km::DebugObserver {
   // Parks the thread for the debugger with this reason and tells the session.
   km::DebugAction ReportStop(km::GuestThread& thread, const v1::StopReason& reason);
   absl::Status ResumeOne(km::GuestThread& thread, const v1::ThreadAction& action);
+  // Single-steps the thread from rip, past the int3 there if original (the byte it replaced)
+  // is given: the engine runs the original instruction for this thread alone.
+  absl::Status StepFrom(km::GuestThread& thread, uint64_t rip, std::optional<uint8_t> original);
   bool OnHwBreakpoint(uint64_t addr);
   // After one step of a range step: true if the thread steps on without a stop (rip still in
   // the range, and no breakpoint there that wants a stop).

@@ -1,5 +1,7 @@
 // vCont and the legacy c/C/s/S: gdb's resume actions turned into km's, with gdb's signal numbers
 // turned into Linux ones. Removals gdb asked for reach km first (see BreakpointTable).
+#include <algorithm>
+
 #include "absl/strings/str_format.h"
 #include "agent/arch/signals.h"
 #include "agent/handlers/handlers.h"
@@ -94,10 +96,11 @@ std::optional<std::string> Handlers::HandleEvent(const Event& event) {
   memory_.Invalidate();
   const auto* thread_stop = std::get_if<ThreadStop>(&event);
   // The stack bytes and threads that came with the stop hold only if nothing else ran after it.
-  bool alone = thread_stop != nullptr;
-  for (const auto& [tid, t] : threads().records()) {
-    alone = alone && (!t.running || tid == thread_stop->tid);
-  }
+  const bool alone =
+      thread_stop != nullptr &&
+      std::all_of(threads().records().begin(), threads().records().end(), [&](const auto& r) {
+        return !r.second.running || r.first == thread_stop->tid;
+      });
   absl::StatusOr<std::optional<StopReport>> stop = run_.HandleEvent(event);
   if (!stop.ok()) {
     Log(stop.status().message());
