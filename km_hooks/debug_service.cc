@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -61,7 +62,11 @@ grpc::Status DebugService::Events(grpc::ServerContext* ctx, const v1::EventsRequ
   absl::Status s = sessions_.Check(req->session());
   if (!s.ok()) return ToGrpc(s);
   sessions_.StreamOpened(req->session());
-  for (const v1::Event& ev : controller_.OpenStream()) {
+  const std::vector<v1::Event> initial = controller_.OpenStream();
+  // Tells the client the stream is open: from now on no event is lost to it, and the threads
+  // already stopped come first (a client may wait for this before it acts).
+  writer->SendInitialMetadata();
+  for (const v1::Event& ev : initial) {
     if (!writer->Write(ev)) {
       EndSession(req->session());
       return grpc::Status::OK;

@@ -128,6 +128,8 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
     v1::EventsRequest req;
     req.set_session(session);
     events_ = stub_->Events(events_ctx_.get(), req);
+    // km sends it once the stream is open: what the test does next reaches the stream.
+    events_->WaitForInitialMetadata();
   }
 
   // The next stop event, skipping thread and process notices unless asked for.
