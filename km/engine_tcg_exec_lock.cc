@@ -20,7 +20,11 @@ bool ExecLock::Acquire(std::atomic<uint32_t>* attention) {
   queue_.push_back(&me);
   while (!me.granted) {
     if (attention->load(std::memory_order_relaxed) & kAttentionStop) {
+      const bool was_front = queue_.front() == &me;
       queue_.erase(std::find(queue_.begin(), queue_.end(), &me));
+      // The next in line may be asleep without a deadline, counting on this waiter to keep
+      // time: unless it wakes, nobody asks the holder to yield, and it runs on alone.
+      if (was_front) cv_.SignalAll();
       return false;
     }
     // Only the next in line keeps time, so a holder is asked to yield once per slice, not once
