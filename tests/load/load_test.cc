@@ -25,6 +25,7 @@
 #include "proto/km_debug.grpc.pb.h"
 #include "tests/child_process.h"
 #include "tests/engines.h"
+#include "tests/rss_bound.h"
 
 namespace {
 
@@ -184,8 +185,8 @@ TEST_P(LoadTest, StopResumeCyclesWithRacingReadsForTenSeconds) {
   EXPECT_GT(cycles, 10);
   EXPECT_GT(reads.load(), 10);
   EXPECT_EQ(bad_reads.load(), 0) << "of " << reads.load() << " reads";
-  EXPECT_LT(rss_after - rss_before, kRssGrowthKb)
-      << cycles << " cycles: km went from " << rss_before << " to " << rss_after << " kB";
+  km_test::ExpectRssGrowthBelow(rss_before, rss_after, kRssGrowthKb,
+                                absl::StrCat(cycles, " stop/resume cycles"));
 
   // The payload still ends normally.
   v1::WriteMemoryRequest write;
@@ -244,7 +245,8 @@ TEST_P(LoadTest, ThousandsOfBreakpointHitsAcrossThreadsAreEachReportedOnce) {
       if (total == kWorkers * kHitsPerThread / 2) {
         const long rss_mid = RssKb();
         RecordProperty("km_rss_kb_mid", std::to_string(rss_mid));
-        EXPECT_LT(rss_mid - rss_before, kRssGrowthKb);
+        km_test::ExpectRssGrowthBelow(rss_before, rss_mid, kRssGrowthKb,
+                                      absl::StrCat(total, " breakpoint hits"));
       }
     }
   }
