@@ -134,8 +134,11 @@ StopReason FromProto(const v1::StopReason& r) {
     case v1::STOP_KIND_WATCHPOINT: out.kind = StopKind::kWatchpoint; break;
     case v1::STOP_KIND_STEP: out.kind = StopKind::kStep; break;
     case v1::STOP_KIND_SIGNAL: out.kind = StopKind::kSignal; break;
+    case v1::STOP_KIND_SYSCALL_ENTRY: out.kind = StopKind::kSyscallEntry; break;
+    case v1::STOP_KIND_SYSCALL_RETURN: out.kind = StopKind::kSyscallReturn; break;
     default: out.kind = StopKind::kInterrupted; break;
   }
+  out.syscall = r.syscall();
   out.linux_signal = r.signal();
   out.fault_addr = r.fault_addr();
   out.watch_addr = r.watch_addr();
@@ -357,6 +360,17 @@ class GrpcTarget : public Target {
   }
   absl::Status RemoveBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) override {
     return Breakpoint(/*insert=*/false, kind, addr, len, {});
+  }
+
+  absl::Status CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::CatchSyscallsRequest req;
+    req.set_session(session_);
+    req.set_enabled(enabled);
+    for (int64_t n : numbers) req.add_numbers(n);
+    v1::CatchSyscallsResponse resp;
+    return FromGrpc("CatchSyscalls", stub_->CatchSyscalls(&ctx, req, &resp));
   }
 
   absl::Status Detach() override {

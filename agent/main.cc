@@ -7,6 +7,7 @@
 //   (gdb) target remote :N  or  target extended-remote :N
 // or, with no listening socket at all:
 //   gdb -ex 'target remote | km-gdb-agent --stdio --debug-socket PATH'
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -142,6 +143,10 @@ void AcceptDashedFlagNames(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
+  // Memory reads build packets of up to 128 KiB, one after another; glibc would hand each back
+  // to the kernel on free (mmap, or trimming the heap) and fault it in again for the next.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_TRIM_THRESHOLD, 8 << 20);
   AcceptDashedFlagNames(argc, argv);
   absl::SetProgramUsageMessage(
       "Serves gdb's remote protocol for km payloads.\n"

@@ -169,6 +169,8 @@ void RunControl::Absorb(const ThreadStop& stop, bool first_contact) {
 bool RunControl::StillReportable(const ThreadStop& stop) const {
   switch (stop.reason.kind) {
     case StopKind::kSignal:
+    case StopKind::kSyscallEntry:
+    case StopKind::kSyscallReturn:
       return true;
     case StopKind::kBreakpoint:
       return breakpoints_.Has(BreakpointKind::kSoftware, stop.regs.rip);

@@ -25,6 +25,8 @@ enum class StopKind {
   kStep,
   kInterrupted,   // stopped on request (Stop, or km's --debug-wait hold)
   kSignal,        // a fault or signal the payload would die of
+  kSyscallEntry,  // a caught syscall (Target::CatchSyscalls), not yet run
+  kSyscallReturn, // a caught syscall, returned
 };
 
 enum class WatchKind { kWrite, kRead, kAccess };
@@ -35,6 +37,7 @@ struct StopReason {
   uint64_t fault_addr = 0;
   uint64_t watch_addr = 0;
   WatchKind watch_kind = WatchKind::kWrite;
+  int64_t syscall = 0;  // kSyscallEntry, kSyscallReturn
 
   bool operator==(const StopReason&) const = default;
 };
@@ -153,6 +156,8 @@ class Target {
   virtual absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len,
                                         const std::vector<std::string>& conditions) = 0;
   virtual absl::Status RemoveBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) = 0;
+  // Which syscalls stop a running thread at entry and return (none, when enabled: all).
+  virtual absl::Status CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers) = 0;
 
   // Ends the session: km removes every breakpoint and lets every thread run.
   virtual absl::Status Detach() = 0;

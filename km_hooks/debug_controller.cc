@@ -29,6 +29,12 @@ v1::StopReason Reason(v1::StopKind kind, int signo) {
   return r;
 }
 
+v1::StopReason SyscallReason(v1::StopKind kind, uint64_t number) {
+  v1::StopReason r = Reason(kind, SIGTRAP);
+  r.set_syscall(static_cast<int64_t>(number));
+  return r;
+}
+
 km::WatchKind WatchKindFor(v1::BreakpointKind kind) {
   switch (kind) {
     case v1::BREAKPOINT_KIND_WATCH_READ: return km::WatchKind::kRead;
@@ -89,6 +95,8 @@ void DebugController::SessionEnded() {
     streaming_ = false;
     hw_breakpoints_.clear();
     watchpoints_.clear();
+    caught_syscalls_.clear();
+    catching_syscalls_ = false;
   }
   (void)ApplyDebugRegsEverywhere();
   for (const auto& thread : process_.Threads()) {
@@ -272,10 +280,13 @@ absl::Status DebugController::Resume(const std::vector<v1::ThreadAction>& action
 
 absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::ThreadAction& action) {
   km::FatalSignal fault;
+  bool at_syscall;
   {
     absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
     fault = td.fault;
+    at_syscall = td.stopped && (td.stopped->kind() == v1::STOP_KIND_SYSCALL_ENTRY ||
+                                td.stopped->kind() == v1::STOP_KIND_SYSCALL_RETURN);
     td.stopped.reset();
     td.fault = {};
   }
@@ -297,7 +308,10 @@ absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::Threa
   if (!s.ok()) return s;
   const bool range = action.mode() == v1::RESUME_MODE_RANGE_STEP;
   const bool step = action.mode() == v1::RESUME_MODE_STEP || range;
-  const std::optional<uint8_t> original = sw_breakpoints_.Original(regs.rip);
+  // Stopped in a syscall, the thread has not reached the instruction at rip: a breakpoint there
+  // is still ahead of it, not one to step over.
+  const std::optional<uint8_t> original =
+      at_syscall ? std::nullopt : sw_breakpoints_.Original(regs.rip);
   {
     absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
@@ -305,7 +319,7 @@ absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::Threa
     td.range_start = range ? action.range_start() : 0;
     td.range_end = range ? action.range_end() : 0;
   }
-  if (OnHwBreakpoint(regs.rip)) {
+  if (!at_syscall && OnHwBreakpoint(regs.rip)) {
     // Stopped before this instruction by that breakpoint: run it instead of stopping again.
     s = thread.WithVcpu([](km::Vcpu& vcpu) {
       vcpu.SkipBreakpointOnce();
@@ -630,12 +644,40 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
   }
 }
 
-void DebugController::AfterSyscall(km::GuestThread& thread) {
+void DebugController::CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers) {
+  absl::MutexLock lock(&mu_);
+  caught_syscalls_.clear();
+  if (enabled) caught_syscalls_.insert(numbers.begin(), numbers.end());
+  catching_syscalls_ = enabled;
+}
+
+bool DebugController::CatchesLocked(uint64_t number) const {
+  return session_ && catching_syscalls_.load(std::memory_order_relaxed) &&
+         (caught_syscalls_.empty() || caught_syscalls_.contains(static_cast<int64_t>(number)));
+}
+
+void DebugController::BeforeSyscall(km::GuestThread& thread, uint64_t number) {
+  if (!catching_syscalls_.load(std::memory_order_relaxed)) return;
+  {
+    absl::MutexLock lock(&mu_);
+    // A step over the syscall instruction ends after it, as under ptrace's PTRACE_SINGLESTEP.
+    if (threads_[thread.tid()].stepping || !CatchesLocked(number)) return;
+  }
+  ReportStop(thread, SyscallReason(v1::STOP_KIND_SYSCALL_ENTRY, number));
+}
+
+void DebugController::AfterSyscall(km::GuestThread& thread, uint64_t number) {
+  bool stepped;
   {
     absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
-    if (!td.stepping) return;
+    stepped = td.stepping;
+    if (!stepped && !CatchesLocked(number)) return;
     td.stepping = false;
+  }
+  if (!stepped) {
+    ReportStop(thread, SyscallReason(v1::STOP_KIND_SYSCALL_RETURN, number));
+    return;
   }
   // The syscall instruction was the step: it is done once the syscall returns.
   (void)thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });

@@ -4,12 +4,15 @@
 // of gRPC transport; the service calls it.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -62,9 +65,13 @@ class DebugController : public km::DebugObserver {
                                 std::vector<std::string> conditions);
   absl::Status RemoveBreakpoint(v1::BreakpointKind kind, uint64_t addr, uint64_t len);
 
+  // The syscalls that stop a running thread at entry and return (none: every one).
+  void CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers);
+
   // km::DebugObserver, called on guest threads' host threads.
   km::DebugAction OnStop(km::GuestThread& thread, const km::StopEvent& event) override;
-  void AfterSyscall(km::GuestThread& thread) override;
+  void BeforeSyscall(km::GuestThread& thread, uint64_t number) override;
+  void AfterSyscall(km::GuestThread& thread, uint64_t number) override;
   void OnThreadStart(km::GuestThread& thread) override;
   void OnThreadExit(km::GuestThread& thread) override;
   void OnProcessExit(const km::ExitInfo& info) override;
@@ -92,6 +99,8 @@ class DebugController : public km::DebugObserver {
   // is given: the engine runs the original instruction for this thread alone.
   absl::Status StepFrom(km::GuestThread& thread, uint64_t rip, std::optional<uint8_t> original);
   bool OnHwBreakpoint(uint64_t addr);
+  // Whether a thread (not single-stepping) stops at this syscall's entry and return.
+  bool CatchesLocked(uint64_t number) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After one step of a range step: true if the thread steps on without a stop (rip still in
   // the range, and no breakpoint there that wants a stop).
   bool ContinueRangeStep(km::GuestThread& thread);
@@ -111,6 +120,9 @@ class DebugController : public km::DebugObserver {
   absl::flat_hash_map<int, ThreadDebug> threads_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> hw_breakpoints_ ABSL_GUARDED_BY(mu_);
   std::vector<km::Watchpoint> watchpoints_ ABSL_GUARDED_BY(mu_);
+  // Read without mu_ at every syscall: no lock on the syscall path while nothing is caught.
+  std::atomic<bool> catching_syscalls_{false};
+  absl::flat_hash_set<int64_t> caught_syscalls_ ABSL_GUARDED_BY(mu_);  // empty: every one
   // Serializes run-control requests (Stop, Resume, debug register changes) among themselves.
   absl::Mutex control_mu_ ABSL_ACQUIRED_BEFORE(mu_);
 };

@@ -14,6 +14,8 @@ namespace {
 constexpr uint64_t kMaxTransfer = 16 << 20;
 // A Resume holds a gRPC server thread while it waits for its stop.
 constexpr uint32_t kMaxStopWaitMs = 100;
+// Linux's x86-64 syscall numbers end well below this (the x32 ones start at 512).
+constexpr int64_t kMaxSyscallNumber = 1023;
 
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
@@ -183,6 +185,20 @@ grpc::Status DebugService::RemoveBreakpoint(grpc::ServerContext*, const v1::Brea
   absl::Status s = sessions_.Check(req->session());
   if (!s.ok()) return ToGrpc(s);
   return ToGrpc(controller_.RemoveBreakpoint(req->kind(), req->addr(), req->len()));
+}
+
+grpc::Status DebugService::CatchSyscalls(grpc::ServerContext*, const v1::CatchSyscallsRequest* req,
+                                         v1::CatchSyscallsResponse*) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  for (int64_t n : req->numbers()) {
+    if (n < 0 || n > kMaxSyscallNumber) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrFormat("%d is not an x86-64 syscall number", n));
+    }
+  }
+  controller_.CatchSyscalls(req->enabled(), {req->numbers().begin(), req->numbers().end()});
+  return grpc::Status::OK;
 }
 
 }  // namespace km_hooks

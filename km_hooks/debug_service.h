@@ -39,6 +39,8 @@ class DebugService final : public v1::Debug::Service {
                                 v1::BreakpointResponse*) override;
   grpc::Status RemoveBreakpoint(grpc::ServerContext*, const v1::BreakpointRequest* req,
                                 v1::BreakpointResponse*) override;
+  grpc::Status CatchSyscalls(grpc::ServerContext*, const v1::CatchSyscallsRequest* req,
+                             v1::CatchSyscallsResponse*) override;
 
  private:
   void EndSession(const std::string& session);

@@ -108,7 +108,7 @@ TEST_P(KmcurlTest, ListsEveryMethodThroughReflection) {
   for (const char* method :
        {"GetTarget", "ListThreads", "Attach", "Detach", "Events", "Stop", "Resume",
         "ReadRegisters", "WriteRegisters", "ReadMemory", "WriteMemory", "InsertBreakpoint",
-        "RemoveBreakpoint"}) {
+        "RemoveBreakpoint", "CatchSyscalls"}) {
     EXPECT_TRUE(absl::StrContains(r.out, absl::StrCat("km.debug.v1.Debug/", method, "\n")))
         << method << " missing from:\n" << r.out;
   }

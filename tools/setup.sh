@@ -7,7 +7,7 @@ packages=(
   bazel-bootstrap g++ pkg-config python3
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libunicorn-dev
-  musl-tools gdb gdbserver qemu-user util-linux
+  musl-tools gdb gdbserver lldb qemu-user util-linux
   python3-grpcio python3-protobuf python3-pyelftools
   clang libclang-rt-14-dev  # the libFuzzer targets (tools/fuzz/fuzz.bzl)
 )

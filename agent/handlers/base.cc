@@ -1,4 +1,6 @@
 // The connection's basics: feature negotiation, the stop status, detach and kill.
+#include <csignal>
+
 #include "absl/strings/str_format.h"
 #include "agent/handlers/handlers.h"
 #include "agent/log.h"
@@ -23,7 +25,7 @@ std::string Handlers::SupportedFeatures(bool multiprocess) {
   return absl::StrFormat(
       "PacketSize=%x;QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
       "qXfer:exec-file:read+;qXfer:threads:read+;vContSupported+;swbreak+;hwbreak+;QNonStop+;"
-      "ConditionalBreakpoints+;%s",
+      "ConditionalBreakpoints+;QCatchSyscalls+;%s",
       kPacketSize, multiprocess ? "multiprocess+" : "multiprocess-");
 }
 
@@ -60,8 +62,9 @@ Response Handlers::Kill(absl::string_view packet) {
   }
   absl::Status s = non_stop_ ? non_stop_->Kill() : run_.Kill();
   if (!s.ok()) Log(s.message());
-  // 'k' has no reply; vKill says OK.
-  if (!vkill) return Response{};
+  // 'k' has no reply for gdb, which may read on as if it had none; lldb waits for the exit
+  // status lldb-server sends, and without it reports a failed kill after its packet timeout.
+  if (!vkill) return lldb_client_ ? Response{{absl::StrFormat("X%02x", SIGKILL)}} : Response{};
   return Response{{s.ok() ? "OK" : "E01"}};
 }
 

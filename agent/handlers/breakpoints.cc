@@ -2,6 +2,7 @@
 #include "agent/handlers/handlers.h"
 #include "agent/log.h"
 #include "agent/rsp/packets/breakpoint.h"
+#include "agent/rsp/packets/misc.h"
 
 namespace agent {
 namespace {
@@ -36,6 +37,17 @@ Response Handlers::Breakpoint(absl::string_view packet) {
   // Not supported by this engine: the empty reply lets gdb fall back (software watchpoints).
   if (absl::IsUnimplemented(s)) return Response{{""}};
   return Response{{"E01"}};
+}
+
+Response Handlers::CatchSyscalls(absl::string_view packet) {
+  absl::StatusOr<rsp::CatchSyscalls> req = rsp::ParseCatchSyscalls(packet);
+  if (!req.ok()) {
+    Log(req.status().message());
+    return Response{{"E01"}};
+  }
+  absl::Status s = target_.CatchSyscalls(req->enabled, req->numbers);
+  if (!s.ok()) return Failed(s);
+  return Response{{"OK"}};
 }
 
 }  // namespace agent

@@ -52,6 +52,7 @@ Response Handlers::Dispatch(absl::string_view p) {
   if (StartsWith(p, "qSupported")) return QSupported(p);
   if (p == "QStartNoAckMode") return Response{{"OK"}};
   if (StartsWith(p, "QNonStop:")) return SetNonStop(p);
+  if (StartsWith(p, "QCatchSyscalls:")) return CatchSyscalls(p);
   if (p == "qAttached" || StartsWith(p, "qAttached:")) return Response{{"1"}};
   if (p == "qC") return CurrentThread();
   if (p == "qfThreadInfo") return ThreadInfo(/*first=*/true);
@@ -63,6 +64,10 @@ Response Handlers::Dispatch(absl::string_view p) {
   if (StartsWith(p, "vCont;")) return VCont(p);
   if (StartsWith(p, "vFile:")) return VFile(p);
   if (StartsWith(p, "vKill;")) return Kill(p);
+  if (p == "qHostInfo") return HostInfo();
+  if (p == "qOffsets") return Offsets();
+  if (StartsWith(p, "qMemoryRegionInfo")) return MemoryRegionInfo(p);
+  if (StartsWith(p, "qThreadStopInfo")) return ThreadStopInfo(p);
   return Response{{""}};
 }
 

@@ -144,7 +144,10 @@ Response ExtendedMode::Handle(absl::string_view p) {
   }
   if (StartsWith(p, "qSupported")) return QSupported(p);
   if (p == "QStartNoAckMode") return Reply("OK");
-  if (StartsWith(p, "vFile:")) return host_files_->Handle(p);
+  // A process's handlers serve its own /proc files; the files are the connection's either way.
+  if (StartsWith(p, "vFile:")) {
+    return process_ ? process_->handlers->Handle(p) : host_files_->Handle(p);
+  }
   if (StartsWith(p, "vRun;")) return VRun(p);
   if (extended_ && StartsWith(p, "R")) return Restart();
   if (StartsWith(p, "vAttach;")) return VAttach(p);

@@ -1,6 +1,6 @@
 // gdb's packets, answered by feature: each family lives in its own file (base.cc, threads.cc,
 // registers.cc, memory.cc, breakpoints.cc, resume.cc, non_stop.cc, qxfer.cc, vfile.cc,
-// monitor.cc), and
+// monitor.cc, proc_files.cc for the payload's /proc files, lldb.cc for LLDB's own packets), and
 // dispatch.cc says which packet goes where. Everything goes through the Target interface, so a
 // fake target drives these in unit tests.
 #pragma once
@@ -91,6 +91,7 @@ class Handlers {
   Response WriteMemory(absl::string_view packet);
   // breakpoints.cc
   Response Breakpoint(absl::string_view packet);
+  Response CatchSyscalls(absl::string_view packet);
   // resume.cc
   Response VContQuery();
   Response VCont(absl::string_view packet);
@@ -109,11 +110,21 @@ class Handlers {
   std::string ExecFilePath();
   // vfile.cc
   Response VFile(absl::string_view packet);
+  // proc_files.cc: the payload's /proc/PID files that must not come from km's
+  std::optional<absl::StatusOr<std::string>> ProcFile(absl::string_view path);
+  std::optional<std::string> ProcLink(absl::string_view path);
   // monitor.cc
   Response Monitor(absl::string_view packet);
   std::string MonitorOutput(absl::string_view command);
+  // lldb.cc
+  Response HostInfo();
+  Response Offsets();
+  Response MemoryRegionInfo(absl::string_view packet);
+  Response ThreadStopInfo(absl::string_view packet);
   // stop_reply.cc
-  std::string StopReply(const StopReport& report) const;
+  std::string StopReply(const StopReport& report);
+  // lldb only (it shows them; gdb has qXfer:threads): the thread's name, "" if unknown.
+  std::string NameForLldb(int tid);
 
   // The thread g, p, m and friends act on: gdb's Hg choice, else the one last reported.
   int GeneralThread() const;
@@ -129,6 +140,7 @@ class Handlers {
   std::unique_ptr<NonStopRunControl> non_stop_;   // set by QNonStop:1
   rsp::StopNotifications notifications_;          // non-stop's stops not yet acknowledged
   bool multiprocess_ = false;
+  bool lldb_client_ = false;  // the client sent qHostInfo, which only lldb does
   bool detached_ = false;
   int general_thread_ = 0;  // 0: whichever thread last stopped
   std::string threads_xml_;  // built for offset 0 of a qXfer:threads read, served in pieces

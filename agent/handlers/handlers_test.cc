@@ -16,8 +16,10 @@
 namespace agent {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using testing::FakeTarget;
 
@@ -117,6 +119,27 @@ TEST_F(HandlersTest, Memory) {
   EXPECT_EQ(Send("m10,4"), "E0e");
   EXPECT_EQ(Send("M10,1:00"), "E0e");
   EXPECT_EQ(Send("m400010"), "E01");
+}
+
+// lldb's qMemoryRegionInfo: the mapping that holds an address, or the unmapped gap around it.
+TEST_F(HandlersTest, MemoryRegionInfoNamesTheMappingOrTheGapAroundAnAddress) {
+  EXPECT_EQ(Send("qMemoryRegionInfo:400800"),
+            absl::StrCat("start:400000;size:1000;permissions:rw;name:", rsp::HexEncode("test"), ";"));
+  EXPECT_EQ(Send("qMemoryRegionInfo:10"), "start:0;size:400000;");
+  EXPECT_EQ(Send("qMemoryRegionInfo:401000"), "start:401000;size:ffffffffffbfefff;");
+  EXPECT_EQ(Send("qMemoryRegionInfo:zz"), "E01");
+  EXPECT_EQ(Send("qMemoryRegionInfo"), "E01");
+}
+
+TEST_F(HandlersTest, OffsetsAreTheLoadBiasOfAStaticPieAndUnansweredOtherwise) {
+  EXPECT_EQ(Send("qOffsets"), "");
+  TargetInfo pie = target_.info();
+  pie.pie = true;
+  pie.load_bias = 0x555555554000;
+  Handlers handlers(target_, pie);
+  ASSERT_TRUE(handlers.Begin().ok());
+  EXPECT_THAT(handlers.Handle("qOffsets").packets,
+              ElementsAre("Text=555555554000;Data=555555554000;Bss=555555554000"));
 }
 
 TEST_F(HandlersTest, MemoryReadsDuringAStopCostOneRpcPerPage) {
@@ -342,6 +365,56 @@ TEST_F(HandlersTest, StopInOneThreadStopsTheOthersOnce) {
   EXPECT_EQ(Send("qC"), "QCp64.64");
 }
 
+// lldb shows thread names and asks for each other thread's stop with qThreadStopInfo; gdb never
+// sees the hexname key, having the names from qXfer:threads.
+TEST_F(HandlersTest, LldbGetsThreadNamesAndEachThreadsStop) {
+  AddRunningWorker();
+  EXPECT_EQ(Send("Z0,401126,1"), "OK");
+  EXPECT_EQ(Send("qHostInfo"), "");
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.StopsOnItsOwn(kWorker, StopReason{StopKind::kBreakpoint, 5}, 0x401126);
+  const std::string stop = DeliverEvents();
+  EXPECT_THAT(stop, HasSubstr(absl::StrCat("thread:p64.65;hexname:", rsp::HexEncode("worker-1"),
+                                           ";swbreak:;")));
+  EXPECT_EQ(Send("qThreadStopInfo65"), stop);
+  const std::string main = Send("qThreadStopInfo64");
+  EXPECT_THAT(main, AllOf(StartsWith("T00"), HasSubstr(absl::StrCat("thread:p64.64;hexname:",
+                                                                    rsp::HexEncode("main"), ";"))));
+  EXPECT_THAT(main, Not(HasSubstr("swbreak")));
+  EXPECT_EQ(Send("qThreadStopInfo99"), "E01");
+  EXPECT_EQ(Send("qThreadStopInfo"), "E01");
+  EXPECT_EQ(Send("qThreadStopInfozz"), "E01");
+}
+
+// gdb's `catch syscall`: the set goes to km, and a caught syscall's stops say which syscall.
+TEST_F(HandlersTest, CatchSyscalls) {
+  EXPECT_THAT(Send("qSupported:multiprocess+"), HasSubstr("QCatchSyscalls+"));
+  EXPECT_EQ(Send("QCatchSyscalls:1;14;e7"), "OK");
+  EXPECT_EQ(Send("QCatchSyscalls:0"), "OK");
+  EXPECT_EQ(Send("QCatchSyscalls:1;zz"), "E01");
+  EXPECT_THAT(target_.calls(), ElementsAre("CatchSyscalls(1:20,231)", "CatchSyscalls(0:)"));
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  StopReason entry{StopKind::kSyscallEntry, 5};
+  entry.syscall = 20;
+  target_.StopsOnItsOwn(kMain, entry, 0x401010);
+  EXPECT_THAT(DeliverEvents(), AllOf(StartsWith("T05"), HasSubstr("thread:p64.64;syscall_entry:14;")));
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  StopReason ret{StopKind::kSyscallReturn, 5};
+  ret.syscall = 20;
+  target_.StopsOnItsOwn(kMain, ret, 0x401010);
+  EXPECT_THAT(DeliverEvents(), HasSubstr("thread:p64.64;syscall_return:14;"));
+}
+
+TEST_F(HandlersTest, GdbStopRepliesCarryNoThreadName) {
+  AddRunningWorker();
+  EXPECT_EQ(Send("Z0,401126,1"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.calls().clear();
+  target_.StopsOnItsOwn(kWorker, StopReason{StopKind::kBreakpoint, 5}, 0x401126);
+  EXPECT_THAT(DeliverEvents(), Not(HasSubstr("hexname")));
+  EXPECT_THAT(target_.calls(), ElementsAre("Stop()"));  // and no ListThreads for a name
+}
+
 TEST_F(HandlersTest, SimultaneousStopIsHeldBackThenReportedAndItsDuplicateDropped) {
   AddRunningWorker();
   EXPECT_EQ(Send("Z0,401126,1"), "OK");
@@ -421,6 +494,36 @@ TEST_F(HandlersTest, VFileReadsHostFiles) {
   EXPECT_EQ(Send("vFile:unlink:2f78"), "F-1,58");
 }
 
+// gdb's `info proc` reads /proc/PID/... with the payload's pid, which is km's: the payload's
+// command line, executable and memory map come from km, not from km's own /proc files.
+TEST_F(HandlersTest, ThePayloadsProcFilesComeFromKm) {
+  TargetInfo info = target_.info();
+  info.argv = {"/payloads/hello", "a b", "c"};
+  Handlers handlers(target_, info);
+  ASSERT_TRUE(handlers.Begin().ok());
+  auto send = [&](const std::string& packet) {
+    Response r = handlers.Handle(packet);
+    return r.packets.empty() ? std::string("<none>") : r.packets.front();
+  };
+  auto read_whole = [&](const std::string& path) {
+    const std::string open = send(absl::StrCat("vFile:open:", rsp::HexEncode(path), ",0,1c0"));
+    EXPECT_THAT(open, StartsWith("F")) << path;
+    const std::string fd = open.substr(1);
+    EXPECT_THAT(send(absl::StrCat("vFile:fstat:", fd)), StartsWith("F40;"));
+    const std::string data = send(absl::StrCat("vFile:pread:", fd, ",1000,0"));
+    EXPECT_EQ(send(absl::StrCat("vFile:close:", fd)), "F0");
+    return data;
+  };
+  EXPECT_EQ(read_whole("/proc/100/cmdline"), std::string("F16;/payloads/hello\0a b\0c\0", 26));
+  EXPECT_EQ(read_whole("/proc/100/maps"),
+            "F3b;00400000-00401000 rw-p 00000000 00:00 0    /payloads/hello\n");
+  EXPECT_EQ(send(absl::StrCat("vFile:readlink:", rsp::HexEncode("/proc/100/exe"))),
+            "Ff;/payloads/hello");
+  EXPECT_EQ(send(absl::StrCat("vFile:open:", rsp::HexEncode("/proc/100/smaps"), ",0,1c0")), "F-1,2");
+  // Another process's files, and the payload's that km has no view of, are the host's.
+  EXPECT_EQ(send(absl::StrCat("vFile:readlink:", rsp::HexEncode("/proc/1000000000/exe"))), "F-1,2");
+}
+
 TEST_F(HandlersTest, MonitorCommands) {
   Response r = handlers_->Handle(absl::StrCat("qRcmd,", rsp::HexEncode("help")));
   ASSERT_EQ(r.packets.size(), 2u);
@@ -466,6 +569,13 @@ TEST_F(HandlersTest, KillWithKHasNoReply) {
   EXPECT_TRUE(handlers_->Handle("k").packets.empty());
   EXPECT_THAT(target_.calls(), ElementsAre("Resume(0:c:9)"));
   EXPECT_TRUE(handlers_->payload_gone());
+}
+
+// lldb (known by its qHostInfo) waits for the exit status lldb-server sends after a kill.
+TEST_F(HandlersTest, KillWithKRepliesWithTheExitStatusToLldb) {
+  EXPECT_EQ(Send("qHostInfo"), "");
+  EXPECT_THAT(handlers_->Handle("k").packets, ElementsAre("X09"));
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(0:c:9)"));
 }
 
 TEST_F(HandlersTest, VKillSaysOkEvenThoughKmLeftMidCall) {

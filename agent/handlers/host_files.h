@@ -4,12 +4,25 @@
 // Implemented in vfile.cc.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
+#include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "agent/handlers/handlers.h"
 
 namespace agent {
+
+// The payload's own /proc files. gdb knows the payload by km's pid, so /proc/PID/... on the host
+// describes km (its command line, its executable, its host mappings) instead: `info proc` and
+// `info proc mappings` read these. Each function answers for the paths it serves (a file's
+// contents or an error, a link's target) and nullopt for any other path, which is the host's.
+struct ProcView {
+  std::function<std::optional<absl::StatusOr<std::string>>(absl::string_view path)> file;
+  std::function<std::optional<std::string>(absl::string_view path)> link;
+};
 
 class HostFiles {
  public:
@@ -18,11 +31,12 @@ class HostFiles {
   HostFiles& operator=(const HostFiles&) = delete;
   ~HostFiles();
 
-  // A vFile:... packet.
-  Response Handle(absl::string_view packet);
+  // A vFile:... packet; view, when given, serves the payload's /proc files.
+  Response Handle(absl::string_view packet, const ProcView& view = {});
 
  private:
-  std::map<int, int> fds_;  // gdb's fd -> host fd
+  std::map<int, int> fds_;                   // gdb's fd -> host fd
+  std::map<int, std::string> served_files_;  // gdb's fd -> contents, for files of the ProcView
   int next_fd_ = 1;
 };
 

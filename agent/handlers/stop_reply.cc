@@ -9,7 +9,7 @@
 
 namespace agent {
 
-std::string Handlers::StopReply(const StopReport& report) const {
+std::string Handlers::StopReply(const StopReport& report) {
   rsp::StopReply r;
   r.pid = info_.pid;
   r.multiprocess = multiprocess_;
@@ -26,6 +26,7 @@ std::string Handlers::StopReply(const StopReport& report) const {
       break;
   }
   r.tid = report.tid;
+  r.thread_name = NameForLldb(report.tid);
   r.gdb_signal = arch::LinuxToGdbSignal(SIGTRAP);
   switch (report.reason.kind) {
     case StopKind::kBreakpoint:
@@ -46,6 +47,14 @@ std::string Handlers::StopReply(const StopReport& report) const {
     case StopKind::kInterrupted:
       if (report.interrupted) r.gdb_signal = arch::LinuxToGdbSignal(SIGINT);
       if (report.requested) r.gdb_signal = 0;
+      break;
+    case StopKind::kSyscallEntry:
+      r.reason = rsp::StopReply::Reason::kSyscallEntry;
+      r.syscall = report.reason.syscall;
+      break;
+    case StopKind::kSyscallReturn:
+      r.reason = rsp::StopReply::Reason::kSyscallReturn;
+      r.syscall = report.reason.syscall;
       break;
     case StopKind::kStep:
       break;

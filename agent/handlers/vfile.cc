@@ -1,10 +1,12 @@
 // vFile host I/O: gdb reads the payload's executable through it, so a plain
 // `target remote` finds symbols with no local copy named. The agent runs on km's host, so the
-// files are its own to open. Read-only: gdb needs nothing else here.
+// files are its own to open, but for the payload's own /proc files (ProcView, proc_files.cc).
+// Read-only: gdb needs nothing else here.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "agent/handlers/host_files.h"
@@ -22,7 +24,10 @@ constexpr uint64_t kMaxPread = (kPacketSize - 32) / 2;
 
 }  // namespace
 
-Response Handlers::VFile(absl::string_view packet) { return host_files_->Handle(packet); }
+Response Handlers::VFile(absl::string_view packet) {
+  return host_files_->Handle(packet, ProcView{[this](absl::string_view path) { return ProcFile(path); },
+                                              [this](absl::string_view path) { return ProcLink(path); }});
+}
 
 void Handlers::ShareHostFiles(std::shared_ptr<HostFiles> files) { host_files_ = std::move(files); }
 
@@ -30,7 +35,7 @@ HostFiles::~HostFiles() {
   for (const auto& [gdb_fd, host_fd] : fds_) close(host_fd);
 }
 
-Response HostFiles::Handle(absl::string_view packet) {
+Response HostFiles::Handle(absl::string_view packet, const ProcView& view) {
   absl::StatusOr<rsp::VFileRequest> req = rsp::ParseVFile(packet);
   if (!req.ok()) {
     Log(req.status().message());
@@ -41,6 +46,14 @@ Response HostFiles::Handle(absl::string_view packet) {
         (open_req->flags & kFileIoAccessMask) != kFileIoReadOnly) {
       return Response{{rsp::VFileError(EACCES)}};
     }
+    if (view.file) {
+      if (std::optional<absl::StatusOr<std::string>> served = view.file(open_req->path)) {
+        if (!served->ok()) return Response{{rsp::VFileError(ENOENT)}};
+        const int gdb_fd = next_fd_++;
+        served_files_[gdb_fd] = **std::move(served);
+        return Response{{rsp::VFileResult(gdb_fd)}};
+      }
+    }
     const int fd = open(open_req->path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Response{{rsp::VFileError(errno)}};
     const int gdb_fd = next_fd_++;
@@ -48,6 +61,13 @@ Response HostFiles::Handle(absl::string_view packet) {
     return Response{{rsp::VFileResult(gdb_fd)}};
   }
   if (const auto* pread_req = std::get_if<rsp::VFilePread>(&*req)) {
+    if (auto served = served_files_.find(pread_req->fd); served != served_files_.end()) {
+      const std::string& data = served->second;
+      const std::string part = pread_req->offset >= data.size()
+                                   ? std::string()
+                                   : data.substr(pread_req->offset, std::min(pread_req->count, kMaxPread));
+      return Response{{rsp::VFileResult(static_cast<int64_t>(part.size()), part)}};
+    }
     auto it = fds_.find(pread_req->fd);
     if (it == fds_.end()) return Response{{rsp::VFileError(EBADF)}};
     std::string buf(std::min(pread_req->count, kMaxPread), '\0');
@@ -57,6 +77,7 @@ Response HostFiles::Handle(absl::string_view packet) {
     return Response{{rsp::VFileResult(n, buf)}};
   }
   if (const auto* close_req = std::get_if<rsp::VFileClose>(&*req)) {
+    if (served_files_.erase(close_req->fd) != 0) return Response{{rsp::VFileResult(0)}};
     auto it = fds_.find(close_req->fd);
     if (it == fds_.end()) return Response{{rsp::VFileError(EBADF)}};
     close(it->second);
@@ -64,6 +85,12 @@ Response HostFiles::Handle(absl::string_view packet) {
     return Response{{rsp::VFileResult(0)}};
   }
   if (const auto* fstat_req = std::get_if<rsp::VFileFstat>(&*req)) {
+    if (auto served = served_files_.find(fstat_req->fd); served != served_files_.end()) {
+      const uint64_t size = served->second.size();
+      const std::string data = rsp::FileIoStat(0, 0, S_IFREG | 0444, 1, getuid(), getgid(), 0, size,
+                                               4096, (size + 511) / 512, 0, 0, 0);
+      return Response{{rsp::VFileResult(static_cast<int64_t>(data.size()), data)}};
+    }
     auto it = fds_.find(fstat_req->fd);
     if (it == fds_.end()) return Response{{rsp::VFileError(EBADF)}};
     struct stat st;
@@ -81,6 +108,11 @@ Response HostFiles::Handle(absl::string_view packet) {
     return Response{{rsp::VFileResult(0)}};
   }
   if (const auto* readlink_req = std::get_if<rsp::VFileReadlink>(&*req)) {
+    if (view.link) {
+      if (std::optional<std::string> target = view.link(readlink_req->path)) {
+        return Response{{rsp::VFileResult(static_cast<int64_t>(target->size()), *target)}};
+      }
+    }
     char buf[4096];
     const ssize_t n = readlink(readlink_req->path.c_str(), buf, sizeof buf);
     if (n < 0) return Response{{rsp::VFileError(errno)}};

@@ -1,5 +1,8 @@
 #include "agent/rsp/encoding.h"
 
+#include <array>
+#include <cstring>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
@@ -19,12 +22,21 @@ uint8_t Checksum(absl::string_view body) {
 }
 
 std::string HexEncode(absl::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size() * 2);
+  // Both digits of a byte at once from a table, into a buffer sized up front: memory reads put
+  // 64 KiB through here per packet, and a push_back per digit was a tenth of the agent's time.
+  static constexpr std::array<char, 512> kPairs = [] {
+    std::array<char, 512> pairs{};
+    for (int b = 0; b < 256; b++) {
+      pairs[2 * b] = kHexDigits[b >> 4];
+      pairs[2 * b + 1] = kHexDigits[b & 0xf];
+    }
+    return pairs;
+  }();
+  std::string out(bytes.size() * 2, '\0');
+  char* p = out.data();
   for (char c : bytes) {
-    const uint8_t b = static_cast<uint8_t>(c);
-    out.push_back(kHexDigits[b >> 4]);
-    out.push_back(kHexDigits[b & 0xf]);
+    std::memcpy(p, &kPairs[2 * static_cast<uint8_t>(c)], 2);
+    p += 2;
   }
   return out;
 }
@@ -63,6 +75,15 @@ absl::StatusOr<uint64_t> ParseHex(absl::string_view text) {
     value = value << 4 | static_cast<uint64_t>(d);
   }
   return value;
+}
+
+absl::StatusOr<int> ParseHexInt(absl::string_view text, absl::string_view what) {
+  absl::StatusOr<uint64_t> n = ParseHex(text);
+  if (!n.ok()) return n.status();
+  if (*n > 0x7fffffff) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " ", text, " out of range"));
+  }
+  return static_cast<int>(*n);
 }
 
 absl::StatusOr<int64_t> ParseSignedHex(absl::string_view text) {

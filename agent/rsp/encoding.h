@@ -23,6 +23,9 @@ int HexDigit(char c);
 // An unsigned hex number as gdb writes addresses and lengths ("7fff0" or "0"); at most 16
 // digits, no prefix, not empty.
 absl::StatusOr<uint64_t> ParseHex(absl::string_view text);
+// A hex number that fits an int, as pids, thread ids and syscall numbers do; what names it in
+// the error ("pid 100000000 out of range").
+absl::StatusOr<int> ParseHexInt(absl::string_view text, absl::string_view what);
 // A signed hex number ("-1" or "1f") as in thread ids.
 absl::StatusOr<int64_t> ParseSignedHex(absl::string_view text);
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "agent/rsp/encoding.h"
 #include "agent/rsp/packets/thread_id.h"
 
 namespace agent::rsp {
@@ -20,6 +21,7 @@ std::string FormatStopReply(const StopReply& reply) {
   std::string out = absl::StrFormat("T%02x", reply.gdb_signal & 0xff);
   for (const auto& [regnum, hex] : reply.registers) absl::StrAppendFormat(&out, "%02x:%s;", regnum, hex);
   absl::StrAppend(&out, "thread:", FormatThreadId(reply.pid, reply.tid, reply.multiprocess), ";");
+  if (!reply.thread_name.empty()) absl::StrAppend(&out, "hexname:", HexEncode(reply.thread_name), ";");
   switch (reply.reason) {
     case StopReply::Reason::kNone: break;
     case StopReply::Reason::kSwBreak: absl::StrAppend(&out, "swbreak:;"); break;
@@ -27,6 +29,8 @@ std::string FormatStopReply(const StopReply& reply) {
     case StopReply::Reason::kWatch: absl::StrAppendFormat(&out, "watch:%x;", reply.watch_addr); break;
     case StopReply::Reason::kReadWatch: absl::StrAppendFormat(&out, "rwatch:%x;", reply.watch_addr); break;
     case StopReply::Reason::kAccessWatch: absl::StrAppendFormat(&out, "awatch:%x;", reply.watch_addr); break;
+    case StopReply::Reason::kSyscallEntry: absl::StrAppendFormat(&out, "syscall_entry:%x;", reply.syscall); break;
+    case StopReply::Reason::kSyscallReturn: absl::StrAppendFormat(&out, "syscall_return:%x;", reply.syscall); break;
   }
   return out;
 }

@@ -10,7 +10,9 @@ namespace agent::rsp {
 
 struct StopReply {
   enum class Kind { kStopped, kExited, kTerminated };
-  enum class Reason { kNone, kSwBreak, kHwBreak, kWatch, kReadWatch, kAccessWatch };
+  enum class Reason {
+    kNone, kSwBreak, kHwBreak, kWatch, kReadWatch, kAccessWatch, kSyscallEntry, kSyscallReturn
+  };
 
   Kind kind = Kind::kStopped;
   int gdb_signal = 0;  // kStopped, kTerminated: gdb's signal number
@@ -20,8 +22,12 @@ struct StopReply {
   bool multiprocess = false;
   Reason reason = Reason::kNone;
   uint64_t watch_addr = 0;
+  int64_t syscall = 0;  // kSyscallEntry, kSyscallReturn
   // Registers sent along ("expedited") so gdb need not ask: number and hex value.
   std::vector<std::pair<int, std::string>> registers;
+  // lldb's "hexname" key: the thread's name, sent only when set (gdb skips keys it does not know,
+  // but has its names from qXfer:threads).
+  std::string thread_name;
 };
 
 std::string FormatStopReply(const StopReply& reply);

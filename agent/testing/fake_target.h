@@ -148,6 +148,11 @@ class FakeTarget : public Target {
     return absl::OkStatus();
   }
 
+  absl::Status CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers) override {
+    calls_.push_back(absl::StrCat("CatchSyscalls(", enabled ? 1 : 0, ":", absl::StrJoin(numbers, ","), ")"));
+    return absl::OkStatus();
+  }
+
   absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len,
                                 const std::vector<std::string>& conditions) override {
     std::string call = absl::StrFormat("Insert(%d,%x,%d", static_cast<int>(kind), addr, len);

@@ -1,6 +1,7 @@
 // The one hook through which a debugger (km_hooks) sees guest threads stop on their own.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "km/engine.h"
@@ -40,9 +41,13 @@ class DebugObserver {
  public:
   virtual ~DebugObserver() = default;
   virtual DebugAction OnStop(GuestThread& thread, const StopEvent& event) = 0;
+  // Before a syscall is served (number: rax at the syscall instruction): a debugger catching
+  // syscalls may RequestPark the thread, which then parks before the syscall runs; registers a
+  // debugger changes meanwhile are the syscall's arguments.
+  virtual void BeforeSyscall(GuestThread& thread, uint64_t number) {}
   // After a syscall's result is in rax, before the thread runs on: a debugger single-stepping
   // the syscall instruction sees its step end here (and may RequestPark the thread).
-  virtual void AfterSyscall(GuestThread& thread) {}
+  virtual void AfterSyscall(GuestThread& thread, uint64_t number) {}
   // Before the thread's first instruction; after its last (its vCPU is gone by then).
   virtual void OnThreadStart(GuestThread& thread) {}
   virtual void OnThreadExit(GuestThread& thread) {}

@@ -96,18 +96,21 @@ void GuestThread::EditRegs(absl::FunctionRef<void(Regs&)> edit) {
   regs_dirty_ = true;
 }
 
+void GuestThread::ParkWhileRequestedLocked(ThreadState after) {
+  if (!pause_requested_ || killed_) return;
+  state_ = ThreadState::kParked;
+  auto runnable = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !pause_requested_ || killed_;
+  };
+  mu_.Await(absl::Condition(&runnable));
+  state_ = after;
+}
+
 bool GuestThread::WaitUntilRunnable() {
   absl::Status status;
   {
     absl::MutexLock lock(&mu_);
-    if (pause_requested_ && !killed_) {
-      state_ = ThreadState::kParked;
-      auto runnable = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !pause_requested_ || killed_;
-      };
-      mu_.Await(absl::Condition(&runnable));
-      state_ = ThreadState::kHandling;
-    }
+    ParkWhileRequestedLocked(ThreadState::kHandling);
     if (killed_) return false;
     if (regs_dirty_) status = vcpu_->SetRegs(regs_);
     if (status.ok()) {
@@ -199,6 +202,15 @@ bool GuestThread::HandleSyscall() {
     state_ = ThreadState::kInSyscall;
     at_syscall = regs_;
   }
+  const uint64_t number = at_syscall.rax;
+  if (DebugObserver* observer = process_.debug_observer()) {
+    observer->BeforeSyscall(*this, number);
+    absl::MutexLock lock(&mu_);
+    ParkWhileRequestedLocked(ThreadState::kInSyscall);
+    if (killed_) return false;
+    // Registers a debugger wrote meanwhile are the syscall's arguments.
+    at_syscall = regs_;
+  }
   SyscallContext ctx(process_, *this, at_syscall);
   const int64_t result = DispatchSyscall(ctx);
   if (ctx.end_thread) return false;
@@ -208,7 +220,7 @@ bool GuestThread::HandleSyscall() {
     regs_dirty_ = true;
     state_ = ThreadState::kHandling;
   }
-  if (DebugObserver* observer = process_.debug_observer()) observer->AfterSyscall(*this);
+  if (DebugObserver* observer = process_.debug_observer()) observer->AfterSyscall(*this, number);
   return true;
 }
 

@@ -84,6 +84,9 @@ class GuestThread {
  private:
   // Waits while paused; false if the thread must end. Loads dirty registers into the vCPU.
   bool WaitUntilRunnable();
+  // If a pause was requested (and the thread not killed): parks until resumed or killed, then
+  // takes state `after`. Its callers: the run loop, and a syscall a debugger stops at entry.
+  void ParkWhileRequestedLocked(ThreadState after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Serves one exit; false if the thread ends.
   bool HandleExit(const VcpuExit& exit);
   bool HandleSyscall();

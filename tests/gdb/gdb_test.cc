@@ -247,6 +247,61 @@ TEST_P(GdbTest, DetachLetsThePayloadFinish) {
   EXPECT_EQ(r.km_status, 3);
 }
 
+// `info proc` asks for /proc/PID/... with the payload's pid, which is km's: what it shows must
+// be the payload (its command line, executable and guest memory map), not km.
+TEST_P(GdbTest, InfoProcShowsThePayloadNotKm) {
+  SessionResult r = Run({.payload_args = {"basic", "two words"},
+                         .gdb_commands = {"break add", "continue", "info proc", "info proc mappings",
+                                          "detach"}});
+  SCOPED_TRACE(r.Describe());
+  const std::string& out = r.gdb_out;
+  const std::string payload = km_test::Runfile("tests/payloads/bin/gdb_demo");
+  EXPECT_THAT(out, HasSubstr(absl::StrFormat("process %d\ncmdline = '%s basic two words'\n", r.km_pid,
+                                             payload)));
+  EXPECT_THAT(out, HasSubstr(absl::StrFormat("exe = '%s'\n", payload)));
+  EXPECT_THAT(out, ContainsRegex("0x401000 +0x[0-9a-f]+ +0x[0-9a-f]+ +0x0 +r-xp +" + payload));
+  EXPECT_THAT(out, ContainsRegex("0x7ffffffff000 +0x[0-9a-f]+ +0x0 +rw-p +\\[stack\\]"));
+  EXPECT_THAT(out, Not(HasSubstr("libgrpc")));
+  EXPECT_THAT(out, Not(HasSubstr("km/km")));
+  EXPECT_EQ(r.km_status, 3);
+}
+
+// gcore walks the payload's /proc/PID/maps and reads each mapping: the core it writes is the
+// payload's, and a gdb with no target at all debugs it.
+TEST_P(GdbTest, GcoreWritesACoreFileOfThePayload) {
+  const std::string core = absl::StrCat(getenv("TEST_TMPDIR"), "/gdb_demo.core");
+  SessionResult r = Run({.gdb_commands = {"break add", "continue", "gcore " + core, "detach"}});
+  SCOPED_TRACE(r.Describe());
+  EXPECT_THAT(r.gdb_out, HasSubstr("Saved corefile " + core));
+  EXPECT_EQ(r.km_status, 3);
+  absl::StatusOr<GdbRun> offline =
+      RunGdb(absl::StrCat("file ", km_test::Runfile("tests/payloads/bin/gdb_demo")),
+             {"core-file " + core, "backtrace", "print origin", "print $rip"});
+  ASSERT_TRUE(offline.ok()) << offline.status();
+  SCOPED_TRACE(offline->out);
+  EXPECT_THAT(offline->out, ContainsRegex("#0  add \\(a=3, b=4\\) at .*" + At("add-body")));
+  EXPECT_THAT(offline->out, ContainsRegex("#1  0x[0-9a-f]+ in main \\(argc=1, argv=0x[0-9a-f]+\\)"));
+  EXPECT_THAT(offline->out, ContainsRegex("\\{x = 1, y = 2, label = 0x[0-9a-f]+ \"origin\"\\}"));
+  EXPECT_THAT(offline->out, ContainsRegex("0x[0-9a-f]+ <add\\+[0-9]+>"));
+}
+
+// `catch syscall`: the payload's printf stops at the writev's entry and return; the return
+// value is what it wrote, and the output appears in between.
+TEST_P(GdbTest, CatchSyscallStopsAtEntryAndReturn) {
+  SessionResult r = Run({.gdb_commands = {"catch syscall writev", "continue", "print $rax",
+                                          "continue", "print $rax", "delete", "continue"}});
+  SCOPED_TRACE(r.Describe());
+  const std::string& out = r.gdb_out;
+  EXPECT_THAT(out, HasSubstr("Catchpoint 1 (syscall 'writev' [20])"));
+  EXPECT_THAT(out, ContainsRegex("Catchpoint 1 \\(call to syscall writev\\), 0x[0-9a-f]+ in __stdio_write"));
+  EXPECT_THAT(out, HasSubstr("$1 = 20\n"));  // at entry: the syscall's number
+  EXPECT_THAT(out, ContainsRegex("Catchpoint 1 \\(returned from syscall writev\\), 0x[0-9a-f]+ in __stdio_write"));
+  EXPECT_THAT(out, HasSubstr("$2 = 32\n"));  // at return: the bytes written
+  EXPECT_THAT(out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 03]", r.km_pid)));
+  EXPECT_EQ(r.km_out, "total=10 counter=3 label=origin\n");
+  EXPECT_EQ(r.km_status, 3);
+}
+
 TEST_P(GdbTest, SecondGdbConnectsAfterTheFirstDetached) {
   SessionResult r = Run({.payload_args = {"spin"},
                          .gdb_commands = {"info threads", "detach"},

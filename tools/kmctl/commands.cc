@@ -23,7 +23,8 @@ absl::Status WantArgs(const std::string& usage, const std::vector<std::string>& 
 // since a one-shot Attach would end (resuming everything) the moment kmctl exits.
 bool IsControl(const std::string& c) {
   static const auto* kControl = new std::vector<std::string>{
-      "stop", "resume", "step", "set-reg", "break", "hbreak", "watch", "delete", "wait", "detach"};
+      "stop",  "resume", "step", "set-reg", "break",         "hbreak",
+      "watch", "delete", "wait", "detach",  "catch-syscalls"};
   return std::find(kControl->begin(), kControl->end(), c) != kControl->end();
 }
 
@@ -53,6 +54,7 @@ Reading (no session needed):
 Controlling (only inside `kmctl ... session`, which reads commands from stdin):
   stop [TID]  resume [TID]  step TID  set-reg TID REG VALUE  mem write ADDR HEXBYTES
   break ADDR  hbreak ADDR  watch ADDR LEN write|read|access  delete KIND ADDR [LEN]
+  catch-syscalls all|off|NUMBER...   stop threads at these syscalls' entry and return
   wait [SECONDS]  detach
 ADDR is 0x hex, or with --elf a symbol (main, main+0x10).
 Exit status: 0 ok, 2 usage, 3 connection, 4 the call failed.
@@ -146,6 +148,7 @@ absl::Status Commands::Run(const std::vector<std::string>& words, const Options&
   if (c == "break" || c == "hbreak" || c == "watch" || c == "delete") {
     return Breakpoint(c, args, o, out);
   }
+  if (c == "catch-syscalls") return CatchSyscalls(args, o, out);
   if (c == "wait") return Wait(args, o, out);
   if (c == "detach") {
     KMCTL_RETURN_IF_ERROR(WantArgs("detach", args, 0, 0));
@@ -354,6 +357,36 @@ absl::Status Commands::Breakpoint(const std::string& command, const std::vector<
     const std::string what = watch ? absl::StrFormat("%s watchpoint (%d bytes)", kind_word, len)
                                    : (kind_word == "break" ? "breakpoint" : "hardware breakpoint");
     out << absl::StrFormat("%s %s at 0x%x\n", remove ? "removed" : "inserted", what, addr);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Commands::CatchSyscalls(const std::vector<std::string>& args, const Options& o,
+                                     std::ostream& out) {
+  const char* usage = "catch-syscalls all|off|NUMBER...";
+  KMCTL_RETURN_IF_ERROR(WantArgs(usage, args, 1, 64));
+  v1::CatchSyscallsRequest req;
+  req.set_session(session_->id());
+  const bool all = args.size() == 1 && args[0] == "all";
+  const bool off = args.size() == 1 && args[0] == "off";
+  req.set_enabled(!off);
+  if (!all && !off) {
+    for (const std::string& word : args) {
+      KMCTL_ASSIGN(n, ParseNumber("syscall number", word));
+      req.add_numbers(static_cast<int64_t>(n));
+    }
+  }
+  v1::CatchSyscallsResponse resp;
+  grpc::Status s = stub_->CatchSyscalls(CallContext().get(), req, &resp);
+  if (!s.ok()) return RpcError("CatchSyscalls", s);
+  if (o.json) {
+    out << ToJson(req);
+  } else if (off) {
+    out << "catching no syscall\n";
+  } else if (all) {
+    out << "catching every syscall\n";
+  } else {
+    out << "catching syscalls " << absl::StrJoin(req.numbers(), " ") << "\n";
   }
   return absl::OkStatus();
 }

@@ -49,6 +49,8 @@ class Commands {
   absl::Status SetReg(const std::vector<std::string>& args, const Options& o, std::ostream& out);
   absl::Status Breakpoint(const std::string& command, const std::vector<std::string>& args,
                           const Options& o, std::ostream& out);
+  absl::Status CatchSyscalls(const std::vector<std::string>& args, const Options& o,
+                             std::ostream& out);
   absl::Status Wait(const std::vector<std::string>& args, const Options& o, std::ostream& out);
   absl::Status Detach(const Options& o, std::ostream& out);
 

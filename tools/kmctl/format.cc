@@ -53,6 +53,10 @@ std::string Reason(const v1::StopReason& r) {
     case v1::STOP_KIND_SIGNAL:
       absl::StrAppendFormat(&out, " %d at 0x%x", r.signal(), r.fault_addr());
       break;
+    case v1::STOP_KIND_SYSCALL_ENTRY:
+    case v1::STOP_KIND_SYSCALL_RETURN:
+      absl::StrAppendFormat(&out, " %d", r.syscall());
+      break;
     default:
       break;
   }

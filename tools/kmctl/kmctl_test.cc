@@ -174,7 +174,7 @@ TEST_P(KmctlTest, LsListsTheServiceMethods) {
   EXPECT_TRUE(absl::StrContains(text.out, "Events(EventsRequest) returns (stream Event)"));
   auto service = FromJson<google::protobuf::ServiceDescriptorProto>(Kmctl({"ls", "--json"}).out);
   EXPECT_EQ(service.name(), "Debug");
-  EXPECT_EQ(service.method_size(), 13);
+  EXPECT_EQ(service.method_size(), 14);
 }
 
 TEST_P(KmctlTest, SessionBreaksAtMainThenDetachesAndThePayloadFinishes) {
@@ -207,6 +207,23 @@ TEST_P(KmctlTest, SessionWaitPrintsStopsForPeople) {
   ASSERT_EQ(r.status, 0) << km_test::Describe(r);
   EXPECT_TRUE(absl::StrContains(r.out, absl::StrFormat("thread %d stopped: step at rip", km_pid_)))
       << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "process exited with 7")) << r.out;
+  EXPECT_EQ(WaitKm(), 7);
+}
+
+// The target payload's own_pid() calls getpid (39) once, from the main thread.
+TEST_P(KmctlTest, SessionCatchesASyscallAtEntryAndReturn) {
+  km_test::RunResult r = Session(
+      "catch-syscalls 39\nresume\nwait\nresume\nwait\ncatch-syscalls off\nresume\nwait\n");
+  ASSERT_EQ(r.status, 0) << km_test::Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.out, "catching syscalls 39\n")) << r.out;
+  const size_t entry =
+      r.out.find(absl::StrFormat("thread %d stopped: syscall_entry 39 at rip", km_pid_));
+  const size_t ret = r.out.find(absl::StrFormat("thread %d stopped: syscall_return 39 at rip", km_pid_));
+  EXPECT_NE(entry, std::string::npos) << r.out;
+  EXPECT_NE(ret, std::string::npos) << r.out;
+  EXPECT_LT(entry, ret) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "catching no syscall\n")) << r.out;
   EXPECT_TRUE(absl::StrContains(r.out, "process exited with 7")) << r.out;
   EXPECT_EQ(WaitKm(), 7);
 }

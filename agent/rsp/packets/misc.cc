@@ -4,19 +4,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "agent/rsp/encoding.h"
 
 namespace agent::rsp {
-namespace {
-
-absl::StatusOr<int> ParsePid(absl::string_view text) {
-  absl::StatusOr<uint64_t> pid = ParseHex(text);
-  if (!pid.ok()) return pid.status();
-  if (*pid > 0x7fffffff) return absl::InvalidArgumentError(absl::StrCat("pid ", text, " out of range"));
-  return static_cast<int>(*pid);
-}
-
-}  // namespace
 
 std::vector<Feature> ParseQSupported(absl::string_view packet) {
   std::vector<Feature> out;
@@ -46,7 +37,7 @@ absl::StatusOr<std::optional<int>> ParseDetach(absl::string_view packet) {
   if (!absl::ConsumePrefix(&packet, "D;")) {
     return absl::InvalidArgumentError(absl::StrCat("bad detach packet 'D", packet, "'"));
   }
-  absl::StatusOr<int> pid = ParsePid(packet);
+  absl::StatusOr<int> pid = ParseHexInt(packet, "pid");
   if (!pid.ok()) return pid.status();
   return std::optional<int>(*pid);
 }
@@ -55,7 +46,7 @@ absl::StatusOr<int> ParseVKill(absl::string_view packet) {
   if (!absl::ConsumePrefix(&packet, "vKill;")) {
     return absl::InvalidArgumentError(absl::StrCat("bad vKill packet '", packet, "'"));
   }
-  return ParsePid(packet);
+  return ParseHexInt(packet, "pid");
 }
 
 absl::StatusOr<std::string> ParseMonitorCommand(absl::string_view packet) {
@@ -63,6 +54,28 @@ absl::StatusOr<std::string> ParseMonitorCommand(absl::string_view packet) {
     return absl::InvalidArgumentError(absl::StrCat("bad qRcmd packet '", packet, "'"));
   }
   return HexDecode(packet);
+}
+
+absl::StatusOr<CatchSyscalls> ParseCatchSyscalls(absl::string_view packet) {
+  if (!absl::ConsumePrefix(&packet, "QCatchSyscalls:")) {
+    return absl::InvalidArgumentError("not a QCatchSyscalls packet");
+  }
+  CatchSyscalls out;
+  if (packet == "0") return out;
+  if (!absl::ConsumePrefix(&packet, "1")) {
+    return absl::InvalidArgumentError(absl::StrCat("QCatchSyscalls: '", packet, "' is neither 0 nor 1"));
+  }
+  out.enabled = true;
+  if (packet.empty()) return out;
+  if (!absl::ConsumePrefix(&packet, ";")) {
+    return absl::InvalidArgumentError("QCatchSyscalls:1 must be followed by ';' and numbers");
+  }
+  for (absl::string_view item : absl::StrSplit(packet, ';')) {
+    absl::StatusOr<int> n = ParseHexInt(item, "syscall");
+    if (!n.ok()) return n.status();
+    out.numbers.push_back(*n);
+  }
+  return out;
 }
 
 }  // namespace agent::rsp

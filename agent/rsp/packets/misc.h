@@ -1,6 +1,7 @@
 // Small packets that need a parser: qSupported's feature list, D (detach), vKill and qRcmd.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,14 @@ bool GdbSupports(const std::vector<Feature>& features, absl::string_view name);
 absl::StatusOr<std::optional<int>> ParseDetach(absl::string_view packet);
 // "vKill;PID".
 absl::StatusOr<int> ParseVKill(absl::string_view packet);
+// "QCatchSyscalls:0" or "QCatchSyscalls:1[;SYSNO...]" (hex): whether gdb catches syscalls, and
+// which (none listed: every one).
+struct CatchSyscalls {
+  bool enabled = false;
+  std::vector<int64_t> numbers;
+};
+absl::StatusOr<CatchSyscalls> ParseCatchSyscalls(absl::string_view packet);
+
 // "qRcmd,HEX": the monitor command line.
 absl::StatusOr<std::string> ParseMonitorCommand(absl::string_view packet);
 

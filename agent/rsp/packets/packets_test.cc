@@ -195,6 +195,23 @@ TEST(MiscPacketTest, QSupportedDetachKillMonitor) {
   EXPECT_FALSE(ParseMonitorCommand("qRcmd,6").ok());
 }
 
+TEST(MiscPacketTest, CatchSyscalls) {
+  absl::StatusOr<CatchSyscalls> c = ParseCatchSyscalls("QCatchSyscalls:0");
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->enabled);
+  c = ParseCatchSyscalls("QCatchSyscalls:1");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->enabled);
+  EXPECT_TRUE(c->numbers.empty());
+  c = ParseCatchSyscalls("QCatchSyscalls:1;14;e7");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->numbers, (std::vector<int64_t>{20, 231}));
+  for (const char* bad : {"QCatchSyscalls:", "QCatchSyscalls:2", "QCatchSyscalls:1;", "QCatchSyscalls:1;zz",
+                          "QCatchSyscalls:114", "QCatchSyscalls:1;100000000"}) {
+    EXPECT_FALSE(ParseCatchSyscalls(bad).ok()) << bad;
+  }
+}
+
 TEST(StopReplyTest, Forms) {
   StopReply r;
   r.gdb_signal = 5;
@@ -209,6 +226,13 @@ TEST(StopReplyTest, Forms) {
   r.watch_addr = 0x404010;
   r.multiprocess = false;
   EXPECT_EQ(FormatStopReply(r), "T05thread:11;rwatch:404010;");
+  r.reason = StopReply::Reason::kSyscallEntry;
+  r.syscall = 20;
+  EXPECT_EQ(FormatStopReply(r), "T05thread:11;syscall_entry:14;");
+  r.reason = StopReply::Reason::kSyscallReturn;
+  EXPECT_EQ(FormatStopReply(r), "T05thread:11;syscall_return:14;");
+  r.thread_name = "w";
+  EXPECT_EQ(FormatStopReply(r), "T05thread:11;hexname:77;syscall_return:14;");
   r.kind = StopReply::Kind::kExited;
   r.exit_code = 3;
   r.multiprocess = true;
