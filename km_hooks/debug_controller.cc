@@ -5,7 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
-#include <thread>
+#include <utility>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
@@ -50,11 +50,6 @@ v1::WatchKind WatchKindToProto(km::WatchKind kind) {
     case km::WatchKind::kAccess: return v1::WATCH_KIND_ACCESS;
   }
   return v1::WATCH_KIND_UNSPECIFIED;
-}
-
-// Signals whose default action is to do nothing: resuming with one of them changes nothing.
-bool IgnoredByDefault(int signo) {
-  return signo == SIGCHLD || signo == SIGURG || signo == SIGWINCH || signo == SIGCONT;
 }
 
 // The payload's thread names are its host threads' names: a guest tid is the host tid of the
@@ -102,12 +97,17 @@ void DebugController::SessionEnded() {
   for (const auto& thread : process_.Threads()) {
     (void)thread->WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
     bool resume;
+    std::optional<km::SignalInfo> held;
     {
       absl::MutexLock lock(&mu_);
       ThreadDebug& td = threads_[thread->tid()];
       resume = td.stopped.has_value();
+      held = td.signal;
       td = ThreadDebug{};
     }
+    // A signal the debugger held is delivered as if it had not been there; a fault's comes
+    // back when the faulting instruction runs again.
+    if (resume && held && !held->fault) thread->InjectSignal(*held);
     if (resume) thread->Resume();
   }
   events_.Clear();
@@ -279,39 +279,41 @@ absl::Status DebugController::Resume(const std::vector<v1::ThreadAction>& action
 }
 
 absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::ThreadAction& action) {
-  km::FatalSignal fault;
+  std::optional<km::SignalInfo> held;
   bool at_syscall;
   {
     absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
-    fault = td.fault;
+    held = std::exchange(td.signal, std::nullopt);
     at_syscall = td.stopped && (td.stopped->kind() == v1::STOP_KIND_SYSCALL_ENTRY ||
                                 td.stopped->kind() == v1::STOP_KIND_SYSCALL_RETURN);
     td.stopped.reset();
-    td.fault = {};
   }
+  // The thread takes the signal before anything else (ptrace's PTRACE_CONT with a signal): its
+  // handler runs, or its default action is taken, or nothing happens if it is ignored.
   const int signo = action.signal();
-  if (signo != 0 && !IgnoredByDefault(signo)) {
-    // The payload installs no signal handlers km delivers to, so a signal it is resumed with
-    // does what its default action does: end the payload.
-    std::string message =
-        fault.signo == signo ? km::FaultMessage(fault) : km::KillMessage(signo);
-    // Not on this thread: km exits inside End, and the client must get this call's answer
-    // (and then the exit event) first.
-    std::thread([this, signo, message] {
-      process_.End({km::ExitStatusForSignal(signo), signo, message});
-    }).detach();
-    return absl::OkStatus();
+  bool to_handler = false;
+  if (signo != 0) {
+    km::SignalInfo info;
+    if (held && held->signo == signo) {
+      info = *held;
+    } else {
+      info.signo = signo;
+      info.code = SI_USER;
+    }
+    thread.InjectSignal(info);
+    to_handler = process_.signals().Effect(signo) == km::SignalEffect::kRunHandler;
   }
   km::Regs regs;
   absl::Status s = thread.GetRegs(&regs);
   if (!s.ok()) return s;
   const bool range = action.mode() == v1::RESUME_MODE_RANGE_STEP;
   const bool step = action.mode() == v1::RESUME_MODE_STEP || range;
-  // Stopped in a syscall, the thread has not reached the instruction at rip: a breakpoint there
-  // is still ahead of it, not one to step over.
+  // Stopped in a syscall, or about to run a handler, the thread has not reached the instruction
+  // at rip: a breakpoint there is still ahead of it, not one to step over.
+  const bool rip_ahead = at_syscall || to_handler;
   const std::optional<uint8_t> original =
-      at_syscall ? std::nullopt : sw_breakpoints_.Original(regs.rip);
+      rip_ahead ? std::nullopt : sw_breakpoints_.Original(regs.rip);
   {
     absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
@@ -319,7 +321,7 @@ absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::Threa
     td.range_start = range ? action.range_start() : 0;
     td.range_end = range ? action.range_end() : 0;
   }
-  if (!at_syscall && OnHwBreakpoint(regs.rip)) {
+  if (!rip_ahead && OnHwBreakpoint(regs.rip)) {
     // Stopped before this instruction by that breakpoint: run it instead of stopping again.
     s = thread.WithVcpu([](km::Vcpu& vcpu) {
       vcpu.SkipBreakpointOnce();
@@ -637,11 +639,20 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
       r.set_fault_addr(event.signal.addr);
       {
         absl::MutexLock lock(&mu_);
-        threads_[thread.tid()].fault = event.signal;
+        threads_[thread.tid()].signal = event.info;
       }
       return ReportStop(thread, r);
     }
   }
+}
+
+km::DebugAction DebugController::OnSignal(km::GuestThread& thread, const km::SignalInfo& info) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!session_) return km::DebugAction::kNotHandled;
+    threads_[thread.tid()].signal = info;
+  }
+  return ReportStop(thread, Reason(v1::STOP_KIND_SIGNAL, info.signo));
 }
 
 void DebugController::CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers) {

@@ -70,6 +70,7 @@ class DebugController : public km::DebugObserver {
 
   // km::DebugObserver, called on guest threads' host threads.
   km::DebugAction OnStop(km::GuestThread& thread, const km::StopEvent& event) override;
+  km::DebugAction OnSignal(km::GuestThread& thread, const km::SignalInfo& info) override;
   void BeforeSyscall(km::GuestThread& thread, uint64_t number) override;
   void AfterSyscall(km::GuestThread& thread, uint64_t number) override;
   void OnThreadStart(km::GuestThread& thread) override;
@@ -81,7 +82,9 @@ class DebugController : public km::DebugObserver {
   struct ThreadDebug {
     std::optional<v1::StopReason> stopped;  // set while stopped by or for the debugger
     bool stepping = false;                  // a step the debugger asked for
-    km::FatalSignal fault;                  // the signal it stopped with, if it was one
+    // The signal it stopped with (a fault's, or one on its way to it): resuming with that
+    // number passes this one on, with its siginfo.
+    std::optional<km::SignalInfo> signal;
     // A range step: stepping goes on while rip stays in [range_start, range_end).
     uint64_t range_start = 0;
     uint64_t range_end = 0;

@@ -17,6 +17,8 @@ struct StopEvent {
   VcpuExit exit;
   // The signal Linux would raise for it: SIGTRAP for debug exits, the fault's signal otherwise.
   FatalSignal signal;
+  // For a fault: what a handler of that signal would be told, should the debugger pass it on.
+  SignalInfo info;
 };
 
 enum class DebugAction {
@@ -41,6 +43,13 @@ class DebugObserver {
  public:
   virtual ~DebugObserver() = default;
   virtual DebugAction OnStop(GuestThread& thread, const StopEvent& event) = 0;
+  // A signal (not a fault: those come through OnStop) about to be delivered to the thread, as
+  // ptrace's signal-delivery-stop. kContinue: the debugger took it and RequestPark()ed the
+  // thread; it decides when it resumes the thread (GuestThread::InjectSignal, or nothing to
+  // suppress it). kNotHandled: delivered as without a debugger.
+  virtual DebugAction OnSignal(GuestThread& thread, const SignalInfo& info) {
+    return DebugAction::kNotHandled;
+  }
   // Before a syscall is served (number: rax at the syscall instruction): a debugger catching
   // syscalls may RequestPark the thread, which then parks before the syscall runs; registers a
   // debugger changes meanwhile are the syscall's arguments.

@@ -44,6 +44,37 @@ FatalSignal SignalForException(int vector, uint64_t rip, uint64_t fault_addr) {
 
 FatalSignal SignalForHalt(uint64_t rip) { return {SIGSEGV, rip, 0}; }
 
+SignalInfo SignalInfoForFault(const FatalSignal& sig, int vector, bool addr_mapped) {
+  constexpr int kSiKernel = 0x80;
+  SignalInfo info;
+  info.signo = sig.signo;
+  info.fault = true;
+  info.trapno = vector < 0 ? kGP : vector;
+  info.rip = sig.rip;
+  info.addr = sig.addr;
+  switch (vector) {
+    case kPF:
+      info.code = addr_mapped ? SEGV_ACCERR : SEGV_MAPERR;
+      break;
+    case kUD:
+      info.code = ILL_ILLOPN;
+      break;
+    case kDE:
+      info.code = FPE_INTDIV;
+      break;
+    case kDB:
+      info.code = TRAP_TRACE;
+      break;
+    case kAC:
+      info.code = BUS_ADRALN;
+      break;
+    default:  // #GP and its kin, int3, x87 and SIMD errors whose cause km does not decode
+      info.code = kSiKernel;
+      break;
+  }
+  return info;
+}
+
 std::string SignalName(int signo) {
   // sigabbrev_np and sigdescr_np (glibc 2.32+) are thread-safe, unlike strsignal.
   const char* abbrev = sigabbrev_np(signo);

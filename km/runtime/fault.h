@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "km/runtime/signal_state.h"
+
 namespace km {
 
 struct FatalSignal {
@@ -16,6 +18,10 @@ struct FatalSignal {
 // x86 exception vector (as in VcpuExit::vector) at rip to the signal Linux would send.
 // fault_addr is used for #PF only (#GP and its kin report address 0, as Linux does).
 FatalSignal SignalForException(int vector, uint64_t rip, uint64_t fault_addr);
+
+// What a handler of that signal is told (siginfo): si_code as Linux sets it for the vector (for
+// #PF, SEGV_MAPERR or, where the address is mapped, SEGV_ACCERR) and si_addr. vector -1: a hlt.
+SignalInfo SignalInfoForFault(const FatalSignal& sig, int vector, bool addr_mapped);
 
 // A hlt at user level is a #GP on Linux: SIGSEGV, address 0.
 FatalSignal SignalForHalt(uint64_t rip);

@@ -7,16 +7,20 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_format.h"
 #include "km/runtime/fault.h"
 #include "km/runtime/process.h"
+#include "km/runtime/signal_frame.h"
 #include "km/syscalls/dispatch.h"
 
 namespace km {
 namespace {
 
 bool IsDebugVector(int vector) { return vector == 1 || vector == 3; }
+
+uint64_t SignalBit(int signo) { return 1ull << (signo - 1); }
 
 }  // namespace
 
@@ -107,20 +111,127 @@ void GuestThread::ParkWhileRequestedLocked(ThreadState after) {
 }
 
 bool GuestThread::WaitUntilRunnable() {
-  absl::Status status;
-  {
-    absl::MutexLock lock(&mu_);
-    ParkWhileRequestedLocked(ThreadState::kHandling);
-    if (killed_) return false;
-    if (regs_dirty_) status = vcpu_->SetRegs(regs_);
-    if (status.ok()) {
-      regs_dirty_ = false;
-      state_ = ThreadState::kRunning;
-      return true;
+  for (;;) {
+    absl::Status status;
+    std::optional<SignalInfo> signal;
+    bool injected = false;
+    {
+      absl::MutexLock lock(&mu_);
+      ParkWhileRequestedLocked(ThreadState::kHandling);
+      if (killed_) return false;
+      signal = TakeDeliverableLocked(&injected);
+      if (!signal) {
+        if (regs_dirty_) status = vcpu_->SetRegs(regs_);
+        if (status.ok()) {
+          regs_dirty_ = false;
+          state_ = ThreadState::kRunning;
+          return true;
+        }
+      }
+    }
+    if (!signal) {
+      process_.End({1, 0, absl::StrFormat("km: thread %d: %s", tid(), status.ToString())});
+      return false;
+    }
+    // A debugger that took the signal parks the thread at the top of the next round.
+    if (!DeliverSignal(*signal, injected)) return false;
+  }
+}
+
+void GuestThread::SendSignal(const SignalInfo& info) {
+  absl::MutexLock lock(&mu_);
+  pending_[info.signo] = info;
+  if (state_ == ThreadState::kRunning) vcpu_->RequestStop();
+}
+
+void GuestThread::InjectSignal(const SignalInfo& info) {
+  absl::MutexLock lock(&mu_);
+  injected_ = info;
+}
+
+std::optional<SignalInfo> GuestThread::TakeDeliverableLocked(bool* injected) {
+  *injected = injected_.has_value();
+  if (injected_) return std::exchange(injected_, std::nullopt);
+  for (int signo = 1; signo <= kMaxSignal; signo++) {
+    if (pending_[signo] && (signals_.blocked & SignalBit(signo)) == 0) {
+      return std::exchange(pending_[signo], std::nullopt);
     }
   }
-  process_.End({1, 0, absl::StrFormat("km: thread %d: %s", tid(), status.ToString())});
-  return false;
+  return std::nullopt;
+}
+
+bool GuestThread::DeliverSignal(const SignalInfo& info, bool injected) {
+  DebugObserver* observer = process_.debug_observer();
+  if (!injected && observer != nullptr &&
+      observer->OnSignal(*this, info) == DebugAction::kContinue) {
+    return true;
+  }
+  const int signo = info.signo;
+  SignalEffect effect = process_.signals().Effect(signo);
+  // Linux forces a fault's signal: blocked or ignored, it takes its default action.
+  if (info.fault && (effect == SignalEffect::kIgnore ||
+                     (effect == SignalEffect::kRunHandler &&
+                      (signals_.blocked & SignalBit(signo)) != 0))) {
+    effect = SignalEffect::kTerminate;
+  }
+  switch (effect) {
+    case SignalEffect::kIgnore:
+      return true;
+    case SignalEffect::kTerminate: {
+      const std::string message = info.fault ? FaultMessage({signo, info.rip, info.addr})
+                                             : KillMessage(signo);
+      process_.End({ExitStatusForSignal(signo), signo, message});
+      return false;
+    }
+    case SignalEffect::kRunHandler:
+      break;
+  }
+  const KernelSigaction action = process_.signals().Get(signo);
+  absl::StatusOr<SignalContext> handler;
+  {
+    absl::MutexLock lock(&mu_);
+    SignalContext from{regs_, {}, signals_.blocked, signals_.altstack};
+    absl::Status fpu = vcpu_->GetFpu(&from.fpu);
+    handler = fpu.ok() ? PushSignalFrame(process_.memory(), from, info, action,
+                                         process_.engine().caps().avx)
+                       : absl::StatusOr<SignalContext>(fpu);
+    if (handler.ok()) {
+      absl::Status set = vcpu_->SetFpu(handler->fpu);
+      if (set.ok()) {
+        regs_ = handler->regs;
+        regs_dirty_ = true;
+        signals_.blocked = handler->blocked;
+        signals_.altstack = handler->altstack;
+      } else {
+        handler = set;
+      }
+    }
+  }
+  if (!handler.ok()) {
+    // What Linux does when it cannot set up a handler's frame (a blown stack, say).
+    process_.End({ExitStatusForSignal(SIGSEGV), SIGSEGV,
+                  absl::StrFormat("%s: %s", KillMessage(SIGSEGV), handler.status().message())});
+    return false;
+  }
+  if ((action.flags & SA_RESETHAND) != 0) process_.signals().Set(signo, KernelSigaction{});
+  return true;
+}
+
+absl::StatusOr<uint64_t> GuestThread::ReturnFromSignalHandler() {
+  absl::MutexLock lock(&mu_);
+  SignalContext now{regs_, {}, signals_.blocked, signals_.altstack};
+  absl::Status s = vcpu_->GetFpu(&now.fpu);
+  if (!s.ok()) return s;
+  absl::StatusOr<SignalContext> back =
+      PopSignalFrame(process_.memory(), now, process_.engine().caps().avx);
+  if (!back.ok()) return back.status();
+  s = vcpu_->SetFpu(back->fpu);
+  if (!s.ok()) return s;
+  regs_ = back->regs;
+  regs_dirty_ = true;
+  signals_.blocked = back->blocked;
+  signals_.altstack = back->altstack;
+  return back->regs.rax;
 }
 
 void GuestThread::RunLoop() {
@@ -182,8 +293,12 @@ bool GuestThread::HandleStop(const VcpuExit& exit, const FatalSignal& signal, bo
   DebugObserver* observer = process_.debug_observer();
   const bool debug_exit =
       exit.reason != ExitReason::kException || IsDebugVector(exit.vector);
+  const int vector = exit.reason == ExitReason::kHalt ? -1 : exit.vector;
+  uint8_t byte;
+  const bool mapped = process_.memory().ReadIgnoringProt(signal.addr, &byte, 1) == 1;
+  const SignalInfo info = SignalInfoForFault(signal, vector, mapped);
   if (observer != nullptr && (debug_exit || fatal)) {
-    switch (observer->OnStop(*this, StopEvent{exit, signal})) {
+    switch (observer->OnStop(*this, StopEvent{exit, signal, info})) {
       case DebugAction::kContinue:
         return true;
       case DebugAction::kNotHandled:
@@ -191,8 +306,9 @@ bool GuestThread::HandleStop(const VcpuExit& exit, const FatalSignal& signal, bo
     }
   }
   if (!fatal) return true;
-  process_.End({ExitStatusForSignal(signal.signo), signal.signo, FaultMessage(signal)});
-  return false;
+  // Raised as Linux would: the payload's handler runs, or the payload ends.
+  InjectSignal(info);
+  return true;
 }
 
 bool GuestThread::HandleSyscall() {

@@ -21,12 +21,15 @@
 // written back before the next Run if changed), so every access is a copy under mu_.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "km/engine.h"
 #include "km/regs.h"
@@ -66,6 +69,14 @@ class GuestThread {
   absl::Status WithVcpu(absl::FunctionRef<absl::Status(Vcpu&)> f);
   // Makes the thread stop running guest code for good (the payload is ending).
   void Kill();
+  // kill, tkill: makes info.signo pending for this thread. It is delivered (its handler run, or
+  // its default action taken) when the thread is about to run guest code and does not block
+  // it; a thread running guest code is interrupted for it. A thread waiting in a syscall takes
+  // it when the syscall returns: km does not cut waits short with EINTR.
+  void SendSignal(const SignalInfo& info);
+  // A signal a debugger resumes the thread with (or a fault's, for its handler): delivered
+  // before the thread runs again, whatever its mask, and not reported to the debugger again.
+  void InjectSignal(const SignalInfo& info);
 
   // --- From the thread's own host thread.
   // Records the host tid of the calling thread as this thread's tid.
@@ -75,6 +86,9 @@ class GuestThread {
   // Changes the registers the thread resumes with (arch_prctl's fs_base, for instance).
   void EditRegs(absl::FunctionRef<void(Regs&)> edit);
   ThreadSignalState& signal_state() { return signals_; }
+  // rt_sigreturn: restores the context saved by the signal frame at rsp; returns the restored
+  // rax (the syscall's result). An error means the frame was unreadable.
+  absl::StatusOr<uint64_t> ReturnFromSignalHandler();
   // set_tid_address / CLONE_CHILD_CLEARTID: cleared and futex-woken at thread exit.
   void set_clear_child_tid(uint64_t gva) { clear_child_tid_ = gva; }
   // The exit syscall: the thread ends after the current syscall with this status.
@@ -90,8 +104,14 @@ class GuestThread {
   // Serves one exit; false if the thread ends.
   bool HandleExit(const VcpuExit& exit);
   bool HandleSyscall();
-  // A fault or debug exit: the observer decides, else fatal ends the payload.
+  // A fault or debug exit: the observer decides, else a fatal one raises its signal.
   bool HandleStop(const VcpuExit& exit, const FatalSignal& signal, bool fatal);
+  // The injected signal, else the lowest pending one the thread does not block.
+  std::optional<SignalInfo> TakeDeliverableLocked(bool* injected)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reports it to a debugger (unless injected), then runs its handler or takes its default
+  // action. False if the payload ended.
+  bool DeliverSignal(const SignalInfo& info, bool injected);
   void Finish();
 
   Process& process_;
@@ -108,6 +128,9 @@ class GuestThread {
   bool killed_ ABSL_GUARDED_BY(mu_) = false;
   Regs regs_ ABSL_GUARDED_BY(mu_);
   bool regs_dirty_ ABSL_GUARDED_BY(mu_) = true;
+  // Standard signals do not queue: at most one pending per number.
+  std::array<std::optional<SignalInfo>, kMaxSignal + 1> pending_ ABSL_GUARDED_BY(mu_);
+  std::optional<SignalInfo> injected_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace km

@@ -19,7 +19,7 @@ SignalEffect SignalDispositions::Effect(int signo) {
   constexpr uint64_t kSigIgn = 1;
   const uint64_t handler = Get(signo).handler;
   if (handler == kSigIgn) return SignalEffect::kIgnore;
-  if (handler != kSigDfl) return SignalEffect::kHandlerNotRun;
+  if (handler != kSigDfl) return SignalEffect::kRunHandler;
   switch (signo) {
     case SIGCHLD:
     case SIGCONT:

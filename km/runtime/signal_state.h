@@ -1,6 +1,5 @@
-// Signal bookkeeping. km does not deliver signals to guest handlers yet; it records what the
-// payload asks for (so rt_sigaction and friends read back what was set) and uses the
-// dispositions to decide what a signal the payload sends itself does.
+// Signal bookkeeping: dispositions (per process), masks and alternate stacks (per thread), and
+// what a signal on its way to a thread carries. Delivery itself is GuestThread's.
 #pragma once
 
 #include <array>
@@ -30,6 +29,19 @@ struct KernelStack {
 };
 static_assert(sizeof(KernelStack) == 24);
 
+// One signal on its way to a thread: what its siginfo will say.
+struct SignalInfo {
+  int signo = 0;
+  int code = 0;  // si_code: SI_USER, SI_TKILL, SEGV_MAPERR...
+  int sender_pid = 0;  // kill, tkill: si_pid and si_uid
+  uint32_t sender_uid = 0;
+  // A CPU exception's signal. Linux forces those: blocked or ignored, they end the process.
+  bool fault = false;
+  int trapno = 0;     // the exception vector
+  uint64_t rip = 0;   // where it happened (km's message when it ends the payload)
+  uint64_t addr = 0;  // si_addr
+};
+
 // Per-thread: blocked signals and the alternate signal stack. Touched only by the thread's own
 // syscalls.
 struct ThreadSignalState {
@@ -41,9 +53,7 @@ struct ThreadSignalState {
 enum class SignalEffect {
   kIgnore,
   kTerminate,
-  // The payload installed a handler, which km cannot run yet: the signal is dropped, which is
-  // closer to what the payload expects (it survives) than ending it.
-  kHandlerNotRun,
+  kRunHandler,  // the payload installed a handler
 };
 
 // Per-process dispositions, shared by all threads.
@@ -53,7 +63,7 @@ class SignalDispositions {
   KernelSigaction Get(int signo);
   void Set(int signo, const KernelSigaction& action);
   // Ignored signals and those whose default is to be ignored do nothing; a signal with a
-  // handler is kHandlerNotRun; any other ends the payload.
+  // handler runs it; any other ends the payload.
   SignalEffect Effect(int signo);
 
  private:

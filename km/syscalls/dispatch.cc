@@ -104,6 +104,7 @@ struct Table {
     h[SYS_kill] = SysKill;
     h[SYS_tkill] = SysTkill;
     h[SYS_tgkill] = SysTgkill;
+    h[SYS_rt_sigreturn] = SysRtSigreturn;
 
     h[SYS_clone] = SysClone;
     h[SYS_exit] = SysExit;

@@ -89,6 +89,7 @@ int64_t SysSigaltstack(SyscallContext& ctx);
 int64_t SysKill(SyscallContext& ctx);
 int64_t SysTkill(SyscallContext& ctx);
 int64_t SysTgkill(SyscallContext& ctx);
+int64_t SysRtSigreturn(SyscallContext& ctx);
 
 // sys_thread.cc: threads and their CPU state.
 int64_t SysClone(SyscallContext& ctx);

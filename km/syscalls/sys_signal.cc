@@ -1,14 +1,13 @@
-// Signal syscalls. Dispositions, masks and alternate stacks are recorded and read back; handlers
-// are not run yet. A signal the payload sends itself (abort's SIGABRT, raise) ends it as the
-// signal would, unless it is ignored or caught (then it is dropped, once reported); the blocked mask does not delay it (raise blocks every
-// signal around its tkill and relies on the unblock to deliver it, which km does not model).
+// Signal syscalls. Dispositions, masks and alternate stacks are recorded and read back; a signal
+// the payload sends is made pending for a thread, which delivers it when it does not block it
+// (GuestThread::SendSignal). Only the payload itself can be signalled: never km's parent or
+// anyone else on the host.
 #include <signal.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <memory>
 
-#include "absl/base/const_init.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/strings/str_format.h"
 
 #include "km/runtime/fault.h"
 #include "km/runtime/guest_thread.h"
@@ -30,35 +29,24 @@ bool ValidSignal(int64_t signo) { return signo >= 1 && signo <= kMaxSignal; }
 
 uint64_t Bit(int signo) { return 1ull << (signo - 1); }
 
-// Once per signal: the payload is told nothing, the user should know.
-void ReportHandlerNotRun(int signo) {
-  static absl::Mutex mu(absl::kConstInit);
-  static uint64_t reported ABSL_GUARDED_BY(mu) = 0;
-  {
-    absl::MutexLock lock(&mu);
-    if ((reported & Bit(signo)) != 0) return;
-    reported |= Bit(signo);
-  }
-  std::fprintf(stderr, "km: %s sent to a handler, which km does not run yet: dropped\n",
-               SignalName(signo).c_str());
-}
-
-// The payload sent itself signo (0: only a check that the target exists).
-int64_t SignalSelf(SyscallContext& ctx, int64_t signo) {
+// The payload sends signo to `to` (0: only a check that the target exists). code: SI_USER
+// for kill, SI_TKILL for tkill and tgkill.
+int64_t Send(SyscallContext& ctx, GuestThread& to, int64_t signo, int code) {
   if (signo == 0) return 0;
   if (!ValidSignal(signo)) return -EINVAL;
   const int sig = static_cast<int>(signo);
-  switch (ctx.process.signals().Effect(sig)) {
-    case SignalEffect::kIgnore:
-      return 0;
-    case SignalEffect::kHandlerNotRun:
-      ReportHandlerNotRun(sig);
-      return 0;
-    case SignalEffect::kTerminate:
-      break;
+  if (sig == SIGKILL) {
+    // Neither caught nor blocked, nor shown to a debugger first.
+    ctx.process.End({ExitStatusForSignal(sig), sig, KillMessage(sig)});
+    ctx.end_thread = true;
+    return 0;
   }
-  ctx.process.End({ExitStatusForSignal(sig), sig, KillMessage(sig)});
-  ctx.end_thread = true;
+  SignalInfo info;
+  info.signo = sig;
+  info.code = code;
+  info.sender_pid = ::getpid();
+  info.sender_uid = ::getuid();
+  to.SendSignal(info);
   return 0;
 }
 
@@ -110,13 +98,24 @@ int64_t SysSigaltstack(SyscallContext& ctx) {
   KernelStack next;
   if (ctx.arg(0) != 0) {
     if (int e = CopyIn(ctx.mem(), ctx.arg(0), &next); e != 0) return e;
-    if ((next.flags & ~(SS_DISABLE | kSsAutodisarm)) != 0) return -EINVAL;
+    if ((next.flags & ~(SS_DISABLE | SS_ONSTACK | kSsAutodisarm)) != 0) return -EINVAL;
     if ((next.flags & SS_DISABLE) == 0 && next.size < kMinSigStackSize) return -ENOMEM;
   }
+  // Running on it: reported as SS_ONSTACK, and it may not be changed (unless it disarms
+  // itself on use).
+  const KernelStack& now = state.altstack;
+  const uint64_t sp = ctx.regs.rsp;
+  const bool on_it = (now.flags & SS_DISABLE) == 0 && sp > now.sp && sp - now.sp <= now.size;
   if (ctx.arg(1) != 0) {
-    if (int e = CopyOut(ctx.mem(), ctx.arg(1), state.altstack); e != 0) return e;
+    KernelStack old = now;
+    if (on_it) old.flags |= SS_ONSTACK;
+    if (int e = CopyOut(ctx.mem(), ctx.arg(1), old); e != 0) return e;
   }
-  if (ctx.arg(0) != 0) state.altstack = next;
+  if (ctx.arg(0) != 0) {
+    if (on_it && (now.flags & kSsAutodisarm) == 0) return -EPERM;
+    next.flags &= ~SS_ONSTACK;
+    state.altstack = next;
+  }
   return 0;
 }
 
@@ -124,22 +123,36 @@ int64_t SysKill(SyscallContext& ctx) {
   const int pid = static_cast<int>(ctx.arg(0));
   // Only the payload itself: it must not signal km's parent or anyone else on the host.
   if (pid != ::getpid() && pid != 0) return -EPERM;
-  return SignalSelf(ctx, static_cast<int>(ctx.arg(1)));
+  return Send(ctx, ctx.thread, static_cast<int>(ctx.arg(1)), SI_USER);
 }
 
 int64_t SysTkill(SyscallContext& ctx) {
   const int tid = static_cast<int>(ctx.arg(0));
   if (tid <= 0) return -EINVAL;
-  if (ctx.process.FindThread(tid) == nullptr) return -ESRCH;
-  return SignalSelf(ctx, static_cast<int>(ctx.arg(1)));
+  std::shared_ptr<GuestThread> to = ctx.process.FindThread(tid);
+  if (to == nullptr) return -ESRCH;
+  return Send(ctx, *to, static_cast<int>(ctx.arg(1)), SI_TKILL);
 }
 
 int64_t SysTgkill(SyscallContext& ctx) {
   const int tgid = static_cast<int>(ctx.arg(0));
   const int tid = static_cast<int>(ctx.arg(1));
   if (tgid <= 0 || tid <= 0) return -EINVAL;
-  if (tgid != ::getpid() || ctx.process.FindThread(tid) == nullptr) return -ESRCH;
-  return SignalSelf(ctx, static_cast<int>(ctx.arg(2)));
+  std::shared_ptr<GuestThread> to = ctx.process.FindThread(tid);
+  if (tgid != ::getpid() || to == nullptr) return -ESRCH;
+  return Send(ctx, *to, static_cast<int>(ctx.arg(2)), SI_TKILL);
+}
+
+int64_t SysRtSigreturn(SyscallContext& ctx) {
+  absl::StatusOr<uint64_t> rax = ctx.thread.ReturnFromSignalHandler();
+  if (!rax.ok()) {
+    // Linux's answer to a bad frame.
+    ctx.process.End({ExitStatusForSignal(SIGSEGV), SIGSEGV,
+                     absl::StrFormat("%s: %s", KillMessage(SIGSEGV), rax.status().message())});
+    ctx.end_thread = true;
+    return 0;
+  }
+  return static_cast<int64_t>(*rax);
 }
 
 }  // namespace km

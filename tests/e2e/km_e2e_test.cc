@@ -206,6 +206,22 @@ TEST_P(KmE2eTest, FaultFpe) { ExpectFaultLikeNative("fpe", SIGFPE, "SIGFPE", tru
 TEST_P(KmE2eTest, FaultIll) { ExpectFaultLikeNative("ill", SIGILL, "SIGILL", true); }
 TEST_P(KmE2eTest, FaultAbort) { ExpectFaultLikeNative("abort", SIGABRT, "SIGABRT", false); }
 
+TEST_P(KmE2eTest, SignalHandlersRunAsOnLinux) {
+  RunResult km = ExpectSameAsNative("signals", {});
+  EXPECT_EQ(km.status, 0) << Describe(km);
+  // Each line is one behaviour; the comparison with the native run is what checks them, these
+  // make sure the payload got that far.
+  EXPECT_THAT(km.out, HasSubstr("raise: hits=1 code=SI_TKILL pid_is_self=1"));
+  EXPECT_THAT(km.out, HasSubstr("segv again: escaped with 11 hits=2"));
+  EXPECT_THAT(km.out, HasSubstr("other thread: hits=3 in_worker=1"));
+}
+
+TEST_P(KmE2eTest, AbortAfterHandledSignalsEndsLikeNative) {
+  RunResult km = ExpectSameAsNative("signals", {"abort"});
+  EXPECT_EQ(km.status, 128 + SIGABRT) << Describe(km);
+  EXPECT_THAT(km.err, HasSubstr("km: payload terminated by SIGABRT"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, KmE2eTest, ::testing::Values("kvm", "tcg"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;
