@@ -46,9 +46,9 @@ absl::StatusOr<std::optional<StopReport>> RunControl::Resume(
   bool alone = to_run.size() == 1;
   for (const auto& [tid, t] : records()) alone = alone && !t.running;
   absl::Status s = target_.Resume(actions, StopWait{kStopWait, alone});
-  // A fatal signal ends the payload, often inside the call: km exits before it answers. Its
-  // ProcessExited event (or the stream's end) tells the rest; stops seen meanwhile are the
-  // dying threads', not news for gdb.
+  // A signal the payload does not handle ends it, often inside the call: km exits before it
+  // answers. Its ProcessExited event (or the stream's end) tells the rest. A handled one runs
+  // its handler, and the stops that follow are news like any other.
   ending_signal_ = FatalSignal(actions);
   if (!s.ok() && !(absl::IsUnavailable(s) && ending_signal_ != 0)) return s;
   for (int tid : to_run) {
@@ -60,7 +60,7 @@ absl::StatusOr<std::optional<StopReport>> RunControl::Resume(
 
 absl::StatusOr<std::optional<StopReport>> RunControl::HandleEvent(const Event& event) {
   if (const auto* stop = std::get_if<ThreadStop>(&event)) {
-    if (ending_signal_ != 0 || exit_) return std::optional<StopReport>();
+    if (exit_) return std::optional<StopReport>();
     ThreadRecord& t = records()[stop->tid];
     if (t.IsEcho(*stop)) return std::optional<StopReport>();
     t.event_seen = true;
@@ -129,7 +129,7 @@ absl::StatusOr<StopReport> RunControl::Interrupt() {
 }
 
 absl::Status RunControl::Kill() {
-  // A thread resumed with a fatal signal ends the payload: km runs no guest signal handlers.
+  // SIGKILL: no handler can catch it.
   const std::vector<ThreadAction> kill = {ThreadAction{0, ResumeMode::kContinue, SIGKILL}};
   absl::Status s = target_.Resume(kill, StopWait{});
   if (!s.ok() && !absl::IsUnavailable(s)) return s;

@@ -77,7 +77,7 @@ class RunControl {
 
   ThreadTable table_;
   bool running_ = false;
-  int ending_signal_ = 0;           // resumed with this fatal signal: only the exit is news
+  int ending_signal_ = 0;           // resumed with this signal, fatal unless handled
   std::optional<StopReport> exit_;  // the process is gone: how
   StopReport last_report_;
 };

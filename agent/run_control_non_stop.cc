@@ -35,7 +35,8 @@ absl::Status NonStopRunControl::Resume(const std::vector<ThreadAction>& actions)
   if (to_run.empty()) return absl::OkStatus();
   // No wait for the stop: gdb expects its OK at once, and other threads may need serving.
   absl::Status s = target_.Resume(to_run, StopWait{});
-  // A fatal signal ends the payload, often inside the call (see RunControl::Resume).
+  // A signal the payload does not handle ends it, often inside the call (see
+  // RunControl::Resume).
   ending_signal_ = FatalSignal(to_run);
   if (!s.ok() && !(absl::IsUnavailable(s) && ending_signal_ != 0)) return s;
   for (const ThreadAction& a : to_run) records()[a.tid].Resumed();
@@ -91,7 +92,6 @@ absl::StatusOr<std::vector<StopReport>> NonStopRunControl::Interrupt() {
 absl::StatusOr<std::optional<StopReport>> NonStopRunControl::HandleEvent(const Event& event) {
   if (exit_) return std::optional<StopReport>();
   if (const auto* stop = std::get_if<ThreadStop>(&event)) {
-    if (ending_signal_ != 0) return std::optional<StopReport>();
     ThreadRecord& t = records()[stop->tid];
     if (t.IsEcho(*stop)) return std::optional<StopReport>();
     t.event_seen = true;

@@ -53,7 +53,7 @@ class NonStopRunControl {
 
   Target& target_;
   ThreadTable table_;
-  int ending_signal_ = 0;           // resumed with this fatal signal: only the exit is news
+  int ending_signal_ = 0;           // resumed with this signal, fatal unless handled
   std::optional<StopReport> exit_;  // the process is gone: how
 };
 

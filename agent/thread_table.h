@@ -20,8 +20,9 @@ inline bool StoppedOnItsOwn(const StopReason& reason) {
   return reason.kind != StopKind::kInterrupted;
 }
 
-// km runs no guest signal handlers: a thread resumed with a signal whose default action is not
-// to ignore it ends the payload. Returns that signal, or 0.
+// A signal among the actions whose default action ends the process (unless the payload handles
+// it: km cannot be asked in time, as it may exit inside the call), or 0. What the payload died
+// of, should km's event stream end without saying.
 int FatalSignal(const std::vector<ThreadAction>& actions);
 
 struct ThreadRecord {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_format.h"
@@ -292,6 +293,14 @@ absl::Status DebugController::ResumeOne(km::GuestThread& thread, const v1::Threa
   // The thread takes the signal before anything else (ptrace's PTRACE_CONT with a signal): its
   // handler runs, or its default action is taken, or nothing happens if it is ignored.
   const int signo = action.signal();
+  if (signo == SIGKILL) {
+    // No handler can catch it: the payload ends now, its threads where they stand. Not on this
+    // thread: km exits inside End, and the client must get this call's answer first.
+    std::thread([this] {
+      process_.End({km::ExitStatusForSignal(SIGKILL), SIGKILL, km::KillMessage(SIGKILL)});
+    }).detach();
+    return absl::OkStatus();
+  }
   bool to_handler = false;
   if (signo != 0) {
     km::SignalInfo info;

@@ -17,6 +17,7 @@ namespace agent {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -325,12 +326,26 @@ TEST_F(HandlersTest, StreamEndAfterAFatalSignalReportsThatSignal) {
   target_.StopsOnItsOwn(kMain, StopReason{StopKind::kSignal, 11, 0}, 0x401150);
   DeliverEvents();
   EXPECT_TRUE(handlers_->Handle("vCont;C0b:p64.64").resumed);
-  // km exits before its ProcessExited reaches the stream; the dying thread faults again.
+  // km exits before its ProcessExited reaches the stream.
   while (target_.NextEvent()) {
   }
-  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kSignal, 11, 0}, 0x401150);
   target_.PushEvent(EventsEnded{"km's event stream failed: Socket closed"});
   EXPECT_EQ(DeliverEvents(), "X0b;process:64");
+}
+
+// The payload handles the signal it is resumed with: its handler runs into a breakpoint.
+TEST_F(HandlersTest, AStopAfterResumingWithAHandledSignalIsReported) {
+  target_.HandlesSignal(10);
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kSignal, 10, 0}, 0x401150);
+  EXPECT_EQ(DeliverEvents().substr(0, 3), "T1e") << "gdb's SIGUSR1";
+  target_.calls().clear();
+  EXPECT_TRUE(handlers_->Handle("vCont;C1e:p64.64").resumed);
+  EXPECT_THAT(target_.calls(), Contains(HasSubstr("Resume(100:c:10)")));
+  while (target_.NextEvent()) {
+  }
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kBreakpoint, 5, 0}, 0x401234);
+  EXPECT_EQ(DeliverEvents().substr(0, 3), "T05");
 }
 
 TEST_F(HandlersTest, ExitStatus) {

@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,8 @@ class FakeTarget : public Target {
     if (push_event) events_.push_back(t.stop);
   }
   void PushEvent(Event e) { events_.push_back(std::move(e)); }
+  // The payload has a handler for this signal: resuming with it runs on.
+  void HandlesSignal(int linux_signal) { handled_signals_.insert(linux_signal); }
 
   std::map<int, FakeThread>& threads() { return threads_; }
   std::vector<std::string>& calls() { return calls_; }
@@ -99,8 +102,9 @@ class FakeTarget : public Target {
     }
     calls_.push_back(absl::StrCat("Resume(", absl::StrJoin(parts, ";"), ")"));
     for (const ThreadAction& a : actions) {
-      // What km does: the payload ends inside the call, the event goes out, the call dies.
-      if (a.linux_signal != 0) {
+      // What km does with a signal the payload does not handle: the payload ends inside the
+      // call, the event goes out, the call dies.
+      if (a.linux_signal != 0 && !handled_signals_.contains(a.linux_signal)) {
         events_.push_back(ProcessExited{128 + a.linux_signal, a.linux_signal});
         return absl::UnavailableError("Socket closed");
       }
@@ -189,6 +193,7 @@ class FakeTarget : public Target {
   std::map<int, FakeThread> threads_;
   std::deque<Event> events_;
   std::vector<std::string> calls_;
+  std::set<int> handled_signals_;
   std::string memory_;
   bool refuse_watchpoints_ = false;
   StopWait last_wait_;

@@ -35,10 +35,15 @@ void Releasing(absl::Mutex* mu) { __tsan_release(mu); }
 // abseil evaluates a waiter's Condition inside its own code, with the mutex held but before the
 // wrapper's Acquired (or, on the waiter's behalf, in another thread's Unlock): the evaluation
 // acquires and releases the mutex for TSan itself.
+// The waiter builds it (and its Condition) on its own stack before it waits; another thread may
+// read both in its Unlock, and abseil's hand-off between the two is invisible to TSan: the
+// waiter publishes it (release) and each evaluation takes it (acquire).
 struct Guarded {
+  Guarded(const absl::Condition* c, absl::Mutex* m) : cond(c), mu(m) { __tsan_release(this); }
   const absl::Condition* cond;
   absl::Mutex* mu;
   static bool Eval(Guarded* g) {
+    __tsan_acquire(g);
     Acquired(g->mu);
     const bool met = g->cond->Eval();
     Releasing(g->mu);
