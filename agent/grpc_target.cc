@@ -141,6 +141,9 @@ StopReason FromProto(const v1::StopReason& r) {
   out.syscall = r.syscall();
   out.linux_signal = r.signal();
   out.fault_addr = r.fault_addr();
+  out.signal_code = r.signal_code();
+  out.sender_pid = r.sender_pid();
+  out.sender_uid = r.sender_uid();
   out.watch_addr = r.watch_addr();
   switch (r.watch_kind()) {
     case v1::WATCH_KIND_READ: out.watch_kind = WatchKind::kRead; break;

@@ -38,6 +38,10 @@ struct StopReason {
   uint64_t watch_addr = 0;
   WatchKind watch_kind = WatchKind::kWrite;
   int64_t syscall = 0;  // kSyscallEntry, kSyscallReturn
+  // kSignal: the rest of the payload's siginfo.
+  int signal_code = 0;
+  int sender_pid = 0;
+  uint32_t sender_uid = 0;
 
   bool operator==(const StopReason&) const = default;
 };

@@ -68,9 +68,10 @@ class ThreadTable {
   // A stopped thread's registers, FPU state included when asked for (fetched once per stop).
   absl::StatusOr<amd64::Registers> Registers(int tid, bool fpu);
   absl::Status SetRegisters(int tid, const amd64::Registers& regs);
+  // A stopped thread's record (its stop is set); NotFound or FailedPrecondition otherwise.
+  absl::StatusOr<ThreadRecord*> FindStopped(int tid);
 
  private:
-  absl::StatusOr<ThreadRecord*> FindStopped(int tid);
 
   Target* target_;
   std::map<int, ThreadRecord> records_;

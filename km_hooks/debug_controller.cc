@@ -646,6 +646,7 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
       if (!session) return km::DebugAction::kNotHandled;
       v1::StopReason r = Reason(v1::STOP_KIND_SIGNAL, event.signal.signo);
       r.set_fault_addr(event.signal.addr);
+      r.set_signal_code(event.info.code);
       {
         absl::MutexLock lock(&mu_);
         threads_[thread.tid()].signal = event.info;
@@ -661,7 +662,11 @@ km::DebugAction DebugController::OnSignal(km::GuestThread& thread, const km::Sig
     if (!session_) return km::DebugAction::kNotHandled;
     threads_[thread.tid()].signal = info;
   }
-  return ReportStop(thread, Reason(v1::STOP_KIND_SIGNAL, info.signo));
+  v1::StopReason r = Reason(v1::STOP_KIND_SIGNAL, info.signo);
+  r.set_signal_code(info.code);
+  r.set_sender_pid(info.sender_pid);
+  r.set_sender_uid(info.sender_uid);
+  return ReportStop(thread, r);
 }
 
 void DebugController::CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers) {

@@ -24,7 +24,7 @@ void Handlers::Disconnect() {
 std::string Handlers::SupportedFeatures(bool multiprocess) {
   return absl::StrFormat(
       "PacketSize=%x;QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
-      "qXfer:exec-file:read+;qXfer:threads:read+;vContSupported+;swbreak+;hwbreak+;QNonStop+;"
+      "qXfer:exec-file:read+;qXfer:threads:read+;qXfer:siginfo:read+;vContSupported+;swbreak+;hwbreak+;QNonStop+;"
       "ConditionalBreakpoints+;QCatchSyscalls+;%s",
       kPacketSize, multiprocess ? "multiprocess+" : "multiprocess-");
 }

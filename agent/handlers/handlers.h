@@ -108,6 +108,8 @@ class Handlers {
   // qxfer.cc
   Response Xfer(absl::string_view packet);
   std::string ExecFilePath();
+  // qXfer:siginfo: the general thread's, as Linux would give it to a debugger at this stop.
+  absl::StatusOr<std::string> Siginfo();
   // vfile.cc
   Response VFile(absl::string_view packet);
   // proc_files.cc: the payload's /proc/PID files that must not come from km's

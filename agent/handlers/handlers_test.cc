@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -331,6 +332,52 @@ TEST_F(HandlersTest, StreamEndAfterAFatalSignalReportsThatSignal) {
   }
   target_.PushEvent(EventsEnded{"km's event stream failed: Socket closed"});
   EXPECT_EQ(DeliverEvents(), "X0b;process:64");
+}
+
+// $_siginfo: a fault's carries its address, a sent signal its sender; no signal, no siginfo.
+TEST_F(HandlersTest, SiginfoOfTheCurrentThreadsStop) {
+  auto siginfo = [&]() -> std::string {
+    Response r = handlers_->Handle("qXfer:siginfo:read::0,200");
+    if (r.packets.size() != 1 || r.packets[0].empty() || r.packets[0][0] != 'l') {
+      return r.packets.empty() ? "" : r.packets[0];
+    }
+    absl::StatusOr<std::string> bytes = rsp::UnescapeBinary(r.packets[0].substr(1));
+    return bytes.ok() ? *bytes : "bad escape";
+  };
+  auto field = [](const std::string& info, size_t offset) {
+    int32_t v = 0;
+    std::memcpy(&v, info.data() + offset, sizeof v);
+    return v;
+  };
+  EXPECT_EQ(siginfo(), "E01") << "stopped at entry: no signal";
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  StopReason segv{StopKind::kSignal, 11, 0xdead0};
+  segv.signal_code = 1;  // SEGV_MAPERR
+  target_.StopsOnItsOwn(kMain, segv, 0x401150);
+  DeliverEvents();
+  std::string info = siginfo();
+  ASSERT_EQ(info.size(), 128u);
+  EXPECT_EQ(field(info, 0), 11);
+  EXPECT_EQ(field(info, 8), 1);
+  uint64_t addr = 0;
+  std::memcpy(&addr, info.data() + 16, sizeof addr);
+  EXPECT_EQ(addr, 0xdead0u);
+  target_.HandlesSignal(11);
+  EXPECT_TRUE(handlers_->Handle("vCont;C0b:p64.64").resumed);
+  while (target_.NextEvent()) {
+  }
+  StopReason usr1{StopKind::kSignal, 10, 0};
+  usr1.signal_code = -6;  // SI_TKILL
+  usr1.sender_pid = 4242;
+  usr1.sender_uid = 7;
+  target_.StopsOnItsOwn(kMain, usr1, 0x401160);
+  DeliverEvents();
+  info = siginfo();
+  ASSERT_EQ(info.size(), 128u);
+  EXPECT_EQ(field(info, 0), 10);
+  EXPECT_EQ(field(info, 8), -6);
+  EXPECT_EQ(field(info, 16), 4242);
+  EXPECT_EQ(field(info, 20), 7);
 }
 
 // The payload handles the signal it is resumed with: its handler runs into a breakpoint.

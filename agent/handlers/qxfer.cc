@@ -1,11 +1,13 @@
-// qXfer reads: the target description, the auxiliary vector, the executable's path and the
-// thread list.
+// qXfer reads: the target description, the auxiliary vector, the executable's path, the thread
+// list and the current thread's siginfo.
+#include <signal.h>
 #include <unistd.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/arch/amd64/target_xml.h"
+#include "agent/arch/siginfo.h"
 #include "agent/handlers/handlers.h"
 #include "agent/log.h"
 #include "agent/rsp/packets/qxfer.h"
@@ -19,6 +21,27 @@ std::string Handlers::ExecFilePath() {
   const ssize_t n = readlink(absl::StrFormat("/proc/%d/cwd", info_.pid).c_str(), cwd, sizeof cwd);
   if (n <= 0 || static_cast<size_t>(n) >= sizeof cwd) return info_.payload_path;
   return absl::StrCat(absl::string_view(cwd, static_cast<size_t>(n)), "/", info_.payload_path);
+}
+
+absl::StatusOr<std::string> Handlers::Siginfo() {
+  absl::StatusOr<ThreadRecord*> t = threads().FindStopped(GeneralThread());
+  if (!t.ok()) return t.status();
+  const StopReason& r = (*t)->stop->reason;
+  switch (r.kind) {
+    case StopKind::kSignal:
+      if (r.signal_code > 0) return arch::FaultSiginfo(r.linux_signal, r.signal_code, r.fault_addr);
+      return arch::SentSiginfo(r.linux_signal, r.signal_code, r.sender_pid, r.sender_uid);
+    case StopKind::kBreakpoint:
+      return arch::FaultSiginfo(SIGTRAP, arch::kTrapBrkpt, 0);
+    case StopKind::kStep:
+      return arch::FaultSiginfo(SIGTRAP, arch::kTrapTrace, 0);
+    case StopKind::kHwBreakpoint:
+    case StopKind::kWatchpoint:
+      return arch::FaultSiginfo(SIGTRAP, arch::kTrapHwbkpt, r.watch_addr);
+    default:
+      return absl::NotFoundError(
+          absl::StrFormat("thread %d stopped without a signal: no siginfo", GeneralThread()));
+  }
 }
 
 Response Handlers::Xfer(absl::string_view packet) {
@@ -36,6 +59,14 @@ Response Handlers::Xfer(absl::string_view packet) {
   }
   if (req->object == "exec-file") {
     return Response{{rsp::XferReply(ExecFilePath(), req->offset, req->length)}};
+  }
+  if (req->object == "siginfo") {
+    absl::StatusOr<std::string> info = Siginfo();
+    if (!info.ok()) {
+      Log(info.status().message());
+      return Response{{"E01"}};
+    }
+    return Response{{rsp::XferReply(*info, req->offset, req->length)}};
   }
   if (req->object == "threads") {
     // Built once per read sequence so the pieces gdb asks for come from one document.

@@ -302,6 +302,52 @@ TEST_P(GdbTest, CatchSyscallStopsAtEntryAndReturn) {
   EXPECT_EQ(r.km_status, 3);
 }
 
+// As with a local process: each signal stops the payload first ("Program received signal"),
+// continuing passes it to the payload's handler (a breakpoint in it is hit, the backtrace
+// runs through the signal frame), faults reach their handlers, and the payload's output is
+// that of a run without gdb.
+TEST_P(GdbTest, SignalsStopFirstAndReachTheHandlersWhenPassed) {
+  SessionResult r = Run({.payload = "signals",
+                         .gdb_commands = {"break on_info", "continue", "continue", "bt",
+                                          "print info->si_code", "delete",
+                                          "handle SIGUSR1 SIGUSR2 nostop noprint pass",
+                                          "continue", "print $_siginfo.si_signo", "continue",
+                                          "continue", "continue", "continue"}});
+  SCOPED_TRACE(r.Describe());
+  const std::string& out = r.gdb_out;
+  EXPECT_THAT(out, ContainsRegex("Program received signal SIGUSR1, User defined signal 1.\n"
+                                 "0x[0-9a-f]+ in __restore_sigs"));
+  EXPECT_THAT(out, HasSubstr("Breakpoint 1, on_info (sig=10"));
+  EXPECT_THAT(out, ContainsRegex("#1  <signal handler called>\n#2 .* in __restore_sigs"));
+  EXPECT_THAT(out, HasSubstr("$1 = -6\n"));  // SI_TKILL: raise's tkill
+  EXPECT_THAT(out, ContainsRegex("Program received signal SIGSEGV, Segmentation fault.\n"
+                                 "0x[0-9a-f]+ in main \\(.*\\) at .*signals.c:[0-9]+\n"));
+  EXPECT_THAT(out, HasSubstr("$2 = 11\n")) << "$_siginfo, read through qXfer:siginfo";
+  EXPECT_THAT(out, HasSubstr("Program received signal SIGFPE, Arithmetic exception."));
+  EXPECT_THAT(out, HasSubstr("Program received signal SIGILL, Illegal instruction."));
+  EXPECT_THAT(out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited normally]", r.km_pid)));
+  EXPECT_THAT(r.km_out, HasSubstr("raise: hits=1 code=SI_TKILL pid_is_self=1"));
+  EXPECT_THAT(r.km_out, HasSubstr("segv: escaped with 11 code=SEGV_MAPERR addr=0\n"));
+  EXPECT_THAT(r.km_out, HasSubstr("ill: skipped, hits=1 code=ILL_ILLOPN\n"));
+  EXPECT_THAT(r.km_out, HasSubstr("other thread: hits=3 in_worker=1\n"));
+  EXPECT_EQ(r.km_status, 0);
+}
+
+// "signal 0" suppresses the signal the payload stopped with; "signal SIGUSR1" delivers another.
+TEST_P(GdbTest, SignalZeroSuppressesAndSignalCommandSubstitutes) {
+  SessionResult r = Run({.payload = "signals",
+                         .gdb_commands = {"continue", "signal 0", "signal SIGUSR1",
+                                          "handle all nostop noprint pass", "continue"}});
+  SCOPED_TRACE(r.Describe());
+  EXPECT_THAT(r.gdb_out, ContainsRegex("Program received signal SIGUSR1.*\n.* in __restore_sigs"
+                                       "(.|\n)*Program received signal SIGUSR2.*\n.* in kill"));
+  EXPECT_THAT(r.km_out, HasSubstr("raise: hits=0 "));  // suppressed: the handler never ran
+  // kill's SIGUSR2 replaced: on_info ran for SIGUSR1 instead.
+  EXPECT_THAT(r.km_out, HasSubstr("kill: hits=0 code=SI_USER"));
+  EXPECT_THAT(r.km_out, HasSubstr("blocked: hits=1\n"));
+  EXPECT_EQ(r.km_status, 0);
+}
+
 TEST_P(GdbTest, SecondGdbConnectsAfterTheFirstDetached) {
   SessionResult r = Run({.payload_args = {"spin"},
                          .gdb_commands = {"info threads", "detach"},
