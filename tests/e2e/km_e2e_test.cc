@@ -216,6 +216,12 @@ TEST_P(KmE2eTest, SignalHandlersRunAsOnLinux) {
   EXPECT_THAT(km.out, HasSubstr("other thread: hits=3 in_worker=1"));
 }
 
+TEST_P(KmE2eTest, SigreturnWithoutAFrameIsASegfault) {
+  RunResult km = ExpectSameAsNative("signals", {"bad-sigreturn"});
+  EXPECT_EQ(km.status, 128 + SIGSEGV) << Describe(km);
+  EXPECT_THAT(km.err, HasSubstr("km: payload terminated by SIGSEGV"));
+}
+
 TEST_P(KmE2eTest, AbortAfterHandledSignalsEndsLikeNative) {
   RunResult km = ExpectSameAsNative("signals", {"abort"});
   EXPECT_EQ(km.status, 128 + SIGABRT) << Describe(km);

@@ -2,7 +2,8 @@
 // ucontext), what it may change (rip in the ucontext), masks that hold a signal back,
 // the alternate stack, SA_RESETHAND, a signal sent to another thread, faults caught and left by
 // siglongjmp, and the interrupted code's registers intact afterwards. Prints only what is the
-// same natively and under km. argv[1] "abort": ends with abort() (exit status 134).
+// same natively and under km. argv[1] "abort": ends with abort() (exit status 134);
+// "bad-sigreturn": calls rt_sigreturn with no signal frame under rsp (Linux: SIGSEGV, 139).
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <setjmp.h>
@@ -101,6 +102,10 @@ static void* worker(void* arg) {
 
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
+  if (argc > 1 && strcmp(argv[1], "bad-sigreturn") == 0) {
+    printf("rt_sigreturn without a frame\n");
+    __asm__ volatile("xor %%esp, %%esp\n\tmov $15, %%eax\n\tsyscall" ::: "memory");
+  }
 
   install(SIGUSR1, on_info, 0);
   install(SIGUSR2, on_info, 0);
