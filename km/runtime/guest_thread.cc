@@ -121,6 +121,10 @@ bool GuestThread::WaitUntilRunnable() {
       if (killed_) return false;
       signal = TakeDeliverableLocked(&injected);
       if (!signal) {
+        // A sigsuspend whose signal ran no handler: its own mask comes back now.
+        if (mask_after_signal_) {
+          signals_.blocked = *std::exchange(mask_after_signal_, std::nullopt);
+        }
         if (regs_dirty_) status = vcpu_->SetRegs(regs_);
         if (status.ok()) {
           regs_dirty_ = false;
@@ -191,9 +195,11 @@ bool GuestThread::DeliverSignal(const SignalInfo& info, bool injected) {
   {
     absl::MutexLock lock(&mu_);
     SignalContext from{regs_, {}, signals_.blocked, signals_.altstack};
+    const uint64_t saved_mask =
+        mask_after_signal_ ? *std::exchange(mask_after_signal_, std::nullopt) : signals_.blocked;
     absl::Status fpu = vcpu_->GetFpu(&from.fpu);
     handler = fpu.ok() ? PushSignalFrame(process_.memory(), from, info, action,
-                                         process_.engine().caps().avx)
+                                         process_.engine().caps().avx, saved_mask)
                        : absl::StatusOr<SignalContext>(fpu);
     if (handler.ok()) {
       absl::Status set = vcpu_->SetFpu(handler->fpu);
@@ -215,6 +221,35 @@ bool GuestThread::DeliverSignal(const SignalInfo& info, bool injected) {
   }
   if ((action.flags & SA_RESETHAND) != 0) process_.signals().Set(signo, KernelSigaction{});
   return true;
+}
+
+GuestThread::SignalWait GuestThread::WaitForSignal(uint64_t take, absl::Time deadline,
+                                                   SignalInfo* taken) {
+  absl::MutexLock lock(&mu_);
+  auto pending_in = [this](uint64_t set) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (int signo = 1; signo <= kMaxSignal; signo++) {
+      if (pending_[signo] && (set & SignalBit(signo)) != 0) return signo;
+    }
+    return 0;
+  };
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return killed_ || pending_in(take) != 0 || pending_in(~signals_.blocked) != 0;
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
+  if (const int signo = pending_in(take); signo != 0 && !killed_) {
+    *taken = *std::exchange(pending_[signo], std::nullopt);
+    return SignalWait::kTaken;
+  }
+  return ready() ? SignalWait::kInterrupted : SignalWait::kTimedOut;
+}
+
+uint64_t GuestThread::PendingSignals() {
+  absl::MutexLock lock(&mu_);
+  uint64_t set = 0;
+  for (int signo = 1; signo <= kMaxSignal; signo++) {
+    if (pending_[signo]) set |= SignalBit(signo);
+  }
+  return set;
 }
 
 absl::StatusOr<uint64_t> GuestThread::ReturnFromSignalHandler() {

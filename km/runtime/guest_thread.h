@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "km/engine.h"
 #include "km/regs.h"
 #include "km/runtime/fault.h"
@@ -86,6 +87,16 @@ class GuestThread {
   // Changes the registers the thread resumes with (arch_prctl's fs_base, for instance).
   void EditRegs(absl::FunctionRef<void(Regs&)> edit);
   ThreadSignalState& signal_state() { return signals_; }
+  // rt_sigtimedwait, sigsuspend, pause: waits in the syscall until a signal in `take` is pending
+  // (kTaken: dequeued into *taken), or one the thread does not block (kInterrupted: the syscall
+  // returns EINTR and the thread takes it on its way out), or until the deadline or the end.
+  enum class SignalWait { kTaken, kInterrupted, kTimedOut };
+  SignalWait WaitForSignal(uint64_t take, absl::Time deadline, SignalInfo* taken);
+  // sigsuspend: the mask to put back once the signal that ended it was handled (its frame
+  // restores it) or found nothing to run.
+  void RestoreMaskAfterSignal(uint64_t mask) { mask_after_signal_ = mask; }
+  // rt_sigpending: the signals pending for this thread.
+  uint64_t PendingSignals();
   // rt_sigreturn: restores the context saved by the signal frame at rsp; returns the restored
   // rax (the syscall's result). An error means the frame was unreadable.
   absl::StatusOr<uint64_t> ReturnFromSignalHandler();
@@ -118,6 +129,7 @@ class GuestThread {
   const int vcpu_id_;
   std::atomic<int> tid_{0};
   ThreadSignalState signals_;
+  std::optional<uint64_t> mask_after_signal_;  // set by sigsuspend; own host thread only
   uint64_t clear_child_tid_ = 0;
   int exit_status_ = 0;
 

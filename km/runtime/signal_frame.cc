@@ -157,6 +157,20 @@ FpuRegs FromImage(const FpuImage& img, bool with_ymmh) {
   return fpu;
 }
 
+KernelSiginfo ToKernel(const SignalInfo& info) {
+  KernelSiginfo k;
+  std::memset(&k, 0, sizeof k);
+  k.signo = info.signo;
+  k.code = info.code;
+  if (info.fault) {
+    k.addr = info.addr;
+  } else {
+    k.kill.pid = info.sender_pid;
+    k.kill.uid = info.sender_uid;
+  }
+  return k;
+}
+
 FpuRegs InitialFpu() {
   FpuRegs fpu = {};
   fpu.fcw = kInitialFcw;
@@ -169,7 +183,8 @@ FpuRegs InitialFpu() {
 
 absl::StatusOr<SignalContext> PushSignalFrame(const GuestMemory& mem, const SignalContext& from,
                                               const SignalInfo& info,
-                                              const KernelSigaction& action, bool avx) {
+                                              const KernelSigaction& action, bool avx,
+                                              uint64_t saved_mask) {
   if ((action.flags & kSaRestorer) == 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "the handler of signal %d has no sa_restorer to return through", info.signo));
@@ -203,18 +218,11 @@ absl::StatusOr<SignalContext> PushSignalFrame(const GuestMemory& mem, const Sign
   mc.rip = r.rip, mc.eflags = r.rflags;
   mc.cs = r.cs, mc.gs = r.gs, mc.fs = r.fs, mc.ss = r.ss;
   mc.trapno = info.fault ? info.trapno : 0;
-  mc.oldmask = from.blocked;
+  mc.oldmask = saved_mask;
   mc.cr2 = info.fault && info.trapno == 14 ? info.addr : 0;
   mc.fpstate = fpstate;
-  f.uc.sigmask = from.blocked;
-  f.info.signo = info.signo;
-  f.info.code = info.code;
-  if (info.fault) {
-    f.info.addr = info.addr;
-  } else {
-    f.info.kill.pid = info.sender_pid;
-    f.info.kill.uid = info.sender_uid;
-  }
+  f.uc.sigmask = saved_mask;
+  f.info = ToKernel(info);
   if (s.ok()) s = mem.Write(frame, &f, sizeof f);
   if (!s.ok()) {
     return absl::FailedPreconditionError(absl::StrFormat(
@@ -235,6 +243,13 @@ absl::StatusOr<SignalContext> PushSignalFrame(const GuestMemory& mem, const Sign
   if ((action.flags & SA_NODEFER) == 0) to.blocked |= Bit(info.signo);
   to.blocked &= ~kUnblockable;
   return to;
+}
+
+std::array<uint8_t, 128> KernelSiginfoBytes(const SignalInfo& info) {
+  const KernelSiginfo k = ToKernel(info);
+  std::array<uint8_t, 128> out;
+  std::memcpy(out.data(), &k, sizeof k);
+  return out;
 }
 
 absl::StatusOr<SignalContext> PopSignalFrame(const GuestMemory& mem, const SignalContext& now,

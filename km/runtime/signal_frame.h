@@ -4,6 +4,7 @@
 // what they would find on Linux.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "absl/status/statusor.h"
@@ -26,10 +27,16 @@ struct SignalContext {
 // in: rip at the handler, rdi/rsi/rdx its three arguments, return address sa_restorer, Linux's
 // initial FPU state, the handler's signal mask. avx: the engine has AVX, so the frame's FPU
 // area is an XSAVE image with the ymm upper halves (else a plain FXSAVE image).
+// saved_mask: the mask rt_sigreturn puts back (from.blocked, except inside sigsuspend, whose
+// temporary mask the handler's is built on).
 // Fails (the payload then dies of SIGSEGV, as on Linux) if the frame cannot be written.
 absl::StatusOr<SignalContext> PushSignalFrame(const GuestMemory& mem, const SignalContext& from,
                                               const SignalInfo& info,
-                                              const KernelSigaction& action, bool avx);
+                                              const KernelSigaction& action, bool avx,
+                                              uint64_t saved_mask);
+
+// The kernel's 128-byte siginfo_t for info (rt_sigtimedwait hands it out too).
+std::array<uint8_t, 128> KernelSiginfoBytes(const SignalInfo& info);
 
 // rt_sigreturn: the context saved in the frame the handler returns through (rsp at the syscall
 // points just past the return address), with the handler's edits to it. `now` supplies what the

@@ -65,7 +65,7 @@ class SignalFrameTest : public ::testing::Test {
 };
 
 TEST_F(SignalFrameTest, HandlerStartsAsOnLinux) {
-  absl::StatusOr<SignalContext> h = PushSignalFrame(*mem_, from_, info_, action_, /*avx=*/false);
+  absl::StatusOr<SignalContext> h = PushSignalFrame(*mem_, from_, info_, action_, /*avx=*/false, from_.blocked);
   ASSERT_TRUE(h.ok()) << h.status();
   const Regs& r = h->regs;
   EXPECT_EQ(r.rip, kHandler);
@@ -103,7 +103,7 @@ TEST_F(SignalFrameTest, HandlerStartsAsOnLinux) {
 TEST_F(SignalFrameTest, SigreturnRestoresTheContextWithTheHandlersEdits) {
   for (bool avx : {false, true}) {
     SCOPED_TRACE(avx ? "xsave image" : "fxsave image");
-    absl::StatusOr<SignalContext> h = PushSignalFrame(*mem_, from_, info_, action_, avx);
+    absl::StatusOr<SignalContext> h = PushSignalFrame(*mem_, from_, info_, action_, avx, from_.blocked);
     ASSERT_TRUE(h.ok()) << h.status();
     // The handler moves rip on (as one skipping a faulting instruction does) and returns: its
     // ret pops the return address.
@@ -135,13 +135,13 @@ TEST_F(SignalFrameTest, SigreturnRestoresTheContextWithTheHandlersEdits) {
 TEST_F(SignalFrameTest, OnStackHandlersRunOnTheAlternateStack) {
   action_.flags |= SA_ONSTACK;
   from_.altstack = KernelStack{kAltStack, 0, 0, 0x4000};
-  absl::StatusOr<SignalContext> h = PushSignalFrame(*mem_, from_, info_, action_, false);
+  absl::StatusOr<SignalContext> h = PushSignalFrame(*mem_, from_, info_, action_, false, from_.blocked);
   ASSERT_TRUE(h.ok()) << h.status();
   EXPECT_GT(h->regs.rsp, kAltStack);
   EXPECT_LT(h->regs.rsp, kAltStack + 0x4000);
   // Already on it (a nested signal): the frame goes below the current rsp instead.
   SignalContext nested = *h;
-  absl::StatusOr<SignalContext> h2 = PushSignalFrame(*mem_, nested, info_, action_, false);
+  absl::StatusOr<SignalContext> h2 = PushSignalFrame(*mem_, nested, info_, action_, false, nested.blocked);
   ASSERT_TRUE(h2.ok()) << h2.status();
   EXPECT_LT(h2->regs.rsp, h->regs.rsp);
 }
@@ -149,9 +149,9 @@ TEST_F(SignalFrameTest, OnStackHandlersRunOnTheAlternateStack) {
 TEST_F(SignalFrameTest, UnwritableStackOrNoRestorerIsAnError) {
   SignalContext overflowed = from_;
   overflowed.regs.rsp = kStack + 64;  // the frame would land below the mapping
-  EXPECT_FALSE(PushSignalFrame(*mem_, overflowed, info_, action_, false).ok());
+  EXPECT_FALSE(PushSignalFrame(*mem_, overflowed, info_, action_, false, from_.blocked).ok());
   action_.flags &= ~kSaRestorer;
-  EXPECT_FALSE(PushSignalFrame(*mem_, from_, info_, action_, false).ok());
+  EXPECT_FALSE(PushSignalFrame(*mem_, from_, info_, action_, false, from_.blocked).ok());
   SignalContext nowhere = from_;
   nowhere.regs.rsp = 0x10;
   EXPECT_FALSE(PopSignalFrame(*mem_, nowhere, false).ok());

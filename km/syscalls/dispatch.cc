@@ -105,6 +105,10 @@ struct Table {
     h[SYS_tkill] = SysTkill;
     h[SYS_tgkill] = SysTgkill;
     h[SYS_rt_sigreturn] = SysRtSigreturn;
+    h[SYS_rt_sigpending] = SysRtSigpending;
+    h[SYS_rt_sigsuspend] = SysRtSigsuspend;
+    h[SYS_pause] = SysPause;
+    h[SYS_rt_sigtimedwait] = SysRtSigtimedwait;
 
     h[SYS_clone] = SysClone;
     h[SYS_exit] = SysExit;

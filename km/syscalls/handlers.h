@@ -90,6 +90,10 @@ int64_t SysKill(SyscallContext& ctx);
 int64_t SysTkill(SyscallContext& ctx);
 int64_t SysTgkill(SyscallContext& ctx);
 int64_t SysRtSigreturn(SyscallContext& ctx);
+int64_t SysRtSigpending(SyscallContext& ctx);
+int64_t SysRtSigsuspend(SyscallContext& ctx);
+int64_t SysPause(SyscallContext& ctx);
+int64_t SysRtSigtimedwait(SyscallContext& ctx);
 
 // sys_thread.cc: threads and their CPU state.
 int64_t SysClone(SyscallContext& ctx);

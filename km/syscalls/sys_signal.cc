@@ -1,6 +1,7 @@
 // Signal syscalls. Dispositions, masks and alternate stacks are recorded and read back; a signal
 // the payload sends is made pending for a thread, which delivers it when it does not block it
-// (GuestThread::SendSignal). Only the payload itself can be signalled: never km's parent or
+// (GuestThread::SendSignal); sigsuspend, pause and sigtimedwait wait for one. A process-directed
+// kill goes to the calling thread. Only the payload itself can be signalled: never km's parent or
 // anyone else on the host.
 #include <signal.h>
 #include <unistd.h>
@@ -8,9 +9,11 @@
 #include <memory>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 
 #include "km/runtime/fault.h"
 #include "km/runtime/guest_thread.h"
+#include "km/runtime/signal_frame.h"
 #include "km/runtime/signal_state.h"
 #include "km/syscalls/guest_io.h"
 #include "km/syscalls/handlers.h"
@@ -141,6 +144,59 @@ int64_t SysTgkill(SyscallContext& ctx) {
   std::shared_ptr<GuestThread> to = ctx.process.FindThread(tid);
   if (tgid != ::getpid() || to == nullptr) return -ESRCH;
   return Send(ctx, *to, static_cast<int>(ctx.arg(2)), SI_TKILL);
+}
+
+int64_t SysRtSigpending(SyscallContext& ctx) {
+  if (ctx.arg(1) != kSigsetSize) return -EINVAL;
+  return CopyOut(ctx.mem(), ctx.arg(0), ctx.thread.PendingSignals());
+}
+
+// The temporary mask is in force until a signal ends the wait; the handler that signal runs
+// puts the old one back when it returns (or km does, if nothing runs).
+int64_t SysRtSigsuspend(SyscallContext& ctx) {
+  if (ctx.arg(1) != kSigsetSize) return -EINVAL;
+  uint64_t mask = 0;
+  if (int e = CopyIn(ctx.mem(), ctx.arg(0), &mask); e != 0) return e;
+  ThreadSignalState& state = ctx.thread.signal_state();
+  const uint64_t old = state.blocked;
+  state.blocked = mask & ~(Bit(SIGKILL) | Bit(SIGSTOP));
+  SignalInfo unused;
+  ctx.thread.WaitForSignal(0, absl::InfiniteFuture(), &unused);
+  ctx.thread.RestoreMaskAfterSignal(old);
+  return -EINTR;
+}
+
+int64_t SysPause(SyscallContext& ctx) {
+  SignalInfo unused;
+  ctx.thread.WaitForSignal(0, absl::InfiniteFuture(), &unused);
+  return -EINTR;
+}
+
+int64_t SysRtSigtimedwait(SyscallContext& ctx) {
+  if (ctx.arg(3) != kSigsetSize) return -EINVAL;
+  uint64_t set = 0;
+  if (int e = CopyIn(ctx.mem(), ctx.arg(0), &set); e != 0) return e;
+  set &= ~(Bit(SIGKILL) | Bit(SIGSTOP));
+  absl::Time deadline = absl::InfiniteFuture();
+  if (ctx.arg(2) != 0) {
+    struct timespec timeout;
+    if (int e = CopyIn(ctx.mem(), ctx.arg(2), &timeout); e != 0) return e;
+    if (timeout.tv_sec < 0 || timeout.tv_nsec < 0 || timeout.tv_nsec >= 1000000000) return -EINVAL;
+    deadline = absl::Now() + absl::DurationFromTimespec(timeout);
+  }
+  SignalInfo taken;
+  switch (ctx.thread.WaitForSignal(set, deadline, &taken)) {
+    case GuestThread::SignalWait::kTaken:
+      break;
+    case GuestThread::SignalWait::kInterrupted:
+      return -EINTR;
+    case GuestThread::SignalWait::kTimedOut:
+      return -EAGAIN;
+  }
+  if (ctx.arg(1) != 0) {
+    if (int e = CopyOut(ctx.mem(), ctx.arg(1), KernelSiginfoBytes(taken)); e != 0) return e;
+  }
+  return taken.signo;
 }
 
 int64_t SysRtSigreturn(SyscallContext& ctx) {

@@ -6,12 +6,14 @@
 // "bad-sigreturn": calls rt_sigreturn with no signal frame under rsp (Linux: SIGSEGV, 139).
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -91,6 +93,12 @@ static void install_plain(int sig, void (*fn)(int), int flags) {
   sa.sa_flags = flags;
   sigemptyset(&sa.sa_mask);
   if (sigaction(sig, &sa, NULL) != 0) perror("sigaction");
+}
+
+static void* send_later(void* arg) {
+  usleep(20000);
+  pthread_kill(*(pthread_t*)arg, SIGUSR1);
+  return NULL;
 }
 
 static void* worker(void* arg) {
@@ -182,6 +190,44 @@ int main(int argc, char** argv) {
   signal(SIGUSR1, SIG_IGN);
   raise(SIGUSR1);
   printf("ignored: still here\n");
+
+  // Waiting for signals: sigpending, sigwait, sigtimedwait's timeout, sigsuspend.
+  install(SIGUSR1, on_info, 0);
+  install(SIGUSR2, on_info, 0);
+  sigset_t both;
+  sigemptyset(&both);
+  sigaddset(&both, SIGUSR1);
+  sigaddset(&both, SIGUSR2);
+  sigprocmask(SIG_BLOCK, &both, &old);
+  raise(SIGUSR2);
+  sigset_t pending;
+  sigpending(&pending);
+  printf("sigpending: usr1=%d usr2=%d\n", sigismember(&pending, SIGUSR1),
+         sigismember(&pending, SIGUSR2));
+  const int usr2_hits = hits[SIGUSR2];
+  int got = 0;
+  sigset_t only_usr2;
+  sigemptyset(&only_usr2);
+  sigaddset(&only_usr2, SIGUSR2);
+  sigwait(&only_usr2, &got);
+  printf("sigwait: got=%d handler_ran=%d\n", got, hits[SIGUSR2] != usr2_hits);
+  struct timespec short_wait = {0, 10 * 1000 * 1000};
+  siginfo_t si;
+  const int waited = sigtimedwait(&only_usr2, &si, &short_wait);
+  printf("sigtimedwait: rc=%d eagain=%d\n", waited, waited < 0 && errno == EAGAIN);
+  const int usr1_hits = hits[SIGUSR1];
+  pthread_t self = pthread_self(), sender;
+  pthread_create(&sender, NULL, send_later, &self);
+  sigset_t none;
+  sigemptyset(&none);
+  const int suspended = sigsuspend(&none);
+  const int suspend_errno = errno;
+  pthread_join(sender, NULL);
+  sigset_t now;
+  sigprocmask(SIG_SETMASK, NULL, &now);
+  printf("sigsuspend: rc=%d eintr=%d handler_ran=%d mask_back=%d\n", suspended,
+         suspend_errno == EINTR, hits[SIGUSR1] == usr1_hits + 1, sigismember(&now, SIGUSR1));
+  sigprocmask(SIG_SETMASK, &old, NULL);
 
   install_plain(SIGUSR1, on_worker_signal, 0);
   pthread_t thread;
