@@ -51,7 +51,12 @@ std::string Reason(const v1::StopReason& r) {
                             r.watch_addr());
       break;
     case v1::STOP_KIND_SIGNAL:
-      absl::StrAppendFormat(&out, " %d at 0x%x", r.signal(), r.fault_addr());
+      // A fault's (si_code > 0) has an address; a sent one has a sender.
+      if (r.signal_code() > 0) {
+        absl::StrAppendFormat(&out, " %d at 0x%x", r.signal(), r.fault_addr());
+      } else {
+        absl::StrAppendFormat(&out, " %d from pid %d", r.signal(), r.sender_pid());
+      }
       break;
     case v1::STOP_KIND_SYSCALL_ENTRY:
     case v1::STOP_KIND_SYSCALL_RETURN:
