@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -657,7 +658,8 @@ class RunningPayloadTest : public DebugServiceTest {
     return out;
   }
 
-  // The threads once main has started its four workers.
+  // Waits for main and the four workers, each of them past its start: a worker that has not run
+  // yet still has its thread-created event to send, which would come in the middle of a test.
   v1::ListThreadsResponse AllThreads() {
     v1::ListThreadsResponse threads;
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
@@ -665,6 +667,12 @@ class RunningPayloadTest : public DebugServiceTest {
       threads.Clear();
       EXPECT_TRUE(stub_->ListThreads(Context().get(), {}, &threads).ok());
     } while (threads.threads_size() < 5 && absl::Now() < deadline);
+    auto all_counting = [&] {
+      const std::vector<uint64_t> counters = Counters();
+      return std::all_of(counters.begin(), counters.end(), [](uint64_t c) { return c != 0; });
+    };
+    while (!all_counting() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+    EXPECT_TRUE(all_counting()) << "the workers did not all start within 10 s";
     return threads;
   }
 
