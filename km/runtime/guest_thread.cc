@@ -171,7 +171,8 @@ bool GuestThread::DeliverSignal(const SignalInfo& info, bool injected) {
     return true;
   }
   const int signo = info.signo;
-  SignalEffect effect = process_.signals().Effect(signo);
+  const KernelSigaction action = process_.signals().Get(signo);
+  SignalEffect effect = SignalDispositions::EffectOf(signo, action);
   // Linux forces a fault's signal: blocked or ignored, it takes its default action.
   if (info.fault && (effect == SignalEffect::kIgnore ||
                      (effect == SignalEffect::kRunHandler &&
@@ -190,7 +191,6 @@ bool GuestThread::DeliverSignal(const SignalInfo& info, bool injected) {
     case SignalEffect::kRunHandler:
       break;
   }
-  const KernelSigaction action = process_.signals().Get(signo);
   absl::StatusOr<SignalContext> handler;
   {
     absl::MutexLock lock(&mu_);

@@ -14,10 +14,10 @@ void SignalDispositions::Set(int signo, const KernelSigaction& action) {
   actions_[signo] = action;
 }
 
-SignalEffect SignalDispositions::Effect(int signo) {
+SignalEffect SignalDispositions::EffectOf(int signo, const KernelSigaction& action) {
   constexpr uint64_t kSigDfl = 0;
   constexpr uint64_t kSigIgn = 1;
-  const uint64_t handler = Get(signo).handler;
+  const uint64_t handler = action.handler;
   if (handler == kSigIgn) return SignalEffect::kIgnore;
   if (handler != kSigDfl) return SignalEffect::kRunHandler;
   switch (signo) {

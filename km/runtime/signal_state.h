@@ -64,7 +64,9 @@ class SignalDispositions {
   void Set(int signo, const KernelSigaction& action);
   // Ignored signals and those whose default is to be ignored do nothing; a signal with a
   // handler runs it; any other ends the payload.
-  SignalEffect Effect(int signo);
+  SignalEffect Effect(int signo) { return EffectOf(signo, Get(signo)); }
+  // The same for an action already read (so that what is done and with which handler agree).
+  static SignalEffect EffectOf(int signo, const KernelSigaction& action);
 
  private:
   absl::Mutex mu_;
