@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -19,8 +20,6 @@ namespace km {
 namespace {
 
 bool IsDebugVector(int vector) { return vector == 1 || vector == 3; }
-
-uint64_t SignalBit(int signo) { return 1ull << (signo - 1); }
 
 }  // namespace
 
@@ -153,15 +152,24 @@ void GuestThread::InjectSignal(const SignalInfo& info) {
   injected_ = info;
 }
 
+uint64_t GuestThread::PendingMaskLocked() const {
+  uint64_t set = 0;
+  for (int signo = 1; signo <= kMaxSignal; signo++) {
+    if (pending_[signo]) set |= SignalBit(signo);
+  }
+  return set;
+}
+
+std::optional<SignalInfo> GuestThread::TakeLowestLocked(uint64_t among) {
+  const uint64_t ready = PendingMaskLocked() & among;
+  if (ready == 0) return std::nullopt;
+  return std::exchange(pending_[std::countr_zero(ready) + 1], std::nullopt);
+}
+
 std::optional<SignalInfo> GuestThread::TakeDeliverableLocked(bool* injected) {
   *injected = injected_.has_value();
   if (injected_) return std::exchange(injected_, std::nullopt);
-  for (int signo = 1; signo <= kMaxSignal; signo++) {
-    if (pending_[signo] && (signals_.blocked & SignalBit(signo)) == 0) {
-      return std::exchange(pending_[signo], std::nullopt);
-    }
-  }
-  return std::nullopt;
+  return TakeLowestLocked(~signals_.blocked);
 }
 
 bool GuestThread::DeliverSignal(const SignalInfo& info, bool injected) {
@@ -226,18 +234,13 @@ bool GuestThread::DeliverSignal(const SignalInfo& info, bool injected) {
 GuestThread::SignalWait GuestThread::WaitForSignal(uint64_t take, absl::Time deadline,
                                                    SignalInfo* taken) {
   absl::MutexLock lock(&mu_);
-  auto pending_in = [this](uint64_t set) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (int signo = 1; signo <= kMaxSignal; signo++) {
-      if (pending_[signo] && (set & SignalBit(signo)) != 0) return signo;
-    }
-    return 0;
-  };
   auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return killed_ || pending_in(take) != 0 || pending_in(~signals_.blocked) != 0;
+    return killed_ || (PendingMaskLocked() & (take | ~signals_.blocked)) != 0;
   };
   mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
-  if (const int signo = pending_in(take); signo != 0 && !killed_) {
-    *taken = *std::exchange(pending_[signo], std::nullopt);
+  if (killed_) return SignalWait::kInterrupted;
+  if (std::optional<SignalInfo> signal = TakeLowestLocked(take)) {
+    *taken = *signal;
     return SignalWait::kTaken;
   }
   return ready() ? SignalWait::kInterrupted : SignalWait::kTimedOut;
@@ -245,11 +248,7 @@ GuestThread::SignalWait GuestThread::WaitForSignal(uint64_t take, absl::Time dea
 
 uint64_t GuestThread::PendingSignals() {
   absl::MutexLock lock(&mu_);
-  uint64_t set = 0;
-  for (int signo = 1; signo <= kMaxSignal; signo++) {
-    if (pending_[signo]) set |= SignalBit(signo);
-  }
-  return set;
+  return PendingMaskLocked();
 }
 
 absl::StatusOr<uint64_t> GuestThread::ReturnFromSignalHandler() {
@@ -328,10 +327,13 @@ bool GuestThread::HandleStop(const VcpuExit& exit, const FatalSignal& signal, bo
   DebugObserver* observer = process_.debug_observer();
   const bool debug_exit =
       exit.reason != ExitReason::kException || IsDebugVector(exit.vector);
-  const int vector = exit.reason == ExitReason::kHalt ? -1 : exit.vector;
-  uint8_t byte;
-  const bool mapped = process_.memory().ReadIgnoringProt(signal.addr, &byte, 1) == 1;
-  const SignalInfo info = SignalInfoForFault(signal, vector, mapped);
+  // Only a fatal stop raises a signal: single steps and breakpoint hits skip the lookup.
+  SignalInfo info;
+  if (fatal) {
+    uint8_t byte;
+    const bool mapped = process_.memory().ReadIgnoringProt(signal.addr, &byte, 1) == 1;
+    info = SignalInfoForFault(signal, exit.reason == ExitReason::kHalt ? -1 : exit.vector, mapped);
+  }
   if (observer != nullptr && (debug_exit || fatal)) {
     switch (observer->OnStop(*this, StopEvent{exit, signal, info})) {
       case DebugAction::kContinue:

@@ -120,6 +120,9 @@ class GuestThread {
   // The injected signal, else the lowest pending one the thread does not block.
   std::optional<SignalInfo> TakeDeliverableLocked(bool* injected)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The pending signals as a sigset; the lowest-numbered pending one in `among`, dequeued.
+  uint64_t PendingMaskLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<SignalInfo> TakeLowestLocked(uint64_t among) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reports it to a debugger (unless injected), then runs its handler or takes its default
   // action. False if the payload ended.
   bool DeliverSignal(const SignalInfo& info, bool injected);

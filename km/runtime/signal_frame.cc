@@ -85,19 +85,10 @@ constexpr uint64_t kUcFpXstate = 0x1;
 constexpr uint64_t kUcSigcontextSs = 0x2;
 constexpr uint64_t kUcStrictRestoreSs = 0x4;
 constexpr uint64_t kSaRestorer = 0x04000000;
-constexpr int32_t kSsAutodisarm = static_cast<int32_t>(1u << 31);
-constexpr uint64_t kMinSigStackSize = 2048;
 // The flags a handler may change through its ucontext (Linux's FIX_EFLAGS).
 constexpr uint64_t kFixEflags = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x4000 |
                                 0x10000 | 0x40000;
 constexpr uint64_t kTf = 0x100, kDf = 0x400, kRf = 0x10000;
-
-uint64_t Bit(int signo) { return 1ull << (signo - 1); }
-constexpr uint64_t kUnblockable = (1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1));
-
-bool OnStack(const KernelStack& stack, uint64_t sp) {
-  return (stack.flags & SS_DISABLE) == 0 && sp > stack.sp && sp - stack.sp <= stack.size;
-}
 
 // x87 tag of a register from its contents: valid 0, zero 1, special 2.
 uint16_t ClassifyX87(const uint8_t reg[10]) {
@@ -192,7 +183,7 @@ absl::StatusOr<SignalContext> PushSignalFrame(const GuestMemory& mem, const Sign
   SignalContext to = from;
   uint64_t sp = from.regs.rsp - kRedZone;
   if ((action.flags & SA_ONSTACK) != 0 && (from.altstack.flags & SS_DISABLE) == 0 &&
-      !OnStack(from.altstack, from.regs.rsp)) {
+      !OnAltStack(from.altstack, from.regs.rsp)) {
     sp = from.altstack.sp + from.altstack.size;
     if ((from.altstack.flags & kSsAutodisarm) != 0) to.altstack = KernelStack{};
   }
@@ -240,8 +231,8 @@ absl::StatusOr<SignalContext> PushSignalFrame(const GuestMemory& mem, const Sign
   h.rflags &= ~(kTf | kDf | kRf);
   to.fpu = InitialFpu();
   to.blocked = from.blocked | action.mask;
-  if ((action.flags & SA_NODEFER) == 0) to.blocked |= Bit(info.signo);
-  to.blocked &= ~kUnblockable;
+  if ((action.flags & SA_NODEFER) == 0) to.blocked |= SignalBit(info.signo);
+  to.blocked &= ~kUnblockableSignals;
   return to;
 }
 
@@ -287,12 +278,12 @@ absl::StatusOr<SignalContext> PopSignalFrame(const GuestMemory& mem, const Signa
     // Without an AVX image (or with its AVX bit clear) the upper halves start over from zero.
     to.fpu = FromImage(img, xsave && (img.xstate_bv & 0x4) != 0);
   }
-  to.blocked = uc.sigmask & ~kUnblockable;
+  to.blocked = uc.sigmask & ~kUnblockableSignals;
 
   // As sigaltstack would, errors ignored: not while running on the current one (unless it
   // disarms itself), and not too small.
   const KernelStack& want = uc.stack;
-  const bool busy = OnStack(now.altstack, now.regs.rsp) && (now.altstack.flags & kSsAutodisarm) == 0;
+  const bool busy = OnAltStack(now.altstack, now.regs.rsp) && (now.altstack.flags & kSsAutodisarm) == 0;
   if (!busy) {
     if ((want.flags & SS_DISABLE) != 0) {
       to.altstack = KernelStack{};

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <csignal>
 #include <cstdint>
 
 #include "absl/synchronization/mutex.h"
@@ -41,6 +42,20 @@ struct SignalInfo {
   uint64_t rip = 0;   // where it happened (km's message when it ends the payload)
   uint64_t addr = 0;  // si_addr
 };
+
+// The kernel's values: glibc's MINSIGSTKSZ is no longer a constant, and SS_AUTODISARM is not in
+// its headers.
+inline constexpr uint64_t kMinSigStackSize = 2048;
+inline constexpr int32_t kSsAutodisarm = static_cast<int32_t>(1u << 31);
+
+// A signal's bit in a kernel sigset (signo in [1, kMaxSignal]).
+inline constexpr uint64_t SignalBit(int signo) { return 1ull << (signo - 1); }
+inline constexpr uint64_t kUnblockableSignals = SignalBit(SIGKILL) | SignalBit(SIGSTOP);
+
+// Whether sp is on that alternate stack (enabled, sp within it: stacks grow down).
+inline bool OnAltStack(const KernelStack& stack, uint64_t sp) {
+  return (stack.flags & SS_DISABLE) == 0 && sp > stack.sp && sp - stack.sp <= stack.size;
+}
 
 // Per-thread: blocked signals and the alternate signal stack. Touched only by the thread's own
 // syscalls.

@@ -23,14 +23,8 @@ namespace km {
 namespace {
 
 constexpr uint64_t kSigsetSize = 8;
-// The kernel's values: glibc's MINSIGSTKSZ is no longer a constant, and SS_AUTODISARM is not in
-// its headers.
-constexpr uint64_t kMinSigStackSize = 2048;
-constexpr int32_t kSsAutodisarm = static_cast<int32_t>(1u << 31);
 
 bool ValidSignal(int64_t signo) { return signo >= 1 && signo <= kMaxSignal; }
-
-uint64_t Bit(int signo) { return 1ull << (signo - 1); }
 
 // The payload sends signo to `to` (0: only a check that the target exists). code: SI_USER
 // for kill, SI_TKILL for tkill and tgkill.
@@ -91,7 +85,7 @@ int64_t SysRtSigprocmask(SyscallContext& ctx) {
       default: state.blocked = set; break;
     }
     // SIGKILL and SIGSTOP cannot be blocked.
-    state.blocked &= ~(Bit(SIGKILL) | Bit(SIGSTOP));
+    state.blocked &= ~kUnblockableSignals;
   }
   return 0;
 }
@@ -107,8 +101,7 @@ int64_t SysSigaltstack(SyscallContext& ctx) {
   // Running on it: reported as SS_ONSTACK, and it may not be changed (unless it disarms
   // itself on use).
   const KernelStack& now = state.altstack;
-  const uint64_t sp = ctx.regs.rsp;
-  const bool on_it = (now.flags & SS_DISABLE) == 0 && sp > now.sp && sp - now.sp <= now.size;
+  const bool on_it = OnAltStack(now, ctx.regs.rsp);
   if (ctx.arg(1) != 0) {
     KernelStack old = now;
     if (on_it) old.flags |= SS_ONSTACK;
@@ -159,7 +152,7 @@ int64_t SysRtSigsuspend(SyscallContext& ctx) {
   if (int e = CopyIn(ctx.mem(), ctx.arg(0), &mask); e != 0) return e;
   ThreadSignalState& state = ctx.thread.signal_state();
   const uint64_t old = state.blocked;
-  state.blocked = mask & ~(Bit(SIGKILL) | Bit(SIGSTOP));
+  state.blocked = mask & ~kUnblockableSignals;
   SignalInfo unused;
   ctx.thread.WaitForSignal(0, absl::InfiniteFuture(), &unused);
   ctx.thread.RestoreMaskAfterSignal(old);
@@ -176,7 +169,7 @@ int64_t SysRtSigtimedwait(SyscallContext& ctx) {
   if (ctx.arg(3) != kSigsetSize) return -EINVAL;
   uint64_t set = 0;
   if (int e = CopyIn(ctx.mem(), ctx.arg(0), &set); e != 0) return e;
-  set &= ~(Bit(SIGKILL) | Bit(SIGSTOP));
+  set &= ~kUnblockableSignals;
   absl::Time deadline = absl::InfiniteFuture();
   if (ctx.arg(2) != 0) {
     struct timespec timeout;
