@@ -12,6 +12,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_format.h"
 #include "km/regs.h"
 
 namespace km {
@@ -30,6 +31,18 @@ struct EngineCaps {
   bool avx = false;              // YMM state exists and AVX instructions run correctly
   bool data_watchpoints = false; // SetWatchpoints works exactly
   int hw_breakpoints = 0;        // how many addresses SetHwBreakpoints accepts
+  bool recording = false;        // SetRecorder works
+};
+
+// Receives guest execution, instruction by instruction, while an engine records (see
+// Engine::SetRecorder). Called on the running vCPU's host thread, from inside Run().
+class ExecutionRecorder {
+ public:
+  virtual ~ExecutionRecorder() = default;
+  // The instruction at regs.rip is about to run, from this state.
+  virtual void BeforeInstruction(int vcpu, const Regs& regs, const FpuRegs& fpu) = 0;
+  // The running instruction is about to store over these len bytes at gva.
+  virtual void BeforeStore(int vcpu, uint64_t gva, const uint8_t* old_bytes, uint64_t len) = 0;
 };
 
 enum class WatchKind { kWrite, kRead, kAccess };
@@ -134,6 +147,13 @@ class Engine {
   }
 
   virtual absl::StatusOr<std::unique_ptr<Vcpu>> CreateVcpu(int id) = 0;
+
+  // Starts (recorder) or stops (nullptr) reporting every instruction and guest store of every
+  // vCPU. Each vCPU takes the change at its next Run(). Only if caps().recording.
+  virtual absl::Status SetRecorder(ExecutionRecorder* recorder) {
+    return absl::UnimplementedError(
+        absl::StrFormat("the %s engine cannot record execution", name()));
+  }
 };
 
 absl::StatusOr<std::unique_ptr<Engine>> CreateKvmEngine(const PhysicalMemory& phys);

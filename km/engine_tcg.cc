@@ -48,6 +48,7 @@ EngineCaps TcgEngine::caps() const {
   caps.avx = false;
   caps.data_watchpoints = true;
   caps.hw_breakpoints = kMaxHwBreakpoints;
+  caps.recording = true;
   return caps;
 }
 
@@ -187,6 +188,11 @@ absl::Status TcgEngine::AttachVcpu(TcgVcpu* vcpu) {
     }
   }
   vcpus_.push_back(vcpu);
+  return absl::OkStatus();
+}
+
+absl::Status TcgEngine::SetRecorder(ExecutionRecorder* recorder) {
+  recorder_.store(recorder, std::memory_order_release);
   return absl::OkStatus();
 }
 

@@ -19,10 +19,13 @@
 // - A step over a software breakpoint (Vcpu::StepOverBreakpoint) is atomic: the original byte
 //   is in memory only while the stepping vCPU holds the execution lock and code_mu().
 // - See FaultLocator for the faults whose block runs on before they are reported.
+// - While recording (SetRecorder), a hook before every instruction reads the whole register
+//   state (general, x87, SSE) and a hook before every store reads the bytes it overwrites.
 #pragma once
 
 #include <unicorn/unicorn.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -54,6 +57,8 @@ class TcgEngine final : public Engine {
   void CodeModified(uint64_t gva, uint64_t size) override;
   void WriteCode(uint64_t gva, uint64_t size, absl::FunctionRef<void()> write) override;
   absl::StatusOr<std::unique_ptr<Vcpu>> CreateVcpu(int id) override;
+  absl::Status SetRecorder(ExecutionRecorder* recorder) override;
+  ExecutionRecorder* recorder() const { return recorder_.load(std::memory_order_acquire); }
 
   ExecLock& exec_lock() { return exec_lock_; }
   // Held by WriteCode around km's stores into guest code, and by a vCPU (which also holds the
@@ -89,6 +94,7 @@ class TcgEngine final : public Engine {
   RegionTable regions_ ABSL_GUARDED_BY(mu_);
   std::vector<TcgVcpu*> vcpus_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<FaultLocator> locator_ ABSL_GUARDED_BY(mu_);  // created at the first fault
+  std::atomic<ExecutionRecorder*> recorder_{nullptr};
 };
 
 }  // namespace km::tcg

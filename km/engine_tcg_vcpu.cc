@@ -88,15 +88,20 @@ absl::StatusOr<VcpuExit> TcgVcpu::Run() {
 }
 
 absl::StatusOr<TcgVcpu::Slice> TcgVcpu::RunHoldingLock() {
-  bool stepping;
+  bool stepping, follow;
+  ExecutionRecorder* const recorder = engine_->recorder();
   {
     absl::MutexLock l(&uc_mu_);
     stepping = single_step_;
+    follow = recorder != recorder_;
   }
-  if (stepping) {
+  if (stepping || follow) {
     absl::MutexLock regions(&engine_->regions_mu());
     absl::MutexLock l(&uc_mu_);
-    PrepareStepLocked();
+    if (follow) {
+      if (absl::Status s = FollowRecorderLocked(recorder); !s.ok()) return s;
+    }
+    if (stepping) PrepareStepLocked();
   }
   absl::StatusOr<Slice> slice;
   std::optional<StepOver> over;

@@ -78,6 +78,9 @@ class TcgVcpu final : public Vcpu {
   absl::StatusOr<Slice> RunSlice() ABSL_EXCLUSIVE_LOCKS_REQUIRED(uc_mu_);
   // Makes sure the block at rip calls the step hook (see SetSingleStep).
   void PrepareStepLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(uc_mu_);
+  // Installs or removes the recording hooks to match the engine's recorder.
+  absl::Status FollowRecorderLocked(ExecutionRecorder* recorder)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(uc_mu_);
   // Takes the pending step-over request: puts the original byte in place of the int3 at rip
   // for the coming step (after PrepareStepLocked, so the step translates it afresh), holding
   // the engine's code_mu() until EndStepOverLocked. Returns what to put back, if it did. Sets
@@ -106,6 +109,9 @@ class TcgVcpu final : public Vcpu {
   static void OnBreakpoint(uc_engine* uc, uint64_t address, uint32_t size, void* user);
   static void OnStep(uc_engine* uc, uint64_t address, uint32_t size, void* user);
   static void OnInstructionBoundary(uc_engine* uc, uint64_t address, uint32_t size, void* user);
+  static void OnRecordedInstruction(uc_engine* uc, uint64_t address, uint32_t size, void* user);
+  static void OnRecordedStore(uc_engine* uc, uc_mem_type type, uint64_t address, int size,
+                              int64_t value, void* user);
   static void OnWatchedAccess(uc_engine* uc, uc_mem_type type, uint64_t address, int size,
                               int64_t value, void* user);
 
@@ -126,6 +132,10 @@ class TcgVcpu final : public Vcpu {
   std::vector<std::pair<uint64_t, uc_hook>> breakpoints_ ABSL_GUARDED_BY(uc_mu_);
   std::vector<std::unique_ptr<WatchHook>> watches_ ABSL_GUARDED_BY(uc_mu_);
   uc_hook boundary_hook_ ABSL_GUARDED_BY(uc_mu_) = 0;
+  // The recorder this vCPU's hooks report to, and those hooks (see FollowRecorderLocked).
+  ExecutionRecorder* recorder_ ABSL_GUARDED_BY(uc_mu_) = nullptr;
+  uc_hook record_insn_hook_ ABSL_GUARDED_BY(uc_mu_) = 0;
+  uc_hook record_store_hook_ ABSL_GUARDED_BY(uc_mu_) = 0;
 
   // What hooks record during one uc_emu_start (read and written only by the thread in Run()).
   std::optional<VcpuExit> exit_;

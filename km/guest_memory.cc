@@ -310,6 +310,9 @@ absl::StatusOr<uint64_t> GuestMemory::MapAnywhere(uint64_t size, uint32_t prot, 
 
 absl::Status GuestMemory::Unmap(uint64_t gva, uint64_t size) {
   if (absl::Status s = CheckPageRange("unmap", gva, &size, true); !s.ok()) return s;
+  if (GuestWriteObserver* o = write_observer_.load(std::memory_order_acquire)) {
+    o->BeforeAddressSpaceChange();
+  }
   const uint64_t end = gva + size;
   absl::MutexLock lock(&mu_);
   SplitAt(gva);
@@ -328,6 +331,9 @@ absl::Status GuestMemory::Unmap(uint64_t gva, uint64_t size) {
 
 absl::Status GuestMemory::Protect(uint64_t gva, uint64_t size, uint32_t prot) {
   if (absl::Status s = CheckPageRange("protect", gva, &size, true); !s.ok()) return s;
+  if (GuestWriteObserver* o = write_observer_.load(std::memory_order_acquire)) {
+    o->BeforeAddressSpaceChange();
+  }
   if ((prot & ~kProtAll) != 0) {
     return absl::InvalidArgumentError(
         absl::StrFormat("protect [0x%x, 0x%x): bad protection 0x%x", gva, gva + size, prot));
@@ -375,6 +381,9 @@ absl::Status GuestMemory::Read(uint64_t gva, void* dst, uint64_t len, Access nee
 absl::Status GuestMemory::Write(uint64_t gva, const void* src, uint64_t len) const {
   if (len == 0) return absl::OkStatus();
   if (Wraps(gva, len)) return WrapError(gva, len);
+  if (GuestWriteObserver* o = write_observer_.load(std::memory_order_acquire)) {
+    o->BeforeGuestWrite(gva, len);
+  }
   absl::ReaderMutexLock lock(&mu_);
   // Check everything first so that a failed write leaves guest memory as it was.
   bool forbidden = false;
@@ -443,6 +452,10 @@ absl::StatusOr<uint8_t*> GuestMemory::HostPointer(uint64_t gva, uint64_t len, Ac
   const uint32_t want = NeededProt(need);
   const uint64_t span = std::max<uint64_t>(len, 1);
   if (Wraps(gva, span)) return WrapError(gva, span);
+  if (GuestWriteObserver* o = write_observer_.load(std::memory_order_acquire);
+      o != nullptr && need == Access::kWrite && len > 0) {
+    o->BeforeGuestWrite(gva, len);
+  }
   absl::ReaderMutexLock lock(&mu_);
   uint8_t* first = nullptr;
   bool forbidden = false;

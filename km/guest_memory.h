@@ -4,6 +4,7 @@
 // forbidden address is an error, never a host crash.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -43,6 +44,17 @@ enum class Access { kRead, kWrite };
 // Nothing here calls Engine::CodeModified: whoever writes guest code (a debugger planting a
 // breakpoint) knows when the engine may be told, and calling it from under mu_ would order
 // mu_ before the engine's own locks.
+// Told before km stores into guest memory for the guest (a syscall's results, a signal frame:
+// Write and HostPointer with Access::kWrite), and before the address space changes (Unmap,
+// Protect); not of debugger writes (the *IgnoringProt calls). Called on the storing thread,
+// with no GuestMemory lock held: the observer may read guest memory.
+class GuestWriteObserver {
+ public:
+  virtual ~GuestWriteObserver() = default;
+  virtual void BeforeGuestWrite(uint64_t gva, uint64_t len) = 0;
+  virtual void BeforeAddressSpaceChange() = 0;
+};
+
 class GuestMemory {
  public:
   // Reserves phys_size bytes of host memory (MAP_NORESERVE: only touched pages cost anything)
@@ -90,6 +102,11 @@ class GuestMemory {
 
   std::vector<Region> Regions() const;  // sorted by gva
 
+  // nullptr: none.
+  void SetWriteObserver(GuestWriteObserver* observer) {
+    write_observer_.store(observer, std::memory_order_release);
+  }
+
  private:
   GuestMemory() = default;
   absl::Status MapLocked(uint64_t gva, uint64_t size, uint32_t prot, RegionKind kind,
@@ -109,6 +126,7 @@ class GuestMemory {
   Engine* engine_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::map<uint64_t, Region> regions_ ABSL_GUARDED_BY(mu_);     // by gva
   std::map<uint64_t, uint64_t> free_phys_ ABSL_GUARDED_BY(mu_); // gpa -> size
+  std::atomic<GuestWriteObserver*> write_observer_{nullptr};
 };
 
 }  // namespace km

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "km/execution_log.h"
 #include "km/runtime/fault.h"
 #include "km/runtime/process.h"
 #include "km/runtime/signal_frame.h"
@@ -269,6 +270,7 @@ absl::StatusOr<uint64_t> GuestThread::ReturnFromSignalHandler() {
 }
 
 void GuestThread::RunLoop() {
+  ExecutionLog::BindCurrentThread(vcpu_id_);
   if (DebugObserver* observer = process_.debug_observer()) observer->OnThreadStart(*this);
   while (WaitUntilRunnable()) {
     Vcpu* vcpu;
