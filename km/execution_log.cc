@@ -148,31 +148,43 @@ absl::Status ExecutionLog::Swap(Entry& e, bool undo, ReplayMachine& machine) {
 }
 
 absl::StatusOr<std::optional<ExecutionLog::Applied>> ExecutionLog::Undo(ReplayMachine& machine) {
-  absl::MutexLock lock(&mu_);
-  while (done_end_ > first_seq_) {
-    Entry& e = *At(done_end_ - 1);
-    if (absl::Status s = Swap(e, /*undo=*/true, machine); !s.ok()) return s;
-    --done_end_;
-    if (e.empty()) continue;
-    Applied a{e.vcpu, e.instruction, {}};
-    for (const Store& s : e.stores) a.stores.emplace_back(s.gva, s.bytes.size());
-    return std::optional<Applied>(std::move(a));
-  }
-  return std::optional<Applied>();
+  return Walk(/*undo=*/true, machine);
 }
 
 absl::StatusOr<std::optional<ExecutionLog::Applied>> ExecutionLog::Redo(ReplayMachine& machine) {
-  absl::MutexLock lock(&mu_);
-  while (done_end_ < first_seq_ + log_.size()) {
-    Entry& e = *At(done_end_);
-    if (absl::Status s = Swap(e, /*undo=*/false, machine); !s.ok()) return s;
-    ++done_end_;
-    if (e.empty()) continue;
+  return Walk(/*undo=*/false, machine);
+}
+
+absl::StatusOr<std::optional<ExecutionLog::Applied>> ExecutionLog::Walk(bool undo,
+                                                                        ReplayMachine& machine) {
+  for (;;) {
+    // The entry is taken out while it is applied: the machine's vCPUs report to the log under
+    // their own locks, so the log's lock is never held while calling into them.
+    Entry e;
+    uint64_t seq;
+    {
+      absl::MutexLock lock(&mu_);
+      const uint64_t end = first_seq_ + log_.size();
+      if (undo ? done_end_ == first_seq_ : done_end_ == end) return std::optional<Applied>();
+      seq = undo ? done_end_ - 1 : done_end_;
+      e = std::move(*At(seq));
+    }
+    absl::Status s = Swap(e, undo, machine);
     Applied a{e.vcpu, e.instruction, {}};
-    for (const Store& s : e.stores) a.stores.emplace_back(s.gva, s.bytes.size());
-    return std::optional<Applied>(std::move(a));
+    for (const Store& st : e.stores) a.stores.emplace_back(st.gva, st.bytes.size());
+    const bool empty = e.empty();
+    {
+      absl::MutexLock lock(&mu_);
+      Entry* slot = At(seq);
+      if (slot == nullptr) {
+        return absl::AbortedError("the recording began again while it was being replayed");
+      }
+      *slot = std::move(e);
+      if (s.ok()) done_end_ = undo ? seq : seq + 1;
+    }
+    if (!s.ok()) return s;
+    if (!empty) return std::optional<Applied>(std::move(a));
   }
-  return std::optional<Applied>();
 }
 
 uint64_t ExecutionLog::entries() const {

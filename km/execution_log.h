@@ -109,7 +109,8 @@ class ExecutionLog final : public ExecutionRecorder, public GuestWriteObserver {
   uint64_t Append(int vcpu, bool instruction) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends t's open entry with the state now; then t.before is now.
   void CloseLocked(VcpuTrack& t, const CpuWords& now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status Swap(Entry& e, bool undo, ReplayMachine& machine);
+  absl::StatusOr<std::optional<Applied>> Walk(bool undo, ReplayMachine& machine);
+  static absl::Status Swap(Entry& e, bool undo, ReplayMachine& machine);
 
   const GuestMemory& memory_;
   const uint64_t max_entries_;

@@ -83,6 +83,8 @@ void DebugController::SessionStarted() {
 
 void DebugController::SessionEnded() {
   absl::MutexLock control(&control_mu_);
+  // The payload goes on from its present, not from a past a debugger was looking at.
+  (void)StopRecordingLocked();
   sw_breakpoints_.RemoveAll();
   conditions_.ClearAll();
   {
@@ -152,6 +154,7 @@ v1::Target DebugController::Target() {
   engine->set_avx(caps.avx);
   engine->set_data_watchpoints(caps.data_watchpoints);
   engine->set_hw_breakpoints(caps.hw_breakpoints);
+  engine->set_recording(caps.recording);
   return t;
 }
 
@@ -238,6 +241,15 @@ absl::StatusOr<std::vector<v1::StopEvent>> DebugController::Stop(const std::vect
 
 absl::Status DebugController::Resume(const std::vector<v1::ThreadAction>& actions) {
   absl::MutexLock control(&control_mu_);
+  for (const v1::ThreadAction& a : actions) {
+    if (a.mode() != v1::RESUME_MODE_REVERSE_STEP && a.mode() != v1::RESUME_MODE_REVERSE_CONTINUE) {
+      continue;
+    }
+    if (actions.size() != 1) {
+      return absl::InvalidArgumentError("a reverse resume has exactly one action");
+    }
+    return ReverseResume(a);
+  }
   std::vector<std::pair<std::shared_ptr<km::GuestThread>, v1::ThreadAction>> plan;
   const v1::ThreadAction* rest = nullptr;
   for (const v1::ThreadAction& a : actions) {
@@ -271,6 +283,10 @@ absl::Status DebugController::Resume(const std::vector<v1::ThreadAction>& action
       }
       if (!named && stopped) plan.emplace_back(thread, *rest);
     }
+  }
+  if (ReplayingLocked()) {
+    absl::StatusOr<bool> stopped = ReplayForward(actions);
+    if (!stopped.ok() || *stopped) return stopped.status();
   }
   for (const auto& [thread, action] : plan) {
     absl::Status s = ResumeOne(*thread, action);
@@ -422,6 +438,7 @@ absl::StatusOr<v1::Registers> DebugController::ReadRegisters(int tid, bool fpu) 
 }
 
 absl::Status DebugController::WriteRegisters(int tid, const v1::Registers& in) {
+  if (absl::Status s = RefuseWhileReplaying("registers"); !s.ok()) return s;
   auto thread = FindThread(tid);
   if (!thread.ok()) return thread.status();
   if (in.has_fpu()) {
@@ -445,6 +462,7 @@ std::string DebugController::ReadMemory(uint64_t addr, uint64_t len) {
 }
 
 absl::StatusOr<uint64_t> DebugController::WriteMemory(uint64_t addr, const std::string& data) {
+  if (absl::Status s = RefuseWhileReplaying("memory"); !s.ok()) return s;
   uint64_t n = sw_breakpoints_.Write(addr, data.data(), data.size());
   if (n == 0 && !data.empty()) {
     return absl::InvalidArgumentError(
@@ -710,6 +728,7 @@ void DebugController::AfterSyscall(km::GuestThread& thread, uint64_t number) {
 }
 
 void DebugController::OnThreadStart(km::GuestThread& thread) {
+  if (km::ExecutionLog* log = active_log_.load()) log->Clear();
   (void)ApplyDebugRegs(thread);
   v1::Event ev;
   absl::MutexLock lock(&mu_);
@@ -731,6 +750,7 @@ void DebugController::OnThreadStart(km::GuestThread& thread) {
 }
 
 void DebugController::OnThreadExit(km::GuestThread& thread) {
+  if (km::ExecutionLog* log = active_log_.load()) log->Clear();
   v1::Event ev;
   absl::MutexLock lock(&mu_);
   threads_.erase(thread.tid());

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "km/execution_log.h"
 #include "km/runtime/debug_observer.h"
 #include "km/runtime/guest_thread.h"
 #include "km/runtime/process.h"
@@ -68,6 +69,11 @@ class DebugController : public km::DebugObserver {
   // The syscalls that stop a running thread at entry and return (none: every one).
   void CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers);
 
+  // Execution recording and reverse execution (debug_controller_replay.cc; see SetRecording
+  // in the proto).
+  absl::StatusOr<v1::RecordingStatus> SetRecording(bool enabled, uint64_t max_instructions);
+  v1::RecordingStatus GetRecording();
+
   // km::DebugObserver, called on guest threads' host threads.
   km::DebugAction OnStop(km::GuestThread& thread, const km::StopEvent& event) override;
   km::DebugAction OnSignal(km::GuestThread& thread, const km::SignalInfo& info) override;
@@ -110,6 +116,32 @@ class DebugController : public km::DebugObserver {
   // A breakpoint hit whose conditions are all false: runs the thread past it with no stop.
   km::DebugAction PassFalseHit(km::GuestThread& thread, uint64_t addr);
 
+  // Replay (debug_controller_replay.cc), all under control_mu_.
+  class ThreadsMachine;
+  bool RecordingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_) { return recording_; }
+  // Undone instructions: the threads show the recorded past.
+  bool ReplayingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
+  absl::Status RefuseWhileReplaying(std::string_view what);
+  absl::Status ReverseResume(const v1::ThreadAction& action)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
+  // A forward resume while replaying: redoes recorded instructions until something stops a
+  // thread (true) or the present is reached (false; the threads then run live).
+  absl::StatusOr<bool> ReplayForward(const std::vector<v1::ThreadAction>& actions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
+  // Redoes everything undone and gives the threads back their stops of the present.
+  absl::Status ReplayToPresentLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
+  absl::Status StopRecordingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
+  v1::RecordingStatus GetRecordingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
+  // A stop found while replaying: the thread is parked already. Unless remember, the thread
+  // keeps the stop it had (nothing moved).
+  void ReportReplayStop(km::GuestThread& thread, const v1::StopReason& reason,
+                        bool remember = true);
+  // The first write watchpoint that one of these stores overlaps: its reason, watch_addr set.
+  std::optional<v1::StopReason> WatchedStore(
+      const std::vector<std::pair<uint64_t, uint64_t>>& stores);
+  // A breakpoint at rip that wants this thread stopped there.
+  std::optional<v1::StopReason> BreakpointAt(km::GuestThread& thread, uint64_t rip);
+
   km::Process& process_;
   SwBreakpoints sw_breakpoints_;
   BreakpointConditions conditions_;
@@ -128,6 +160,15 @@ class DebugController : public km::DebugObserver {
   absl::flat_hash_set<int64_t> caught_syscalls_ ABSL_GUARDED_BY(mu_);  // empty: every one
   // Serializes run-control requests (Stop, Resume, debug register changes) among themselves.
   absl::Mutex control_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // Created at the first SetRecording and kept: a vCPU may still be reporting to it when
+  // recording stops.
+  std::unique_ptr<km::ExecutionLog> log_;
+  bool recording_ ABSL_GUARDED_BY(control_mu_) = false;
+  std::vector<std::unique_ptr<km::ExecutionLog>> retired_logs_;
+  // log_ while recording, for threads starting and exiting (the log begins again then).
+  std::atomic<km::ExecutionLog*> active_log_{nullptr};
+  // The threads' stops at the present, kept while they show the past.
+  std::optional<absl::flat_hash_map<int, ThreadDebug>> present_ ABSL_GUARDED_BY(control_mu_);
 };
 
 }  // namespace km_hooks

@@ -201,4 +201,21 @@ grpc::Status DebugService::CatchSyscalls(grpc::ServerContext*, const v1::CatchSy
   return grpc::Status::OK;
 }
 
+grpc::Status DebugService::SetRecording(grpc::ServerContext*, const v1::SetRecordingRequest* req,
+                                        v1::RecordingStatus* out) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  absl::StatusOr<v1::RecordingStatus> status =
+      controller_.SetRecording(req->enabled(), req->max_instructions());
+  if (!status.ok()) return ToGrpc(status.status());
+  *out = std::move(*status);
+  return grpc::Status::OK;
+}
+
+grpc::Status DebugService::GetRecording(grpc::ServerContext*, const v1::GetRecordingRequest*,
+                                        v1::RecordingStatus* out) {
+  *out = controller_.GetRecording();
+  return grpc::Status::OK;
+}
+
 }  // namespace km_hooks

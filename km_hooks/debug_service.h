@@ -41,6 +41,10 @@ class DebugService final : public v1::Debug::Service {
                                 v1::BreakpointResponse*) override;
   grpc::Status CatchSyscalls(grpc::ServerContext*, const v1::CatchSyscallsRequest* req,
                              v1::CatchSyscallsResponse*) override;
+  grpc::Status SetRecording(grpc::ServerContext*, const v1::SetRecordingRequest* req,
+                            v1::RecordingStatus* out) override;
+  grpc::Status GetRecording(grpc::ServerContext*, const v1::GetRecordingRequest*,
+                            v1::RecordingStatus* out) override;
 
  private:
   void EndSession(const std::string& session);

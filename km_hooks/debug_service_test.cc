@@ -886,3 +886,144 @@ INSTANTIATE_TEST_SUITE_P(Engines, DebugServiceTest, ::testing::Values("kvm", "tc
                          [](const auto& info) { return info.param; });
 
 }  // namespace
+
+#define ASSERT_RESUMED(...)                                 \
+  do {                                                      \
+    grpc::Status resumed = Resume(__VA_ARGS__);             \
+    ASSERT_TRUE(resumed.ok()) << resumed.error_message();   \
+  } while (0)
+
+class RecordingTest : public DebugServiceTest {
+ protected:
+  absl::StatusOr<v1::RecordingStatus> SetRecording(const std::string& session, bool on) {
+    v1::SetRecordingRequest req;
+    req.set_session(session);
+    req.set_enabled(on);
+    v1::RecordingStatus status;
+    grpc::Status s = stub_->SetRecording(Context().get(), req, &status);
+    if (!s.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    }
+    return status;
+  }
+  v1::RecordingStatus GetRecording() {
+    v1::RecordingStatus status;
+    EXPECT_TRUE(stub_->GetRecording(Context().get(), {}, &status).ok());
+    return status;
+  }
+  // Attaches, runs to own_pid and starts recording there; skips on engines that cannot record.
+  std::string RecordFromOwnPid() {
+    v1::Target target;
+    EXPECT_TRUE(stub_->GetTarget(Context().get(), {}, &target).ok());
+    const std::string session = Attach();
+    OpenEvents(session);
+    NextStop();
+    EXPECT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, syms_["own_pid"], 1, true).ok());
+    EXPECT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+    EXPECT_EQ(NextStop().rip(), syms_["own_pid"]);
+    absl::StatusOr<v1::RecordingStatus> on = SetRecording(session, true);
+    if (!target.engine().recording()) {
+      EXPECT_EQ(on.status().code(), absl::StatusCode::kFailedPrecondition) << on.status();
+      return "";
+    }
+    EXPECT_TRUE(on.ok() && on->enabled()) << on.status();
+    return session;
+  }
+  uint64_t Watched() {
+    auto value = Read(syms_["watched"], 8);
+    EXPECT_TRUE(value.ok()) << value.status();
+    uint64_t v = ~0ull;
+    if (value.ok() && value->size() == 8) memcpy(&v, value->data(), 8);
+    return v;
+  }
+};
+
+TEST_P(RecordingTest, ReverseStepAndContinueUndoRegistersAndMemoryAndReplayForwards) {
+  const std::string session = RecordFromOwnPid();
+  if (session.empty()) GTEST_SKIP() << GetParam() << ": this engine cannot record";
+  const uint64_t watched = syms_["watched"];
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_WATCH_WRITE, watched, 8, true).ok());
+  ASSERT_RESUMED(session, 0, v1::RESUME_MODE_CONTINUE);
+  v1::StopEvent hit = NextStop();
+  ASSERT_EQ(hit.reason().kind(), v1::STOP_KIND_WATCHPOINT);
+  EXPECT_EQ(Watched(), 42u);
+  v1::RecordingStatus status = GetRecording();
+  EXPECT_GT(status.instructions(), 5u);
+  EXPECT_EQ(status.replay_position(), 0u);
+
+  // One instruction back: the store is undone, rip is at it.
+  ASSERT_RESUMED(session, km_pid_, v1::RESUME_MODE_REVERSE_STEP);
+  v1::StopEvent back = NextStop();
+  EXPECT_EQ(back.reason().kind(), v1::STOP_KIND_STEP);
+  EXPECT_LT(back.rip(), hit.rip());
+  EXPECT_GE(back.rip(), syms_["touch"]);
+  EXPECT_EQ(Watched(), 0u);
+  EXPECT_EQ(GetRecording().replay_position(), 1u);
+  v1::WriteMemoryRequest write;
+  write.set_session(session);
+  write.set_addr(watched);
+  write.set_data(std::string(8, '\1'));
+  v1::WriteMemoryResponse written;
+  EXPECT_EQ(stub_->WriteMemory(Context().get(), write, &written).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  // Forwards again, the store is replayed and the watchpoint reports it as it did live.
+  ASSERT_RESUMED(session, km_pid_, v1::RESUME_MODE_STEP);
+  v1::StopEvent again = NextStop();
+  EXPECT_EQ(again.reason().kind(), v1::STOP_KIND_WATCHPOINT);
+  EXPECT_EQ(again.rip(), hit.rip());
+  EXPECT_EQ(Watched(), 42u);
+
+  // Back to the breakpoint where recording began, through the syscall in own_pid.
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_WATCH_WRITE, watched, 8, false).ok());
+  ASSERT_RESUMED(session, 0, v1::RESUME_MODE_REVERSE_CONTINUE);
+  v1::StopEvent start = NextStop();
+  EXPECT_EQ(start.reason().kind(), v1::STOP_KIND_BREAKPOINT);
+  EXPECT_EQ(start.rip(), syms_["own_pid"]);
+  EXPECT_EQ(Watched(), 0u);
+  ASSERT_RESUMED(session, 0, v1::RESUME_MODE_REVERSE_CONTINUE);
+  EXPECT_EQ(NextStop().reason().kind(), v1::STOP_KIND_HISTORY_BEGIN);
+  EXPECT_EQ(GetRecording().replay_position(), GetRecording().instructions());
+
+  // Forwards to the present, then live to the end: the payload's output is as without us.
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, syms_["own_pid"], 1, false).ok());
+  ASSERT_RESUMED(session, 0, v1::RESUME_MODE_CONTINUE);
+  ExpectPayloadFinished();
+}
+
+TEST_P(RecordingTest, DetachWhileReplayingLetsThePayloadGoOnFromItsPresent) {
+  const std::string session = RecordFromOwnPid();
+  if (session.empty()) GTEST_SKIP() << GetParam() << ": this engine cannot record";
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, syms_["touch"], 1, true).ok());
+  ASSERT_RESUMED(session, 0, v1::RESUME_MODE_CONTINUE);
+  EXPECT_EQ(NextStop().rip(), syms_["touch"]);
+  ASSERT_RESUMED(session, 0, v1::RESUME_MODE_REVERSE_CONTINUE);
+  EXPECT_EQ(NextStop().rip(), syms_["own_pid"]);
+  v1::DetachRequest req;
+  req.set_session(session);
+  v1::DetachResponse resp;
+  ASSERT_TRUE(stub_->Detach(Context().get(), req, &resp).ok());
+  ExpectPayloadFinished();
+}
+
+TEST_P(RecordingTest, AReverseResumeWithNothingRecordedStopsAtOnceAtTheBeginning) {
+  const std::string session = Attach();
+  OpenEvents(session);
+  v1::StopEvent first = NextStop();
+  ASSERT_RESUMED(session, 0, v1::RESUME_MODE_REVERSE_STEP);
+  v1::StopEvent stop = NextStop();
+  EXPECT_EQ(stop.reason().kind(), v1::STOP_KIND_HISTORY_BEGIN);
+  EXPECT_EQ(stop.rip(), first.rip());
+  v1::ResumeRequest two;
+  two.set_session(session);
+  two.add_actions()->set_mode(v1::RESUME_MODE_REVERSE_STEP);
+  two.add_actions()->set_mode(v1::RESUME_MODE_CONTINUE);
+  v1::ResumeResponse resp;
+  EXPECT_EQ(stub_->Resume(Context().get(), two, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_RESUMED(session, 0, v1::RESUME_MODE_CONTINUE);
+  ExpectPayloadFinished();
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, RecordingTest, ::testing::Values("kvm", "tcg"),
+                         [](const auto& info) { return info.param; });
