@@ -1,0 +1,120 @@
+// Reverse execution as a gdb user does it: `monitor record on` where gdb's own `record` would
+// go, then gdb's reverse commands, which km answers from its execution log (bs/bc packets).
+// Engines that cannot record (kvm) say so and gdb says there is no history.
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/engines.h"
+#include "tests/gdb/harness.h"
+
+namespace km_gdb_test {
+namespace {
+
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+
+std::string At(absl::string_view tag) { return absl::StrCat("gdb_demo.c:", DemoLine(tag)); }
+
+class ReverseTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    km_test::EngineInfo engine = km_test::FindEngine(GetParam());
+    if (!engine.available) GTEST_SKIP() << engine.skip_reason;
+    if (GetParam() == "kvm") GTEST_SKIP() << "kvm: the kvm engine cannot record execution";
+  }
+
+  SessionResult Run(std::vector<std::string> commands) {
+    SessionOptions options;
+    options.engine = GetParam();
+    options.gdb_commands = std::move(commands);
+    absl::StatusOr<SessionResult> r = RunSession(options);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : SessionResult{};
+  }
+};
+
+TEST_P(ReverseTest, ReverseContinueStopsAtWatchpointsBreakpointsAndTheHistorysBeginning) {
+  SessionResult r = Run({
+      "break add",
+      "continue",
+      "monitor record on",
+      absl::StrCat("tbreak ", At("after-loop")),
+      "continue",
+      "print counter",
+      "watch counter",
+      "reverse-continue",
+      "print counter",
+      "delete 3",
+      "reverse-continue",
+      "reverse-continue",
+      "monitor record",
+      "continue",
+  });
+  const std::string& out = r.gdb_out;
+  SCOPED_TRACE(r.Describe());
+  EXPECT_THAT(out, HasSubstr("$1 = 3"));
+  // Backwards, the last write to counter: bump's third increment, seen from after it.
+  EXPECT_THAT(out, ContainsRegex("atchpoint 3: counter\n+Old value = 3\nNew value = 2\n"));
+  EXPECT_THAT(out, ContainsRegex("bump \\(\\) at .*" + At("bump")));
+  EXPECT_THAT(out, HasSubstr("$2 = 2"));
+  EXPECT_THAT(out, ContainsRegex("Breakpoint 1, add \\(a=3, b=4\\) at .*" + At("add-body")));
+  EXPECT_THAT(out, HasSubstr("No more reverse-execution history."));
+  EXPECT_THAT(out, ContainsRegex("recording: on"));
+  EXPECT_THAT(out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 03]",
+                                             r.km_pid)));
+  // Forwards again through the replayed past to the present, then live: as without gdb.
+  EXPECT_EQ(r.km_out, "total=10 counter=3 label=origin\n");
+  EXPECT_EQ(r.km_status, 3);
+}
+
+TEST_P(ReverseTest, ReverseStepFinishAndStepiMoveBackThroughCalls) {
+  SessionResult r = Run({
+      absl::StrCat("tbreak ", At("main-add")),
+      "continue",
+      "monitor record on",
+      "next",
+      "next",
+      "print counter",
+      "reverse-step",
+      "print counter",
+      "reverse-finish",
+      "print counter",
+      "print $pc",
+      "reverse-stepi",
+      "print $pc",
+      "stepi",
+      "print $pc",
+      "set var counter = 5",
+      "continue",
+  });
+  const std::string& out = r.gdb_out;
+  SCOPED_TRACE(r.Describe());
+  EXPECT_THAT(out, HasSubstr("$1 = 3"));
+  // Back into the last call of bump, after its increment...
+  EXPECT_THAT(out, ContainsRegex("\nbump \\(\\) at .*gdb_demo.c:[0-9]+"));
+  EXPECT_THAT(out, HasSubstr("$2 = 3"));
+  // ...and out of it to the call in main, before it ran.
+  EXPECT_THAT(out, HasSubstr("Run back to call of #0  bump ()"));
+  EXPECT_THAT(out, HasSubstr("$3 = 2"));
+  // One instruction back and forth lands where it started.
+  std::smatch m;
+  std::regex pcs("\\$4 = \\(void \\(\\*\\)\\(\\)\\) (0x[0-9a-f]+)[^\n]*\n(.|\n)*"
+                 "\\$5 = \\(void \\(\\*\\)\\(\\)\\) (0x[0-9a-f]+)[^\n]*\n(.|\n)*"
+                 "\\$6 = \\(void \\(\\*\\)\\(\\)\\) (0x[0-9a-f]+)");
+  ASSERT_TRUE(std::regex_search(out, m, pcs)) << out;
+  EXPECT_NE(m[1].str(), m[3].str());
+  EXPECT_EQ(m[1].str(), m[5].str());
+  // The past cannot be edited; the payload then goes on from its present.
+  EXPECT_THAT(out, ContainsRegex("replaying the recorded past"));
+  EXPECT_EQ(r.km_out, "total=10 counter=3 label=origin\n");
+  EXPECT_EQ(r.km_status, 3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, ReverseTest, ::testing::Values("kvm", "tcg"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace km_gdb_test
