@@ -180,6 +180,7 @@ bool RunControl::StillReportable(const ThreadStop& stop) const {
       return breakpoints_.WatchCovers(stop.reason.watch_addr);
     case StopKind::kStep:
     case StopKind::kInterrupted:
+    case StopKind::kHistoryBegin:
       return false;
   }
   return false;

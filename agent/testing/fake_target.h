@@ -50,6 +50,15 @@ class FakeTarget : public Target {
   void PushEvent(Event e) { events_.push_back(std::move(e)); }
   // The payload has a handler for this signal: resuming with it runs on.
   void HandlesSignal(int linux_signal) { handled_signals_.insert(linux_signal); }
+  // The engine can record (TargetInfo::recording); SetRecording fails without it.
+  void set_can_record(bool can) { can_record_ = can; }
+  // While recording: the pcs the main thread ran through, oldest first, for reverse execution
+  // to walk back (see ReverseStop).
+  void Recorded(std::vector<uint64_t> rips) {
+    history_ = std::move(rips);
+    recording_.instructions = history_.size();
+    recording_.replay_position = 0;
+  }
 
   std::map<int, FakeThread>& threads() { return threads_; }
   std::vector<std::string>& calls() { return calls_; }
@@ -60,6 +69,7 @@ class FakeTarget : public Target {
     i.pid = kPid;
     i.auxv = std::string("\x06\0\0\0\0\0\0\0\0\x10\0\0\0\0\0\0", 16);
     i.engine = "fake";
+    i.recording = can_record_;
     i.regions = {Region{kMemoryBase, memory_.size(), true, true, false, "data", "test"}};
     return i;
   }
@@ -98,9 +108,15 @@ class FakeTarget : public Target {
     for (const ThreadAction& a : actions) {
       std::string mode = a.mode == ResumeMode::kStep ? "s" : "c";
       if (a.mode == ResumeMode::kRangeStep) mode = absl::StrFormat("r%x-%x", a.range_start, a.range_end);
+      if (a.mode == ResumeMode::kReverseStep) mode = "bs";
+      if (a.mode == ResumeMode::kReverseContinue) mode = "bc";
       parts.push_back(absl::StrFormat("%d:%s:%d", a.tid, mode, a.linux_signal));
     }
     calls_.push_back(absl::StrCat("Resume(", absl::StrJoin(parts, ";"), ")"));
+    if (actions.size() == 1 && IsReverse(actions[0].mode)) {
+      ReverseStop(actions[0]);
+      return absl::OkStatus();
+    }
     for (const ThreadAction& a : actions) {
       // What km does with a signal the payload does not handle: the payload ends inside the
       // call, the event goes out, the call dies.
@@ -172,6 +188,18 @@ class FakeTarget : public Target {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<RecordingStatus> SetRecording(bool enabled, uint64_t max_instructions) override {
+    calls_.push_back(absl::StrFormat("SetRecording(%d,%d)", enabled, max_instructions));
+    if (!can_record_) return absl::FailedPreconditionError("the fake engine cannot record");
+    recording_ = RecordingStatus{enabled, 0, max_instructions != 0 ? max_instructions : 200000, 0};
+    history_.clear();
+    return recording_;
+  }
+  absl::StatusOr<RecordingStatus> GetRecording() override {
+    calls_.push_back("GetRecording");
+    return recording_;
+  }
+
   absl::Status Detach() override {
     calls_.push_back("Detach");
     for (auto& [tid, t] : threads_) t.running = true;
@@ -190,6 +218,26 @@ class FakeTarget : public Target {
   const StopWait& last_wait() const { return last_wait_; }
 
  private:
+  // km's answer to a reverse resume, at once, over the pcs Recorded gave: a step goes back to
+  // the previous one, a continue to the oldest (the history's beginning); with none left or
+  // nothing recorded the thread stays where it is, at the beginning.
+  void ReverseStop(const ThreadAction& a) {
+    FakeThread& t = threads_[a.tid != 0 ? a.tid : kPid];
+    t.stop.reason = StopReason{StopKind::kHistoryBegin, 5};
+    if (recording_.enabled && !history_.empty()) {
+      if (a.mode == ResumeMode::kReverseStep) {
+        t.stop.reason.kind = StopKind::kStep;
+        t.stop.regs.rip = history_.back();
+        history_.pop_back();
+      } else {
+        t.stop.regs.rip = history_.front();
+        history_.clear();
+      }
+      recording_.replay_position = recording_.instructions - history_.size();
+    }
+    PushEvent(t.stop);
+  }
+
   std::map<int, FakeThread> threads_;
   std::deque<Event> events_;
   std::vector<std::string> calls_;
@@ -197,6 +245,9 @@ class FakeTarget : public Target {
   std::string memory_;
   bool refuse_watchpoints_ = false;
   StopWait last_wait_;
+  bool can_record_ = false;
+  RecordingStatus recording_;
+  std::vector<uint64_t> history_;
 };
 
 }  // namespace agent::testing
