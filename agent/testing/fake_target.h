@@ -1,6 +1,10 @@
 // A Target for unit tests: threads whose stops the test scripts, a flat memory, and a log of
-// every call, so tests can assert how many round trips to km an operation costs.
+// every call, so tests can assert how many round trips to km an operation costs. Its event fd
+// is readable while events are queued, so a real server loop (gdb_session) can serve it too.
 #pragma once
+
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <deque>
 #include <map>
@@ -26,10 +30,13 @@ class FakeTarget : public Target {
   static constexpr int kPid = 100;
   static constexpr uint64_t kMemoryBase = 0x400000;
 
-  FakeTarget() : memory_(0x1000, '\0') {
+  FakeTarget() : memory_(0x1000, '\0'), event_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     AddThread(kPid, "main", /*running=*/false);
     threads_[kPid].stop.regs.rip = 0x401000;
   }
+  ~FakeTarget() override { close(event_fd_); }
+  FakeTarget(const FakeTarget&) = delete;
+  FakeTarget& operator=(const FakeTarget&) = delete;
 
   void AddThread(int tid, std::string name, bool running) {
     FakeThread& t = threads_[tid];
@@ -45,9 +52,13 @@ class FakeTarget : public Target {
     t.running = false;
     t.stop.reason = reason;
     t.stop.regs.rip = rip;
-    if (push_event) events_.push_back(t.stop);
+    if (push_event) PushEvent(t.stop);
   }
-  void PushEvent(Event e) { events_.push_back(std::move(e)); }
+  void PushEvent(Event e) {
+    events_.push_back(std::move(e));
+    const uint64_t one = 1;
+    (void)!write(event_fd_, &one, sizeof one);
+  }
   // The payload has a handler for this signal: resuming with it runs on.
   void HandlesSignal(int linux_signal) { handled_signals_.insert(linux_signal); }
   // The engine can record (TargetInfo::recording); SetRecording fails without it.
@@ -121,7 +132,7 @@ class FakeTarget : public Target {
       // What km does with a signal the payload does not handle: the payload ends inside the
       // call, the event goes out, the call dies.
       if (a.linux_signal != 0 && !handled_signals_.contains(a.linux_signal)) {
-        events_.push_back(ProcessExited{128 + a.linux_signal, a.linux_signal});
+        PushEvent(ProcessExited{128 + a.linux_signal, a.linux_signal});
         return absl::UnavailableError("Socket closed");
       }
     }
@@ -206,9 +217,13 @@ class FakeTarget : public Target {
     return absl::OkStatus();
   }
 
-  int event_fd() const override { return -1; }
+  int event_fd() const override { return event_fd_; }
   std::optional<Event> NextEvent() override {
-    if (events_.empty()) return std::nullopt;
+    if (events_.empty()) {
+      uint64_t count;
+      (void)!read(event_fd_, &count, sizeof count);
+      return std::nullopt;
+    }
     Event e = std::move(events_.front());
     events_.pop_front();
     return e;
@@ -248,6 +263,7 @@ class FakeTarget : public Target {
   bool can_record_ = false;
   RecordingStatus recording_;
   std::vector<uint64_t> history_;
+  int event_fd_;
 };
 
 }  // namespace agent::testing
