@@ -125,6 +125,16 @@ TEST(GdbSessionTest, StockGdbStepsAndContinuesBackward) {
   EXPECT_THAT(out, ::testing::Not(HasSubstr("not supported")));
 }
 
+TEST(GdbSessionTest, GdbRefusesReverseCommandsWhenTheEngineCannotRecord) {
+  testing::FakeTarget target;
+  const auto [out, end] = ServeOneGdb(target, {"reverse-stepi", "reverse-continue", "detach"});
+  SCOPED_TRACE(out);
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_THAT(out, ContainsRegex("Target remote does not support this command.\n"
+                                 "Target remote does not support this command.\n"));
+  EXPECT_THAT(target.calls(), ::testing::Not(::testing::Contains(HasSubstr("Resume"))));
+}
+
 TEST(GdbSessionTest, GdbsUserHearsWhyThereIsNoHistory) {
   testing::FakeTarget target;
   target.set_can_record(true);
