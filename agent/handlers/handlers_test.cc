@@ -741,6 +741,17 @@ TEST_F(ReverseHandlersTest, ReverseWithoutARecordingSaysHowToStartOne) {
   EXPECT_THAT(target_.calls(), ElementsAre("GetRecording", "Resume(0:bc:0)", "Resume(100:bs:0)"));
 }
 
+TEST_F(ReverseHandlersTest, WritesWhileReplayingAreRefusedAndChangeNothing) {
+  EXPECT_THAT(MonitorText(*handlers_, "record on"), HasSubstr("recording: on"));
+  target_.Recorded({0x400ff0});
+  EXPECT_TRUE(handlers_->Handle("bs").resumed);
+  DeliverEvents();
+  EXPECT_EQ(Send("P10=3412400000000000"), "E01");
+  EXPECT_EQ(Send("p10"), "f00f400000000000");
+  EXPECT_EQ(Send("M400010,1:cc"), "E0e");
+  EXPECT_EQ(Send("m400010,1"), "00");
+}
+
 // A stop gdb has not heard of happened in the present; reverse execution leaves it behind.
 TEST_F(ReverseHandlersTest, AHeldBackStopIsNotTheAnswerToAReverseResume) {
   AddRunningWorker();

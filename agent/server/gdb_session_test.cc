@@ -114,12 +114,16 @@ TEST(GdbSessionTest, StockGdbStepsAndContinuesBackward) {
   target.set_can_record(true);
   ASSERT_TRUE(target.SetRecording(true, 0).ok());
   target.Recorded({0x400ff0, 0x400ff8});
-  const auto [out, end] = ServeOneGdb(target, {"reverse-stepi", "p/x $pc", "reverse-continue",
+  const auto [out, end] = ServeOneGdb(target, {"reverse-stepi", "p/x $pc", "set var $rax = 5",
+                                               "set var *(char*)0x400010 = 1", "reverse-continue",
                                                "p/x $pc", "monitor record", "detach"});
   SCOPED_TRACE(out);
   ASSERT_TRUE(end.ok()) << end.status();
   EXPECT_THAT(out, HasSubstr("$1 = 0x400ff8"));
   EXPECT_THAT(out, HasSubstr("\nNo more reverse-execution history.\n"));
+  // The past is read-only.
+  EXPECT_THAT(out, HasSubstr("Could not write register \"rax\"; remote failure reply 'E01'"));
+  EXPECT_THAT(out, HasSubstr("Cannot access memory at address 0x400010"));
   EXPECT_THAT(out, HasSubstr("$2 = 0x400ff0"));
   EXPECT_THAT(out, HasSubstr("replaying 2 instructions back from the end"));
   EXPECT_THAT(out, ::testing::Not(HasSubstr("not supported")));

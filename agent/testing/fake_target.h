@@ -158,6 +158,7 @@ class FakeTarget : public Target {
 
   absl::Status WriteRegisters(int tid, const amd64::Registers& regs) override {
     calls_.push_back(absl::StrFormat("WriteRegisters(%d,%d)", tid, regs.fpu.has_value()));
+    if (absl::Status s = RefuseWhileReplaying(); !s.ok()) return s;
     threads_[tid].stop.regs = regs.general;
     return absl::OkStatus();
   }
@@ -172,6 +173,7 @@ class FakeTarget : public Target {
 
   absl::Status WriteMemory(uint64_t addr, absl::string_view data) override {
     calls_.push_back(absl::StrFormat("WriteMemory(%x,%d)", addr, data.size()));
+    if (absl::Status s = RefuseWhileReplaying(); !s.ok()) return s;
     if (addr < kMemoryBase || addr + data.size() > kMemoryBase + memory_.size()) {
       return absl::InvalidArgumentError(absl::StrFormat("guest address 0x%x is not mapped", addr));
     }
@@ -233,6 +235,12 @@ class FakeTarget : public Target {
   const StopWait& last_wait() const { return last_wait_; }
 
  private:
+  // km keeps the past as recorded: nothing changes it while the threads replay.
+  absl::Status RefuseWhileReplaying() const {
+    if (recording_.replay_position == 0) return absl::OkStatus();
+    return absl::FailedPreconditionError("replaying the recording: registers and memory are read-only");
+  }
+
   // km's answer to a reverse resume, at once, over the pcs Recorded gave: a step goes back to
   // the previous one, a continue to the oldest (the history's beginning); with none left or
   // nothing recorded the thread stays where it is, at the beginning.
