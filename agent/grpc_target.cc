@@ -136,6 +136,7 @@ StopReason FromProto(const v1::StopReason& r) {
     case v1::STOP_KIND_SIGNAL: out.kind = StopKind::kSignal; break;
     case v1::STOP_KIND_SYSCALL_ENTRY: out.kind = StopKind::kSyscallEntry; break;
     case v1::STOP_KIND_SYSCALL_RETURN: out.kind = StopKind::kSyscallReturn; break;
+    case v1::STOP_KIND_HISTORY_BEGIN: out.kind = StopKind::kHistoryBegin; break;
     default: out.kind = StopKind::kInterrupted; break;
   }
   out.syscall = r.syscall();
@@ -185,8 +186,14 @@ v1::ResumeMode ToProto(ResumeMode mode) {
     case ResumeMode::kStep: return v1::RESUME_MODE_STEP;
     case ResumeMode::kRangeStep: return v1::RESUME_MODE_RANGE_STEP;
     case ResumeMode::kContinue: return v1::RESUME_MODE_CONTINUE;
+    case ResumeMode::kReverseStep: return v1::RESUME_MODE_REVERSE_STEP;
+    case ResumeMode::kReverseContinue: return v1::RESUME_MODE_REVERSE_CONTINUE;
   }
   return v1::RESUME_MODE_CONTINUE;
+}
+
+RecordingStatus FromProto(const v1::RecordingStatus& r) {
+  return RecordingStatus{r.enabled(), r.instructions(), r.max_instructions(), r.replay_position()};
 }
 
 ThreadState FromProto(v1::ThreadState state) {
@@ -236,6 +243,7 @@ class GrpcTarget : public Target {
     info.avx = t.engine().avx();
     info.data_watchpoints = t.engine().data_watchpoints();
     info.hw_breakpoints = static_cast<int>(t.engine().hw_breakpoints());
+    info.recording = t.engine().recording();
     info.pid = t.pid();
     return info;
   }
@@ -374,6 +382,30 @@ class GrpcTarget : public Target {
     for (int64_t n : numbers) req.add_numbers(n);
     v1::CatchSyscallsResponse resp;
     return FromGrpc("CatchSyscalls", stub_->CatchSyscalls(&ctx, req, &resp));
+  }
+
+  absl::StatusOr<RecordingStatus> SetRecording(bool enabled, uint64_t max_instructions) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::SetRecordingRequest req;
+    req.set_session(session_);
+    req.set_enabled(enabled);
+    req.set_max_instructions(max_instructions);
+    v1::RecordingStatus resp;
+    if (absl::Status s = FromGrpc("SetRecording", stub_->SetRecording(&ctx, req, &resp)); !s.ok()) {
+      return s;
+    }
+    return FromProto(resp);
+  }
+
+  absl::StatusOr<RecordingStatus> GetRecording() override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::RecordingStatus resp;
+    if (absl::Status s = FromGrpc("GetRecording", stub_->GetRecording(&ctx, {}, &resp)); !s.ok()) {
+      return s;
+    }
+    return FromProto(resp);
   }
 
   absl::Status Detach() override {

@@ -27,20 +27,27 @@ absl::StatusOr<std::optional<StopReport>> RunControl::Resume(
   if (exit_) return ReportExit();
   std::vector<int> to_run;
   const ThreadAction* rest = nullptr;
+  bool reverse = false;
   for (const ThreadAction& a : actions) {
     if (a.tid == 0) rest = &a;
+    reverse = reverse || IsReverse(a.mode);
   }
   for (const auto& [tid, t] : records()) {
     if (t.running) continue;
     bool named = false;
     for (const ThreadAction& a : actions) named = named || a.tid == tid;
-    if (named || rest != nullptr) to_run.push_back(tid);
+    // Reverse execution undoes every thread's instructions: none keeps the state it stopped
+    // with, so all are asked again when the stop comes.
+    if (named || rest != nullptr || reverse) to_run.push_back(tid);
   }
   for (int tid : to_run) {
     ThreadRecord& t = records()[tid];
     if (!t.pending) continue;
     t.pending = false;
-    if (StillReportable(*t.stop)) return std::optional<StopReport>(ReportThread(*t.stop, false));
+    // A stop held back happened in the present that reverse execution leaves.
+    if (!reverse && StillReportable(*t.stop)) {
+      return std::optional<StopReport>(ReportThread(*t.stop, false));
+    }
   }
   // One thread runs alone: the threads km lists at its stop are what gdb asks for next.
   bool alone = to_run.size() == 1;
@@ -180,6 +187,7 @@ bool RunControl::StillReportable(const ThreadStop& stop) const {
       return breakpoints_.WatchCovers(stop.reason.watch_addr);
     case StopKind::kStep:
     case StopKind::kInterrupted:
+    case StopKind::kHistoryBegin:
       return false;
   }
   return false;

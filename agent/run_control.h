@@ -50,7 +50,8 @@ class RunControl {
   const std::optional<StopReport>& exit() const { return exit_; }
 
   // Resumes what the actions name. When a thread that would run has a stop gdb has not been
-  // told of yet, nothing runs and that stop comes back instead.
+  // told of yet, nothing runs and that stop comes back instead (unless the resume is a reverse
+  // one, which leaves that stop's present behind and moves every thread).
   absl::StatusOr<std::optional<StopReport>> Resume(const std::vector<ThreadAction>& actions);
 
   // One event from the target. Returns the stop to report when it ends a run.

@@ -27,6 +27,7 @@ enum class StopKind {
   kSignal,        // a fault or signal the payload would die of
   kSyscallEntry,  // a caught syscall (Target::CatchSyscalls), not yet run
   kSyscallReturn, // a caught syscall, returned
+  kHistoryBegin,  // reverse execution reached the oldest recorded state, or nothing is recorded
 };
 
 enum class WatchKind { kWrite, kRead, kAccess };
@@ -110,6 +111,7 @@ struct TargetInfo {
   bool avx = false;
   bool data_watchpoints = false;
   int hw_breakpoints = 0;
+  bool recording = false;  // the engine can record: reverse execution is possible
   int pid = 0;
 };
 
@@ -117,7 +119,14 @@ enum class BreakpointKind { kSoftware, kHardware, kWatchWrite, kWatchRead, kWatc
 
 // kRangeStep: step while the pc stays in [range_start, range_end) and nothing else stops the
 // thread, then stop as after one step (gdb's vCont;r).
-enum class ResumeMode { kContinue, kStep, kRangeStep };
+// kReverseStep, kReverseContinue: back through the recording (Target::SetRecording), the only
+// action of their resume, with every thread stopped. Every thread's state moves back, not only
+// the named one's; a reverse continue with tid 0 stops in whichever thread it stops.
+enum class ResumeMode { kContinue, kStep, kRangeStep, kReverseStep, kReverseContinue };
+
+inline bool IsReverse(ResumeMode mode) {
+  return mode == ResumeMode::kReverseStep || mode == ResumeMode::kReverseContinue;
+}
 
 struct ThreadAction {
   int tid = 0;  // 0: every stopped thread not named by another action
@@ -125,6 +134,16 @@ struct ThreadAction {
   int linux_signal = 0;
   uint64_t range_start = 0;
   uint64_t range_end = 0;
+};
+
+// What km keeps of the payload's past, for reverse execution.
+struct RecordingStatus {
+  bool enabled = false;
+  uint64_t instructions = 0;      // recorded and still kept
+  uint64_t max_instructions = 0;  // the oldest are dropped past it
+  // How many of them reverse execution has undone: 0 at the live end. While above 0 the
+  // threads replay the past, and km refuses register and memory writes.
+  uint64_t replay_position = 0;
 };
 
 // wait > 0: the target may hold a resume that long for the next stop and deliver it through
@@ -163,7 +182,14 @@ class Target {
   // Which syscalls stop a running thread at entry and return (none, when enabled: all).
   virtual absl::Status CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers) = 0;
 
-  // Ends the session: km removes every breakpoint and lets every thread run.
+  // Turns execution recording on or off (TargetInfo::recording says whether the engine can).
+  // max_instructions 0: km's default. Needs every thread stopped; turning it off while
+  // replaying first replays to the end.
+  virtual absl::StatusOr<RecordingStatus> SetRecording(bool enabled, uint64_t max_instructions) = 0;
+  virtual absl::StatusOr<RecordingStatus> GetRecording() = 0;
+
+  // Ends the session: km removes every breakpoint and lets every thread run (replaying to the
+  // end of the recording first, so the payload goes on from its real present).
   virtual absl::Status Detach() = 0;
 
   // Events arrive on their own; event_fd() becomes readable when NextEvent has one.

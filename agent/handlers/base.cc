@@ -21,18 +21,20 @@ void Handlers::Disconnect() {
   detached_ = true;
 }
 
-std::string Handlers::SupportedFeatures(bool multiprocess) {
+std::string Handlers::SupportedFeatures(bool multiprocess, bool reverse) {
+  // gdb's reverse-* commands work only with a target that offers bs or bc.
   return absl::StrFormat(
       "PacketSize=%x;QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
       "qXfer:exec-file:read+;qXfer:threads:read+;qXfer:siginfo:read+;vContSupported+;swbreak+;hwbreak+;QNonStop+;"
-      "ConditionalBreakpoints+;QCatchSyscalls+;%s",
-      kPacketSize, multiprocess ? "multiprocess+" : "multiprocess-");
+      "ConditionalBreakpoints+;QCatchSyscalls+;%s%s",
+      kPacketSize, reverse ? "ReverseStep+;ReverseContinue+;" : "",
+      multiprocess ? "multiprocess+" : "multiprocess-");
 }
 
 Response Handlers::QSupported(absl::string_view packet) {
   const std::vector<rsp::Feature> gdb_features = rsp::ParseQSupported(packet);
   multiprocess_ = rsp::GdbSupports(gdb_features, "multiprocess");
-  return Response{{SupportedFeatures(multiprocess_)}};
+  return Response{{SupportedFeatures(multiprocess_, info_.recording)}};
 }
 
 Response Handlers::StopStatus() { return Response{{StopReply(run_.last_report())}}; }

@@ -62,6 +62,7 @@ Response Handlers::Dispatch(absl::string_view p) {
   if (p == "qSymbol::") return Response{{"OK"}};
   if (p == "vCont?") return VContQuery();
   if (StartsWith(p, "vCont;")) return VCont(p);
+  if (p == "bs" || p == "bc") return ReverseResume(p);
   if (StartsWith(p, "vFile:")) return VFile(p);
   if (StartsWith(p, "vKill;")) return Kill(p);
   if (p == "qHostInfo") return HostInfo();

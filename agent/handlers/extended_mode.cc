@@ -35,7 +35,7 @@ bool IsExitReply(absl::string_view packet) {
 
 // Packets about a process, which have nothing to act on without one.
 bool NeedsProcess(absl::string_view p) {
-  static constexpr absl::string_view kPrefixes[] = {"qC", "qXfer:", "vCont", "vKill"};
+  static constexpr absl::string_view kPrefixes[] = {"qC", "qXfer:", "vCont", "vKill", "bs", "bc"};
   for (absl::string_view prefix : kPrefixes) {
     if (absl::StartsWith(p, prefix)) return true;
   }
@@ -65,6 +65,7 @@ absl::Status ExtendedMode::Start(std::unique_ptr<Target> owned, Target* target, 
   p.target = target;
   p.pid = info->pid;
   p.attached = attached;
+  p.records = info->recording;
   p.handlers = std::make_unique<Handlers>(*target, *info);
   p.handlers->ShareHostFiles(host_files_);
   // The connection's features (multiprocess) hold for every process it debugs.
@@ -203,7 +204,10 @@ Response ExtendedMode::QSupported(absl::string_view packet) {
   qsupported_ = std::string(packet);
   multiprocess_ = rsp::GdbSupports(rsp::ParseQSupported(packet), "multiprocess");
   if (process_) process_->handlers->Handle(packet);
-  return Reply(absl::StrCat(Handlers::SupportedFeatures(multiprocess_), kExtendedFeatures));
+  // gdb asks once per connection. Before a process exists, reverse execution is offered, as the
+  // process gdb runs may be able to record; one that cannot says so when gdb tries.
+  const bool reverse = !process_ || process_->records;
+  return Reply(absl::StrCat(Handlers::SupportedFeatures(multiprocess_, reverse), kExtendedFeatures));
 }
 
 Response ExtendedMode::VRun(absl::string_view packet) {

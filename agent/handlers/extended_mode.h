@@ -59,6 +59,7 @@ class ExtendedMode {
     std::unique_ptr<Handlers> handlers;
     int pid = 0;
     bool attached = true;
+    bool records = false;  // its engine can record: gdb may reverse
   };
 
   absl::Status Start(std::unique_ptr<Target> owned, Target* target, bool attached);

@@ -70,6 +70,7 @@ TEST_F(ExtendedModeTest, WithoutProcessGdbHearsThereIsNone) {
   EXPECT_EQ(Send("qfThreadInfo"), "l");
   EXPECT_EQ(Send("vMustReplyEmpty"), "");
   EXPECT_EQ(Send("k"), "<none>");
+  EXPECT_EQ(Send("bc"), "E01");
   EXPECT_EQ(mode_.event_fd(), -1);
   EXPECT_FALSE(mode_.running());
 }
@@ -79,6 +80,14 @@ TEST_F(ExtendedModeTest, QSupportedAddsExtendedFeatures) {
   EXPECT_THAT(reply, HasSubstr("multiprocess+"));
   EXPECT_THAT(reply, HasSubstr("qXfer:osdata:read+"));
   EXPECT_THAT(reply, HasSubstr("QEnvironmentHexEncoded+"));
+}
+
+// gdb asks once per connection: before a process, the one it will run may record; an attached
+// one whose engine cannot is not offered reverse execution.
+TEST_F(ExtendedModeTest, ReverseExecutionIsOfferedUnlessTheProcessCannotRecord) {
+  EXPECT_THAT(Send("qSupported:multiprocess+"), HasSubstr("ReverseStep+;ReverseContinue+;"));
+  EXPECT_THAT(Send("vAttach;64"), StartsWith("T05"));
+  EXPECT_THAT(Send("qSupported:multiprocess+"), Not(HasSubstr("Reverse")));
 }
 
 TEST_F(ExtendedModeTest, RunStartsTheProgramWithGdbsArgumentsAndEnvironment) {

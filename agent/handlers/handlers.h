@@ -1,8 +1,8 @@
 // gdb's packets, answered by feature: each family lives in its own file (base.cc, threads.cc,
-// registers.cc, memory.cc, breakpoints.cc, resume.cc, non_stop.cc, qxfer.cc, vfile.cc,
-// monitor.cc, proc_files.cc for the payload's /proc files, lldb.cc for LLDB's own packets), and
-// dispatch.cc says which packet goes where. Everything goes through the Target interface, so a
-// fake target drives these in unit tests.
+// registers.cc, memory.cc, breakpoints.cc, resume.cc, reverse.cc, non_stop.cc, qxfer.cc,
+// vfile.cc, monitor.cc, proc_files.cc for the payload's /proc files, lldb.cc for LLDB's own
+// packets), and dispatch.cc says which packet goes where. Everything goes through the Target
+// interface, so a fake target drives these in unit tests.
 #pragma once
 
 #include <map>
@@ -47,8 +47,8 @@ class Handlers {
   Response Handle(absl::string_view packet);
 
   // What qSupported answers (extended_mode.cc adds its own features when it answers for a
-  // session with no process yet).
-  static std::string SupportedFeatures(bool multiprocess);
+  // session with no process yet). reverse: offer bs and bc.
+  static std::string SupportedFeatures(bool multiprocess, bool reverse);
   // The connection's vFile files, shared by each process's handlers (vfile.cc).
   void ShareHostFiles(std::shared_ptr<HostFiles> files);
 
@@ -97,6 +97,12 @@ class Handlers {
   Response VCont(absl::string_view packet);
   Response LegacyResume(absl::string_view packet);
   Response ResumeWith(const std::vector<ThreadAction>& actions);
+  // reverse.cc
+  Response ReverseResume(absl::string_view packet);
+  // `monitor record [on [MAX]|off]`: args is what follows "record".
+  std::string RecordCommand(absl::string_view args);
+  // Console output for gdb when a reverse resume can only meet the history's beginning.
+  std::optional<std::string> NotRecordingHint();
   // non_stop.cc
   Response SetNonStop(absl::string_view packet);
   std::optional<Response> DispatchNonStop(absl::string_view packet);
@@ -145,6 +151,10 @@ class Handlers {
   bool lldb_client_ = false;  // the client sent qHostInfo, which only lldb does
   bool detached_ = false;
   int general_thread_ = 0;  // 0: whichever thread last stopped
+  int continue_thread_ = 0;  // gdb's Hc choice, for bs and bc; 0: any or all
+  // Whether km records, as it last said. Only the controlling session can change that, and
+  // this one does so through `monitor record` only.
+  std::optional<bool> recording_;
   std::string threads_xml_;  // built for offset 0 of a qXfer:threads read, served in pieces
   // The threads as the target listed them with the last stop, while nothing has run since.
   std::optional<std::vector<agent::ThreadInfo>> stop_threads_;

@@ -601,6 +601,174 @@ TEST_F(HandlersTest, MonitorCommands) {
   EXPECT_THAT(*rsp::HexDecode(r.packets[0].substr(1)), HasSubstr("unknown monitor command"));
 }
 
+// The console text of a monitor command's reply.
+std::string MonitorText(Handlers& handlers, absl::string_view command) {
+  Response r = handlers.Handle(absl::StrCat("qRcmd,", rsp::HexEncode(command)));
+  if (r.packets.size() != 2 || r.packets[1] != "OK" || r.packets[0].empty() || r.packets[0][0] != 'O') {
+    return "<not console output and OK>";
+  }
+  return rsp::HexDecode(r.packets[0].substr(1)).value_or("<bad hex>");
+}
+
+TEST_F(HandlersTest, ReverseExecutionIsNotOfferedWhenTheEngineCannotRecord) {
+  EXPECT_THAT(Send("qSupported:multiprocess+"), Not(HasSubstr("Reverse")));
+  EXPECT_EQ(MonitorText(*handlers_, "record on"), "km's fake engine cannot record (km --accel=tcg can)\n");
+  // gdb may still send bs (extended mode offered it before the process came): km answers, and
+  // gdb's user learns why there is no history, without asking km whether it records.
+  Response r = handlers_->Handle("bs");
+  EXPECT_TRUE(r.resumed);
+  ASSERT_EQ(r.packets.size(), 1u);
+  EXPECT_THAT(rsp::HexDecode(r.packets[0].substr(1)).value_or(""), HasSubstr("engine cannot record"));
+  EXPECT_THAT(DeliverEvents(), HasSubstr("thread:p64.64;replaylog:begin;"));
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(100:bs:0)"));
+}
+
+// A fake whose engine records, for reverse execution.
+class ReverseHandlersTest : public HandlersTest {
+ protected:
+  void SetUp() override {
+    target_.set_can_record(true);
+    HandlersTest::SetUp();
+  }
+
+  // Begins anew, so that the agent knows every thread the fake has now.
+  void Restart() {
+    handlers_ = std::make_unique<Handlers>(target_, target_.info());
+    ASSERT_TRUE(handlers_->Begin().ok());
+    Send("qSupported:multiprocess+;swbreak+;hwbreak+");
+    target_.calls().clear();
+  }
+};
+
+TEST_F(ReverseHandlersTest, QSupportedOffersReverseStepAndContinue) {
+  EXPECT_THAT(Send("qSupported:multiprocess+"),
+              AllOf(HasSubstr(";ReverseStep+;"), HasSubstr(";ReverseContinue+;")));
+}
+
+TEST_F(ReverseHandlersTest, MonitorRecordTurnsRecordingOnAndOffAndSaysWhatItHolds) {
+  EXPECT_EQ(MonitorText(*handlers_, "record"), "recording: off\n");
+  EXPECT_EQ(MonitorText(*handlers_, "record on 5000"),
+            "recording: on, 0 instructions kept (at most 5000)\n");
+  EXPECT_EQ(MonitorText(*handlers_, "record on"),
+            "recording: on, 0 instructions kept (at most 200000)\n");
+  target_.Recorded({0x400ff0, 0x400ff8, 0x400ffc});
+  EXPECT_EQ(MonitorText(*handlers_, "record"),
+            "recording: on, 3 instructions kept (at most 200000)\n");
+  EXPECT_TRUE(handlers_->Handle("bs").resumed);
+  DeliverEvents();
+  EXPECT_EQ(MonitorText(*handlers_, "record"),
+            "recording: on, 3 instructions kept (at most 200000)\n"
+            "replaying 1 instructions back from the end\n");
+  // Off while replaying would move the payload under gdb: refused, with what to do instead.
+  EXPECT_THAT(MonitorText(*handlers_, "record off"), HasSubstr("go forward to the present first"));
+  target_.Recorded({});  // back at the end
+  EXPECT_EQ(MonitorText(*handlers_, "record off"), "recording: off\n");
+  EXPECT_THAT(target_.calls(),
+              ElementsAre("GetRecording", "SetRecording(1,5000)", "SetRecording(1,0)", "GetRecording",
+                          "Resume(100:bs:0)", "GetRecording", "GetRecording", "GetRecording",
+                          "SetRecording(0,0)"));
+  for (const char* bad : {"record on 0", "record on lots", "record on 1 2", "record off now", "record back"}) {
+    EXPECT_EQ(MonitorText(*handlers_, bad), "usage: monitor record [on [MAX] | off]\n") << bad;
+  }
+  EXPECT_THAT(MonitorText(*handlers_, "help"), HasSubstr("record on [MAX]"));
+}
+
+// One reverse-stepi costs one Resume: km holds the call for the stop, and the stop brings the
+// registers gdb reads first.
+TEST_F(ReverseHandlersTest, ReverseStepGoesBackOneInstructionPerResume) {
+  EXPECT_THAT(MonitorText(*handlers_, "record on"), HasSubstr("recording: on"));
+  target_.Recorded({0x400ff0, 0x400ff8});
+  target_.calls().clear();
+  EXPECT_EQ(Send("Hc0"), "OK");
+  Response r = handlers_->Handle("bs");
+  EXPECT_TRUE(r.resumed);
+  EXPECT_TRUE(r.packets.empty());  // recording: nothing to tell the user
+  EXPECT_GT(target_.last_wait().wait, absl::ZeroDuration());
+  std::string stop = DeliverEvents();
+  EXPECT_THAT(stop, AllOf(StartsWith("T05"), HasSubstr("10:f80f400000000000;thread:p64.64;")));
+  EXPECT_THAT(stop, Not(HasSubstr("replaylog")));
+  EXPECT_EQ(Send("g").substr(16 * 16, 16), "f80f400000000000");
+  EXPECT_TRUE(handlers_->Handle("bs").resumed);
+  EXPECT_THAT(DeliverEvents(), HasSubstr("10:f00f400000000000;thread:p64.64;"));
+  // Nothing older: the history's beginning, where the thread stays.
+  EXPECT_TRUE(handlers_->Handle("bs").resumed);
+  EXPECT_THAT(DeliverEvents(), HasSubstr("10:f00f400000000000;thread:p64.64;replaylog:begin;"));
+  EXPECT_THAT(target_.calls(),
+              ElementsAre("Resume(100:bs:0)", "Resume(100:bs:0)", "Resume(100:bs:0)"));
+}
+
+TEST_F(ReverseHandlersTest, ReverseStepStepsTheHcThreadAndRefreshesTheOthers) {
+  AddRunningWorker();
+  Restart();
+  EXPECT_THAT(MonitorText(*handlers_, "record on"), HasSubstr("recording: on"));
+  target_.Recorded({0x401200});
+  EXPECT_EQ(Send("Hcp64.65"), "OK");
+  target_.calls().clear();
+  // Undoing the worker's last instruction undoes main's since then too: km has main here now.
+  target_.threads()[kMain].stop.regs.rip = 0x401100;
+  EXPECT_TRUE(handlers_->Handle("bs").resumed);
+  EXPECT_THAT(DeliverEvents(), AllOf(StartsWith("T05"), HasSubstr("10:0012400000000000;thread:p64.65;")));
+  // So the agent asks km for every thread's state instead of serving what main stopped with.
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(101:bs:0)", "Stop()"));
+  EXPECT_EQ(Send("Hgp64.64"), "OK");
+  EXPECT_EQ(Send("p10"), "0011400000000000");
+}
+
+TEST_F(ReverseHandlersTest, ReverseContinueReportsTheHistorysBeginning) {
+  EXPECT_THAT(MonitorText(*handlers_, "record on"), HasSubstr("recording: on"));
+  target_.Recorded({0x400f00, 0x400f80, 0x400fc0});
+  target_.calls().clear();
+  EXPECT_EQ(Send("Hcp64.0"), "OK");  // gdb with multiprocess: the process, any thread
+  EXPECT_TRUE(handlers_->Handle("bc").resumed);
+  const std::string stop = DeliverEvents();
+  EXPECT_THAT(stop, AllOf(StartsWith("T05"), HasSubstr("10:000f400000000000;"),
+                          HasSubstr("thread:p64.64;replaylog:begin;")));
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(0:bc:0)"));
+  EXPECT_EQ(Send("?"), stop);
+}
+
+TEST_F(ReverseHandlersTest, ReverseWithoutARecordingSaysHowToStartOne) {
+  Response r = handlers_->Handle("bc");
+  EXPECT_TRUE(r.resumed);
+  ASSERT_EQ(r.packets.size(), 1u);
+  ASSERT_THAT(r.packets[0], StartsWith("O"));
+  EXPECT_THAT(rsp::HexDecode(r.packets[0].substr(1)).value_or(""), HasSubstr("`monitor record on`"));
+  // km answers that there is no history; the thread stays where it was.
+  EXPECT_THAT(DeliverEvents(), HasSubstr("10:0010400000000000;thread:p64.64;replaylog:begin;"));
+  // km was asked once whether it records; the next reverse command knows.
+  EXPECT_EQ(handlers_->Handle("bs").packets.size(), 1u);
+  DeliverEvents();
+  EXPECT_THAT(target_.calls(), ElementsAre("GetRecording", "Resume(0:bc:0)", "Resume(100:bs:0)"));
+}
+
+TEST_F(ReverseHandlersTest, WritesWhileReplayingAreRefusedAndChangeNothing) {
+  EXPECT_THAT(MonitorText(*handlers_, "record on"), HasSubstr("recording: on"));
+  target_.Recorded({0x400ff0});
+  EXPECT_TRUE(handlers_->Handle("bs").resumed);
+  DeliverEvents();
+  EXPECT_EQ(Send("P10=3412400000000000"), "E01");
+  EXPECT_EQ(Send("p10"), "f00f400000000000");
+  EXPECT_EQ(Send("M400010,1:cc"), "E0e");
+  EXPECT_EQ(Send("m400010,1"), "00");
+}
+
+// A stop gdb has not heard of happened in the present; reverse execution leaves it behind.
+TEST_F(ReverseHandlersTest, AHeldBackStopIsNotTheAnswerToAReverseResume) {
+  AddRunningWorker();
+  Restart();
+  EXPECT_THAT(MonitorText(*handlers_, "record on"), HasSubstr("recording: on"));
+  target_.Recorded({0x401100});
+  EXPECT_EQ(Send("Z0,401126,1"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.StopsOnItsOwn(kWorker, StopReason{StopKind::kBreakpoint, 5}, 0x401126, /*push_event=*/false);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kBreakpoint, 5}, 0x401126);
+  EXPECT_THAT(DeliverEvents(), HasSubstr("thread:p64.64;swbreak:;"));
+  target_.calls().clear();
+  EXPECT_TRUE(handlers_->Handle("bs").resumed);
+  EXPECT_THAT(DeliverEvents(), HasSubstr("10:0011400000000000;thread:p64.64;"));
+  EXPECT_EQ(target_.calls().front(), "Resume(100:bs:0)");
+}
+
 TEST_F(HandlersTest, DetachAndKill) {
   EXPECT_EQ(Send("D;64"), "OK");
   EXPECT_THAT(target_.calls(), ElementsAre("Detach"));
@@ -745,6 +913,14 @@ TEST_F(NonStopHandlersTest, ExitIsANotificationToo) {
   EXPECT_EQ(Notification(), "W00;process:64");
   EXPECT_EQ(Send("vStopped"), "OK");
   EXPECT_TRUE(handlers_->payload_gone());
+}
+
+// gdb does not reverse in non-stop mode; the agent does not pretend to.
+TEST_F(NonStopHandlersTest, ReverseExecutionIsRefused) {
+  EXPECT_EQ(Send("Hcp64.64"), "OK");
+  EXPECT_EQ(Send("bs"), "E01");
+  EXPECT_EQ(Send("bc"), "E01");
+  EXPECT_THAT(target_.calls(), ::testing::IsEmpty());
 }
 
 TEST_F(NonStopHandlersTest, BreakpointRemovalReachesKmAtOnce) {

@@ -1,5 +1,6 @@
 // qRcmd: `monitor` commands that show what km knows and gdb does not ask about.
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -17,6 +18,9 @@ constexpr char kHelp[] =
     "  info      km's pid, the payload, its arguments and the engine\n"
     "  threads   every payload thread (vCPU) with its name and state\n"
     "  memory    the guest memory map\n"
+    "  record    execution recording, for reverse-stepi, reverse-continue and the like:\n"
+    "            'record on [MAX]' starts it (keeping the last MAX instructions, default\n"
+    "            200000), 'record off' ends it, 'record' says how much it holds\n"
     "  processes km processes of this user that attach PID can debug\n";
 
 std::string StateName(ThreadState state) {
@@ -47,11 +51,11 @@ std::string Handlers::MonitorOutput(absl::string_view command) {
     if (!info.ok()) return absl::StrCat(info.status().message(), "\n");
     return absl::StrFormat(
         "km pid:      %d\npayload:     %s\nargv:        %s\nentry:       0x%x%s\n"
-        "engine:      %s (avx %s, data watchpoints %s, %d hardware breakpoints)\n",
+        "engine:      %s (avx %s, data watchpoints %s, %d hardware breakpoints, recording %s)\n",
         info->pid, info->payload_path, absl::StrJoin(info->argv, " "), info->entry,
         info->pie ? absl::StrFormat(" (PIE, load bias 0x%x)", info->load_bias) : "",
         info->engine, info->avx ? "yes" : "no", info->data_watchpoints ? "yes" : "no",
-        info->hw_breakpoints);
+        info->hw_breakpoints, info->recording ? "yes" : "no");
   }
   if (command == "threads") {
     absl::StatusOr<std::vector<agent::ThreadInfo>> threads = target_.ListThreads();
@@ -73,6 +77,9 @@ std::string Handlers::MonitorOutput(absl::string_view command) {
                             r.name);
     }
     return out;
+  }
+  if (command == "record" || absl::StartsWith(command, "record ")) {
+    return RecordCommand(command.substr(6));
   }
   return absl::StrCat("unknown monitor command '", command, "'; try 'monitor help'\n");
 }

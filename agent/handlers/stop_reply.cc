@@ -56,6 +56,9 @@ std::string Handlers::StopReply(const StopReport& report) {
       r.reason = rsp::StopReply::Reason::kSyscallReturn;
       r.syscall = report.reason.syscall;
       break;
+    case StopKind::kHistoryBegin:
+      r.reason = rsp::StopReply::Reason::kHistoryBegin;
+      break;
     case StopKind::kStep:
       break;
   }

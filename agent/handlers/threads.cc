@@ -24,8 +24,11 @@ Response Handlers::SetThread(absl::string_view packet) {
     Log(set.status().message());
     return Response{{"E01"}};
   }
-  // Hc is only for the legacy c/s packets; gdb resumes with vCont, which names threads itself.
-  if (set->op == 'c') return Response{{"OK"}};
+  // gdb resumes forward with vCont, which names threads itself; Hc matters for bs and bc.
+  if (set->op == 'c') {
+    continue_thread_ = set->thread.all() || set->thread.any() ? 0 : static_cast<int>(set->thread.tid);
+    return Response{{"OK"}};
+  }
   if (set->thread.all() || set->thread.any()) {
     general_thread_ = 0;
     return Response{{"OK"}};

@@ -31,6 +31,7 @@ std::string FormatStopReply(const StopReply& reply) {
     case StopReply::Reason::kAccessWatch: absl::StrAppendFormat(&out, "awatch:%x;", reply.watch_addr); break;
     case StopReply::Reason::kSyscallEntry: absl::StrAppendFormat(&out, "syscall_entry:%x;", reply.syscall); break;
     case StopReply::Reason::kSyscallReturn: absl::StrAppendFormat(&out, "syscall_return:%x;", reply.syscall); break;
+    case StopReply::Reason::kHistoryBegin: absl::StrAppend(&out, "replaylog:begin;"); break;
   }
   return out;
 }

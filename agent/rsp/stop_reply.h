@@ -11,7 +11,8 @@ namespace agent::rsp {
 struct StopReply {
   enum class Kind { kStopped, kExited, kTerminated };
   enum class Reason {
-    kNone, kSwBreak, kHwBreak, kWatch, kReadWatch, kAccessWatch, kSyscallEntry, kSyscallReturn
+    kNone, kSwBreak, kHwBreak, kWatch, kReadWatch, kAccessWatch, kSyscallEntry, kSyscallReturn,
+    kHistoryBegin,  // reverse execution can go back no further ("replaylog:begin")
   };
 
   Kind kind = Kind::kStopped;

@@ -51,18 +51,32 @@ std::string RunGdb(int port, const std::vector<std::string>& commands) {
   return s.str();
 }
 
-TEST(GdbSessionTest, StockGdbTalksToTheAgent) {
-  absl::StatusOr<std::unique_ptr<TcpListener>> listener = TcpListener::Listen({"127.0.0.1", 0});
-  ASSERT_TRUE(listener.ok()) << listener.status();
-  testing::FakeTarget target;
-  target.memory()[0] = '\x55';
+// Serves one gdb connection to target while gdb runs the commands; what gdb printed, and how
+// the session ended.
+struct Served {
+  std::string out;
   absl::StatusOr<SessionEnd> end;
+};
+Served ServeOneGdb(Target& target, const std::vector<std::string>& commands) {
+  Served served;
+  absl::StatusOr<std::unique_ptr<TcpListener>> listener = TcpListener::Listen({"127.0.0.1", 0});
+  if (!listener.ok()) {
+    served.end = listener.status();
+    return served;
+  }
   std::thread server([&] {
     absl::StatusOr<std::unique_ptr<Connection>> gdb = (*listener)->Accept();
-    ASSERT_TRUE(gdb.ok()) << gdb.status();
-    end = ServeGdb(**gdb, target);
+    served.end = gdb.ok() ? ServeGdb(**gdb, target) : gdb.status();
   });
-  const std::string out = RunGdb((*listener)->port(), {
+  served.out = RunGdb((*listener)->port(), commands);
+  server.join();
+  return served;
+}
+
+TEST(GdbSessionTest, StockGdbTalksToTheAgent) {
+  testing::FakeTarget target;
+  target.memory()[0] = '\x55';
+  const auto [out, end] = ServeOneGdb(target, {
                                                           "info registers rip rsp",
                                                           "p $xmm1.v16_int8[0]",
                                                           "p $mxcsr",
@@ -75,7 +89,6 @@ TEST(GdbSessionTest, StockGdbTalksToTheAgent) {
                                                           "info threads",
                                                           "detach",
                                                       });
-  server.join();
   SCOPED_TRACE(out);
   ASSERT_TRUE(end.ok()) << end.status();
   EXPECT_EQ(*end, SessionEnd::kGdbLeft);
@@ -92,6 +105,48 @@ TEST(GdbSessionTest, StockGdbTalksToTheAgent) {
   EXPECT_THAT(out, ContainsRegex("\\* 1 +Thread 100\\.100 \"main\""));
   EXPECT_THAT(out, HasSubstr("[Inferior 1 (process 100) detached]"));
   EXPECT_THAT(out, ::testing::Not(HasSubstr("Remote 'g' packet reply")));
+}
+
+// gdb's reverse commands reach the agent as Hc, bs and bc only if qSupported offered them, and
+// gdb ends reverse execution at the history's beginning only if the stop reply says so.
+TEST(GdbSessionTest, StockGdbStepsAndContinuesBackward) {
+  testing::FakeTarget target;
+  target.set_can_record(true);
+  ASSERT_TRUE(target.SetRecording(true, 0).ok());
+  target.Recorded({0x400ff0, 0x400ff8});
+  const auto [out, end] = ServeOneGdb(target, {"reverse-stepi", "p/x $pc", "set var $rax = 5",
+                                               "set var *(char*)0x400010 = 1", "reverse-continue",
+                                               "p/x $pc", "monitor record", "detach"});
+  SCOPED_TRACE(out);
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_THAT(out, HasSubstr("$1 = 0x400ff8"));
+  EXPECT_THAT(out, HasSubstr("\nNo more reverse-execution history.\n"));
+  // The past is read-only.
+  EXPECT_THAT(out, HasSubstr("Could not write register \"rax\"; remote failure reply 'E01'"));
+  EXPECT_THAT(out, HasSubstr("Cannot access memory at address 0x400010"));
+  EXPECT_THAT(out, HasSubstr("$2 = 0x400ff0"));
+  EXPECT_THAT(out, HasSubstr("replaying 2 instructions back from the end"));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("not supported")));
+}
+
+TEST(GdbSessionTest, GdbRefusesReverseCommandsWhenTheEngineCannotRecord) {
+  testing::FakeTarget target;
+  const auto [out, end] = ServeOneGdb(target, {"reverse-stepi", "reverse-continue", "detach"});
+  SCOPED_TRACE(out);
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_THAT(out, ContainsRegex("Target remote does not support this command.\n"
+                                 "Target remote does not support this command.\n"));
+  EXPECT_THAT(target.calls(), ::testing::Not(::testing::Contains(HasSubstr("Resume"))));
+}
+
+TEST(GdbSessionTest, GdbsUserHearsWhyThereIsNoHistory) {
+  testing::FakeTarget target;
+  target.set_can_record(true);
+  const auto [out, end] = ServeOneGdb(target, {"reverse-stepi", "detach"});
+  SCOPED_TRACE(out);
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_THAT(out, ContainsRegex("km is not recording.*`monitor record on`\n+"
+                                 "No more reverse-execution history.\n"));
 }
 
 }  // namespace

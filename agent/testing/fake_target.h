@@ -1,6 +1,10 @@
 // A Target for unit tests: threads whose stops the test scripts, a flat memory, and a log of
-// every call, so tests can assert how many round trips to km an operation costs.
+// every call, so tests can assert how many round trips to km an operation costs. Its event fd
+// is readable while events are queued, so a real server loop (gdb_session) can serve it too.
 #pragma once
+
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <deque>
 #include <map>
@@ -26,10 +30,13 @@ class FakeTarget : public Target {
   static constexpr int kPid = 100;
   static constexpr uint64_t kMemoryBase = 0x400000;
 
-  FakeTarget() : memory_(0x1000, '\0') {
+  FakeTarget() : memory_(0x1000, '\0'), event_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     AddThread(kPid, "main", /*running=*/false);
     threads_[kPid].stop.regs.rip = 0x401000;
   }
+  ~FakeTarget() override { close(event_fd_); }
+  FakeTarget(const FakeTarget&) = delete;
+  FakeTarget& operator=(const FakeTarget&) = delete;
 
   void AddThread(int tid, std::string name, bool running) {
     FakeThread& t = threads_[tid];
@@ -45,11 +52,24 @@ class FakeTarget : public Target {
     t.running = false;
     t.stop.reason = reason;
     t.stop.regs.rip = rip;
-    if (push_event) events_.push_back(t.stop);
+    if (push_event) PushEvent(t.stop);
   }
-  void PushEvent(Event e) { events_.push_back(std::move(e)); }
+  void PushEvent(Event e) {
+    events_.push_back(std::move(e));
+    const uint64_t one = 1;
+    (void)!write(event_fd_, &one, sizeof one);
+  }
   // The payload has a handler for this signal: resuming with it runs on.
   void HandlesSignal(int linux_signal) { handled_signals_.insert(linux_signal); }
+  // The engine can record (TargetInfo::recording); SetRecording fails without it.
+  void set_can_record(bool can) { can_record_ = can; }
+  // While recording: the pcs the main thread ran through, oldest first, for reverse execution
+  // to walk back (see ReverseStop).
+  void Recorded(std::vector<uint64_t> rips) {
+    history_ = std::move(rips);
+    recording_.instructions = history_.size();
+    recording_.replay_position = 0;
+  }
 
   std::map<int, FakeThread>& threads() { return threads_; }
   std::vector<std::string>& calls() { return calls_; }
@@ -60,6 +80,7 @@ class FakeTarget : public Target {
     i.pid = kPid;
     i.auxv = std::string("\x06\0\0\0\0\0\0\0\0\x10\0\0\0\0\0\0", 16);
     i.engine = "fake";
+    i.recording = can_record_;
     i.regions = {Region{kMemoryBase, memory_.size(), true, true, false, "data", "test"}};
     return i;
   }
@@ -98,14 +119,20 @@ class FakeTarget : public Target {
     for (const ThreadAction& a : actions) {
       std::string mode = a.mode == ResumeMode::kStep ? "s" : "c";
       if (a.mode == ResumeMode::kRangeStep) mode = absl::StrFormat("r%x-%x", a.range_start, a.range_end);
+      if (a.mode == ResumeMode::kReverseStep) mode = "bs";
+      if (a.mode == ResumeMode::kReverseContinue) mode = "bc";
       parts.push_back(absl::StrFormat("%d:%s:%d", a.tid, mode, a.linux_signal));
     }
     calls_.push_back(absl::StrCat("Resume(", absl::StrJoin(parts, ";"), ")"));
+    if (actions.size() == 1 && IsReverse(actions[0].mode)) {
+      ReverseStop(actions[0]);
+      return absl::OkStatus();
+    }
     for (const ThreadAction& a : actions) {
       // What km does with a signal the payload does not handle: the payload ends inside the
       // call, the event goes out, the call dies.
       if (a.linux_signal != 0 && !handled_signals_.contains(a.linux_signal)) {
-        events_.push_back(ProcessExited{128 + a.linux_signal, a.linux_signal});
+        PushEvent(ProcessExited{128 + a.linux_signal, a.linux_signal});
         return absl::UnavailableError("Socket closed");
       }
     }
@@ -131,6 +158,7 @@ class FakeTarget : public Target {
 
   absl::Status WriteRegisters(int tid, const amd64::Registers& regs) override {
     calls_.push_back(absl::StrFormat("WriteRegisters(%d,%d)", tid, regs.fpu.has_value()));
+    if (absl::Status s = RefuseWhileReplaying(); !s.ok()) return s;
     threads_[tid].stop.regs = regs.general;
     return absl::OkStatus();
   }
@@ -145,6 +173,7 @@ class FakeTarget : public Target {
 
   absl::Status WriteMemory(uint64_t addr, absl::string_view data) override {
     calls_.push_back(absl::StrFormat("WriteMemory(%x,%d)", addr, data.size()));
+    if (absl::Status s = RefuseWhileReplaying(); !s.ok()) return s;
     if (addr < kMemoryBase || addr + data.size() > kMemoryBase + memory_.size()) {
       return absl::InvalidArgumentError(absl::StrFormat("guest address 0x%x is not mapped", addr));
     }
@@ -172,15 +201,31 @@ class FakeTarget : public Target {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<RecordingStatus> SetRecording(bool enabled, uint64_t max_instructions) override {
+    calls_.push_back(absl::StrFormat("SetRecording(%d,%d)", enabled, max_instructions));
+    if (!can_record_) return absl::FailedPreconditionError("the fake engine cannot record");
+    recording_ = RecordingStatus{enabled, 0, max_instructions != 0 ? max_instructions : 200000, 0};
+    history_.clear();
+    return recording_;
+  }
+  absl::StatusOr<RecordingStatus> GetRecording() override {
+    calls_.push_back("GetRecording");
+    return recording_;
+  }
+
   absl::Status Detach() override {
     calls_.push_back("Detach");
     for (auto& [tid, t] : threads_) t.running = true;
     return absl::OkStatus();
   }
 
-  int event_fd() const override { return -1; }
+  int event_fd() const override { return event_fd_; }
   std::optional<Event> NextEvent() override {
-    if (events_.empty()) return std::nullopt;
+    if (events_.empty()) {
+      uint64_t count;
+      (void)!read(event_fd_, &count, sizeof count);
+      return std::nullopt;
+    }
     Event e = std::move(events_.front());
     events_.pop_front();
     return e;
@@ -190,6 +235,32 @@ class FakeTarget : public Target {
   const StopWait& last_wait() const { return last_wait_; }
 
  private:
+  // km keeps the past as recorded: nothing changes it while the threads replay.
+  absl::Status RefuseWhileReplaying() const {
+    if (recording_.replay_position == 0) return absl::OkStatus();
+    return absl::FailedPreconditionError("replaying the recording: registers and memory are read-only");
+  }
+
+  // km's answer to a reverse resume, at once, over the pcs Recorded gave: a step goes back to
+  // the previous one, a continue to the oldest (the history's beginning); with none left or
+  // nothing recorded the thread stays where it is, at the beginning.
+  void ReverseStop(const ThreadAction& a) {
+    FakeThread& t = threads_[a.tid != 0 ? a.tid : kPid];
+    t.stop.reason = StopReason{StopKind::kHistoryBegin, 5};
+    if (recording_.enabled && !history_.empty()) {
+      if (a.mode == ResumeMode::kReverseStep) {
+        t.stop.reason.kind = StopKind::kStep;
+        t.stop.regs.rip = history_.back();
+        history_.pop_back();
+      } else {
+        t.stop.regs.rip = history_.front();
+        history_.clear();
+      }
+      recording_.replay_position = recording_.instructions - history_.size();
+    }
+    PushEvent(t.stop);
+  }
+
   std::map<int, FakeThread> threads_;
   std::deque<Event> events_;
   std::vector<std::string> calls_;
@@ -197,6 +268,10 @@ class FakeTarget : public Target {
   std::string memory_;
   bool refuse_watchpoints_ = false;
   StopWait last_wait_;
+  bool can_record_ = false;
+  RecordingStatus recording_;
+  std::vector<uint64_t> history_;
+  int event_fd_;
 };
 
 }  // namespace agent::testing

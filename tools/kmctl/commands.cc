@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "tools/kmctl/errors.h"
@@ -23,9 +24,26 @@ absl::Status WantArgs(const std::string& usage, const std::vector<std::string>& 
 // since a one-shot Attach would end (resuming everything) the moment kmctl exits.
 bool IsControl(const std::string& c) {
   static const auto* kControl = new std::vector<std::string>{
-      "stop",  "resume", "step", "set-reg", "break",         "hbreak",
-      "watch", "delete", "wait", "detach",  "catch-syscalls"};
+      "stop",   "resume", "step",           "set-reg",      "break",           "hbreak",
+      "watch",  "delete", "wait",           "detach",       "catch-syscalls",
+      "reverse-step",     "reverse-continue"};
   return std::find(kControl->begin(), kControl->end(), c) != kControl->end();
+}
+
+// How each resume command is written, and what it says it did.
+struct ResumeForm {
+  const char* usage;
+  size_t min_args, max_args;
+  const char* doing;
+};
+ResumeForm FormOf(v1::ResumeMode mode) {
+  switch (mode) {
+    case v1::RESUME_MODE_STEP: return {"step TID", 1, 1, "stepping"};
+    case v1::RESUME_MODE_REVERSE_STEP: return {"reverse-step TID", 1, 1, "reverse-stepping"};
+    // Reverse execution goes back in every thread at once: a reverse continue names none.
+    case v1::RESUME_MODE_REVERSE_CONTINUE: return {"reverse-continue", 0, 0, "reverse-continuing"};
+    default: return {"resume [TID]", 0, 1, "resumed"};
+  }
 }
 
 #define KMCTL_ASSIGN(lhs, expr)          \
@@ -50,11 +68,14 @@ Reading (no session needed):
   regs TID [REG...]           general registers of a stopped thread
   maps                        memory regions
   mem read ADDR LEN [--out F] hex dump, or the raw bytes into file F
+  record status               whether km records execution (for reverse), and how much
   ls                          the service's methods
 Controlling (only inside `kmctl ... session`, which reads commands from stdin):
   stop [TID]  resume [TID]  step TID  set-reg TID REG VALUE  mem write ADDR HEXBYTES
   break ADDR  hbreak ADDR  watch ADDR LEN write|read|access  delete KIND ADDR [LEN]
   catch-syscalls all|off|NUMBER...   stop threads at these syscalls' entry and return
+  record on [--max N] | record off   execution recording, keeping the last N instructions
+  reverse-step TID  reverse-continue back through the recording; `wait` shows where
   wait [SECONDS]  detach
 ADDR is 0x hex, or with --elf a symbol (main, main+0x10).
 Exit status: 0 ok, 2 usage, 3 connection, 4 the call failed.
@@ -63,7 +84,10 @@ Exit status: 0 ok, 2 usage, 3 connection, 4 the call failed.
 
 absl::Status TakeOptions(std::vector<std::string>& words, Options& options) {
   static const std::map<std::string, std::string Options::*> kValued = {
-      {"--debug-socket", &Options::socket}, {"--elf", &Options::elf}, {"--out", &Options::out}};
+      {"--debug-socket", &Options::socket},
+      {"--elf", &Options::elf},
+      {"--out", &Options::out},
+      {"--max", &Options::max}};
   std::vector<std::string> rest;
   for (size_t i = 0; i < words.size(); i++) {
     const std::string& w = words[i];
@@ -119,6 +143,7 @@ absl::Status Commands::Run(const std::vector<std::string>& words, const Options&
     }
     return UsageError(absl::StrFormat("unknown mem command '%s': read or write", sub));
   }
+  if (c == "record") return Record(args, o, out);
   if (IsControl(c) && session_ == nullptr) {
     return UsageError(absl::StrFormat(
         "'%s' needs a debug session: run it inside `kmctl --debug-socket PATH session`", c));
@@ -142,8 +167,10 @@ absl::Status Commands::Run(const std::vector<std::string>& words, const Options&
     return absl::OkStatus();
   }
   if (c == "stop") return StopThreads(args, o, out);
-  if (c == "resume") return Resume(args, /*step=*/false, o, out);
-  if (c == "step") return Resume(args, /*step=*/true, o, out);
+  if (c == "resume") return Resume(args, v1::RESUME_MODE_CONTINUE, o, out);
+  if (c == "step") return Resume(args, v1::RESUME_MODE_STEP, o, out);
+  if (c == "reverse-step") return Resume(args, v1::RESUME_MODE_REVERSE_STEP, o, out);
+  if (c == "reverse-continue") return Resume(args, v1::RESUME_MODE_REVERSE_CONTINUE, o, out);
   if (c == "set-reg") return SetReg(args, o, out);
   if (c == "break" || c == "hbreak" || c == "watch" || c == "delete") {
     return Breakpoint(c, args, o, out);
@@ -264,9 +291,10 @@ absl::Status Commands::StopThreads(const std::vector<std::string>& args, const O
   return absl::OkStatus();
 }
 
-absl::Status Commands::Resume(const std::vector<std::string>& args, bool step, const Options& o,
-                              std::ostream& out) {
-  KMCTL_RETURN_IF_ERROR(step ? WantArgs("step TID", args, 1, 1) : WantArgs("resume [TID]", args, 0, 1));
+absl::Status Commands::Resume(const std::vector<std::string>& args, v1::ResumeMode mode,
+                              const Options& o, std::ostream& out) {
+  const ResumeForm form = FormOf(mode);
+  KMCTL_RETURN_IF_ERROR(WantArgs(form.usage, args, form.min_args, form.max_args));
   v1::ResumeRequest req;
   req.set_session(session_->id());
   v1::ThreadAction* action = req.add_actions();
@@ -274,7 +302,7 @@ absl::Status Commands::Resume(const std::vector<std::string>& args, bool step, c
     KMCTL_ASSIGN(tid, Tid(args[0]));
     action->set_tid(tid);
   }
-  action->set_mode(step ? v1::RESUME_MODE_STEP : v1::RESUME_MODE_CONTINUE);
+  action->set_mode(mode);
   v1::ResumeResponse resp;
   grpc::Status s = stub_->Resume(CallContext().get(), req, &resp);
   if (!s.ok()) return RpcError("Resume", s);
@@ -282,8 +310,39 @@ absl::Status Commands::Resume(const std::vector<std::string>& args, bool step, c
     out << ToJson(resp);
   } else {
     const std::string who = args.empty() ? "every stopped thread" : "thread " + args[0];
-    out << (step ? "stepping " : "resumed ") << who << "\n";
+    out << form.doing << " " << who << "\n";
   }
+  return absl::OkStatus();
+}
+
+absl::Status Commands::Record(const std::vector<std::string>& args, const Options& o,
+                              std::ostream& out) {
+  const char* usage = "record on [--max N] | record off | record status";
+  KMCTL_RETURN_IF_ERROR(WantArgs(usage, args, 1, 1));
+  const std::string& sub = args[0];
+  if (sub != "on" && sub != "off" && sub != "status") return UsageError(absl::StrCat("usage: ", usage));
+  v1::RecordingStatus status;
+  if (sub == "status") {
+    grpc::Status s = stub_->GetRecording(CallContext().get(), {}, &status);
+    if (!s.ok()) return RpcError("GetRecording", s);
+  } else {
+    // Like the other control commands: a one-shot session would end before anything ran.
+    if (session_ == nullptr) {
+      return UsageError(absl::StrFormat(
+          "'record %s' needs a debug session: run it inside `kmctl --debug-socket PATH session`", sub));
+    }
+    v1::SetRecordingRequest req;
+    req.set_session(session_->id());
+    req.set_enabled(sub == "on");
+    if (sub == "on" && !o.max.empty()) {
+      KMCTL_ASSIGN(max, ParseNumber("--max", o.max));
+      if (max == 0) return UsageError("--max: keep at least 1 instruction");
+      req.set_max_instructions(max);
+    }
+    grpc::Status s = stub_->SetRecording(CallContext().get(), req, &status);
+    if (!s.ok()) return RpcError("SetRecording", s);
+  }
+  out << (o.json ? ToJson(status) : FormatRecording(status));
   return absl::OkStatus();
 }
 

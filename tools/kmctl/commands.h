@@ -16,12 +16,13 @@ struct Options {
   std::string socket;
   std::string elf;
   std::string out;  // mem read: write the raw bytes here instead of a hex dump
+  std::string max;  // record on: the most instructions km keeps (empty: km's default)
   bool json = false;
   bool keep_going = false;  // session: go on after a failed command
 };
 
-// Takes --json, --elf, --out, --debug-socket and --keep-going (as "--x V" or "--x=V") out of
-// words, wherever they are, leaving the command and its arguments.
+// Takes --json, --elf, --out, --max, --debug-socket and --keep-going (as "--x V" or "--x=V")
+// out of words, wherever they are, leaving the command and its arguments.
 absl::Status TakeOptions(std::vector<std::string>& words, Options& options);
 
 class Commands {
@@ -44,8 +45,9 @@ class Commands {
   absl::Status MemRead(const std::vector<std::string>& args, const Options& o, std::ostream& out);
   absl::Status MemWrite(const std::vector<std::string>& args, const Options& o, std::ostream& out);
   absl::Status StopThreads(const std::vector<std::string>& args, const Options& o, std::ostream& out);
-  absl::Status Resume(const std::vector<std::string>& args, bool step, const Options& o,
+  absl::Status Resume(const std::vector<std::string>& args, v1::ResumeMode mode, const Options& o,
                       std::ostream& out);
+  absl::Status Record(const std::vector<std::string>& args, const Options& o, std::ostream& out);
   absl::Status SetReg(const std::vector<std::string>& args, const Options& o, std::ostream& out);
   absl::Status Breakpoint(const std::string& command, const std::vector<std::string>& args,
                           const Options& o, std::ostream& out);

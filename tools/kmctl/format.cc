@@ -62,6 +62,10 @@ std::string Reason(const v1::StopReason& r) {
     case v1::STOP_KIND_SYSCALL_RETURN:
       absl::StrAppendFormat(&out, " %d", r.syscall());
       break;
+    case v1::STOP_KIND_HISTORY_BEGIN:
+      // Where reverse execution can go back no further: gdb's "no more history".
+      out = "history begin";
+      break;
     default:
       break;
   }
@@ -114,9 +118,9 @@ std::string FormatStatus(const v1::Target& t) {
       {"payload", t.payload_path()},
       {"argv", absl::StrJoin(t.argv(), " ")},
       {"pid", absl::StrCat(t.pid())},
-      {"engine", absl::StrFormat("%s (avx %s, data watchpoints %s, hw breakpoints %d)", e.name(),
-                                 e.avx() ? "yes" : "no", e.data_watchpoints() ? "yes" : "no",
-                                 e.hw_breakpoints())},
+      {"engine", absl::StrFormat("%s (avx %s, data watchpoints %s, hw breakpoints %d, recording %s)",
+                                 e.name(), e.avx() ? "yes" : "no", e.data_watchpoints() ? "yes" : "no",
+                                 e.hw_breakpoints(), e.recording() ? "yes" : "no")},
       {"entry", absl::StrFormat("0x%x", t.entry())},
       {"load bias", absl::StrFormat("0x%x%s", t.load_bias(), t.pie() ? " (pie)" : "")},
       {"threads", absl::StrCat(t.threads_size())},
@@ -147,6 +151,16 @@ std::string FormatMaps(const v1::Target& target) {
 std::string FormatStop(const v1::StopEvent& s) {
   return absl::StrFormat("thread %d stopped: %s at rip 0x%x (rsp 0x%x)\n", s.tid(), Reason(s.reason()),
                          s.rip(), s.rsp());
+}
+
+std::string FormatRecording(const v1::RecordingStatus& r) {
+  if (!r.enabled()) return "recording: off\n";
+  std::string out = absl::StrFormat("recording: on, %d instructions kept (at most %d)\n",
+                                    r.instructions(), r.max_instructions());
+  if (r.replay_position() > 0) {
+    absl::StrAppendFormat(&out, "replaying %d instructions back from the end\n", r.replay_position());
+  }
+  return out;
 }
 
 std::string FormatEvent(const v1::Event& ev) {

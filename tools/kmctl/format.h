@@ -21,6 +21,7 @@ std::string FormatThreads(const v1::ListThreadsResponse& threads);
 std::string FormatMaps(const v1::Target& target);
 std::string FormatEvent(const v1::Event& event);
 std::string FormatStop(const v1::StopEvent& stop);
+std::string FormatRecording(const v1::RecordingStatus& status);
 std::string HexDump(uint64_t addr, const std::string& data);
 
 // The general registers named (all when names is empty); an unknown name is a usage error.

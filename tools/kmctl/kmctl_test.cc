@@ -172,9 +172,10 @@ TEST_P(KmctlTest, LsListsTheServiceMethods) {
   ASSERT_EQ(text.status, 0) << km_test::Describe(text);
   EXPECT_TRUE(absl::StartsWith(text.out, "km.debug.v1.Debug\n")) << text.out;
   EXPECT_TRUE(absl::StrContains(text.out, "Events(EventsRequest) returns (stream Event)"));
+  EXPECT_TRUE(absl::StrContains(text.out, "SetRecording(SetRecordingRequest) returns (RecordingStatus)"));
   auto service = FromJson<google::protobuf::ServiceDescriptorProto>(Kmctl({"ls", "--json"}).out);
   EXPECT_EQ(service.name(), "Debug");
-  EXPECT_EQ(service.method_size(), 14);
+  EXPECT_EQ(service.method_size(), 16);
 }
 
 TEST_P(KmctlTest, SessionBreaksAtMainThenDetachesAndThePayloadFinishes) {
