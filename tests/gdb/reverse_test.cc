@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/child_process.h"
 #include "tests/engines.h"
 #include "tests/gdb/harness.h"
 
@@ -17,6 +18,31 @@ using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 
 std::string At(absl::string_view tag) { return absl::StrCat("gdb_demo.c:", DemoLine(tag)); }
+
+// What gdb prints for the same payload run natively under gdb's own `record full`.
+std::string NativeGdb(const std::vector<std::string>& commands) {
+  std::vector<std::string> argv = {"/usr/bin/gdb", "-batch", "-nx", "-iex", "set pagination off",
+                                   "-iex", "set confirm off", "-iex", "set width 0", "-iex",
+                                   absl::StrCat("directory ", km_test::Runfile("")),
+                                   km_test::Runfile("tests/payloads/bin/gdb_demo")};
+  for (const std::string& c : commands) argv.insert(argv.end(), {"-ex", c});
+  const std::string out = absl::StrFormat("%s/native-gdb", getenv("TEST_TMPDIR"));
+  absl::StatusOr<km_test::Child> gdb = km_test::Child::Start(argv, {}, out + ".out", out + ".err");
+  if (!gdb.ok()) return gdb.status().ToString();
+  gdb->Wait(absl::Seconds(60));
+  return gdb->Out();
+}
+
+// From the line that starts with `from` up to the end of the line that starts with `to`, with
+// stack addresses (which differ between km and Linux) blanked.
+std::string Between(const std::string& out, const std::string& from, const std::string& to) {
+  const size_t begin = out.find("\n" + from);
+  const size_t last = out.find("\n" + to, begin == std::string::npos ? 0 : begin);
+  if (begin == std::string::npos || last == std::string::npos) return "";
+  const size_t end = out.find('\n', last + 1);
+  return std::regex_replace(out.substr(begin + 1, end - begin),
+                            std::regex("argv=0x[0-9a-f]+"), "argv=X");
+}
 
 class ReverseTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -109,6 +135,16 @@ TEST_P(ReverseTest, ReverseStepFinishAndStepiMoveBackThroughCalls) {
   EXPECT_NE(m[1].str(), m[3].str());
   EXPECT_EQ(m[1].str(), m[5].str());
   // The past cannot be edited; the payload then goes on from its present.
+  // Everything from the first print to the last is what gdb shows a native process recorded
+  // by gdb itself.
+  const std::string native = NativeGdb({absl::StrCat("tbreak ", At("main-add")), "run", "record",
+                                        "next", "next", "print counter", "reverse-step",
+                                        "print counter", "reverse-finish", "print counter",
+                                        "print $pc", "reverse-stepi", "print $pc", "stepi",
+                                        "print $pc"});
+  const std::string ours = Between(out, "$1 = ", "$6 = ");
+  EXPECT_FALSE(ours.empty());
+  EXPECT_EQ(ours, Between(native, "$1 = ", "$6 = ")) << "native gdb:\n" << native;
   EXPECT_THAT(out, HasSubstr("Cannot access memory at address"));
   EXPECT_THAT(r.agent_err, HasSubstr("while replaying the recorded past"));
   EXPECT_EQ(r.km_out, "total=10 counter=3 label=origin\n");
