@@ -43,6 +43,7 @@ class Counts:
         self.gdb_steps = 20 if quick else 500
         self.gdb_nexts = 10 if quick else 200
         self.gdb_false = 50 if quick else 10000
+        self.gdb_record = 20 if quick else 2000
 
 
 FIGURES = [
@@ -55,6 +56,7 @@ FIGURES = [
     ("gdb_stepi", "gdb: stepi N", "s", False),
     ("gdb_next", "gdb: next N over a long line", "s", False),
     ("gdb_cond", "gdb: conditional breakpoint false N times", "s", False),
+    ("gdb_record", "gdb: record a loop of N calls, reverse-continue to its start", "s", False),
 ]
 
 
@@ -202,6 +204,10 @@ def attach_idle(tools, name, counts, results):
     results.setdefault("idle_attached", []).append(attached_seconds)
 
 
+DEBUG_TARGET_SOURCE = "debug_target.c"
+# The printf after the loops in debug_target.c's main.
+PRINT_LINE = 61
+
 GDB_ELAPSED = re.compile(r"bench_elapsed=([0-9.]+)")
 
 
@@ -244,6 +250,23 @@ def gdb_figures(tools, name, counts, results):
     check(re.search(r"\$1 = %d\b" % n, text), "the condition stopped wrongly:\n" + text[-2000:])
     results["gdb_cond"].append(seconds)
 
+    # km records itself (monitor record on); the others get gdb's own `record full`, which
+    # single-steps every instruction through the server. Recording starts inside the loop:
+    # single-stepped natively, clock_gettime's vDSO retries forever (its seqlock moves on
+    # between steps).
+    record = "monitor record on" if name == "km" else "record full"
+    seconds, text = run_gdb(tools, name, ["loop", str(counts.gdb_record)],
+                            ["break hot", "continue", "delete", record,
+                             "break %s:%d" % (os.path.basename(DEBUG_TARGET_SOURCE), PRINT_LINE)],
+                            ["continue", "reverse-continue"], ["print counter"])
+    if "doesn't support record function" in text:
+        # qemu's gdbstub gives gdb no OS ABI for which gdb knows how to record.
+        results.setdefault("unsupported", {})["gdb_record"] = "gdb cannot record here"
+        return
+    check("No more reverse-execution history" in text, "reverse-continue did not reach the "
+          "recording's start:\n" + text[-2000:])
+    results["gdb_record"].append(seconds)
+
 
 def machine():
     model = "unknown"
@@ -270,9 +293,11 @@ def machine():
     ]
 
 
-def cell(values, ignored=False):
+def cell(values, ignored=False, unsupported=None):
     if ignored:
         return "no stop in %.0f s" % INTERRUPT_TIMEOUT
+    if unsupported:
+        return unsupported
     if not values:
         return "failed"
     med = statistics.median(values)
@@ -298,16 +323,18 @@ def table(names, results, counts):
     lines.append("|" + " --- |" * len(head))
     for key, title, unit, higher in FIGURES:
         row = [title, unit] + [cell(results[n][key], key == "interrupt" and
-                                    results[n].get("interrupt_ignored", False)) for n in names]
+                                    results[n].get("interrupt_ignored", False),
+                                    results[n].get("unsupported", {}).get(key)) for n in names]
         for n in others:
             a, b = results[n][key], results["gdbserver"][key]
             row.append("%sx" % fmt(statistics.median(a) / statistics.median(b)) if a and b else "–")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.append("Counts: %d repetitions; stepi %d steps; %d breakpoint hits; %d KiB read; "
-                 "%d interrupts per repetition; gdb: stepi %d, next %d, condition false %d times."
+                 "%d interrupts per repetition; gdb: stepi %d, next %d, condition false %d times, "
+                 "record %d calls."
                  % (counts.reps, counts.steps, counts.hits, counts.memory >> 10, counts.interrupts,
-                    counts.gdb_steps, counts.gdb_nexts, counts.gdb_false))
+                    counts.gdb_steps, counts.gdb_nexts, counts.gdb_false, counts.gdb_record))
     details = []
     for n in names:
         r = results[n]
@@ -373,7 +400,8 @@ def main():
         print("FAILED: " + f, file=sys.stderr)
     missing = ["%s %s" % (n, key) for n in names for key, _, _, _ in FIGURES
                if not results[n][key] and not (key == "interrupt" and
-                                               results[n].get("interrupt_ignored"))]
+                                               results[n].get("interrupt_ignored"))
+               and key not in results[n].get("unsupported", {})]
     if missing:
         print("no figure for: " + ", ".join(missing), file=sys.stderr)
         return 1

@@ -58,6 +58,6 @@ int main(int argc, char** argv) {
     fprintf(stderr, "unknown mode %s\n", argv[1]);
     return 2;
   }
-  printf("run_seconds=%.6f counter=%lu\n", now() - start, counter);
+  printf("run_seconds=%.6f counter=%lu\n", now() - start, counter);  // PRINT_LINE in debug_bench.py
   return 0;
 }
