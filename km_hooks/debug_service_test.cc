@@ -692,6 +692,66 @@ class RunningPayloadTest : public DebugServiceTest {
   }
 };
 
+// Recording while five threads run, each at its own pace: a reverse resume waits for them all
+// to be stopped; then every thread goes back and forward together, and the payload ends as
+// without a debugger.
+TEST_P(RunningPayloadTest, ReverseExecutionNeedsEveryThreadStoppedThenMovesThemAll) {
+  AllThreads();
+  v1::Target target;
+  ASSERT_TRUE(stub_->GetTarget(Context().get(), {}, &target).ok());
+  const std::string session = Attach();
+  OpenEvents(session);
+  v1::SetRecordingRequest on;
+  on.set_session(session);
+  on.set_enabled(true);
+  v1::RecordingStatus status;
+  grpc::Status s = stub_->SetRecording(Context().get(), on, &status);
+  if (!target.engine().recording()) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+    Finish(session, /*resume=*/false);
+    return;
+  }
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  grpc::Status refused = Resume(session, 0, v1::RESUME_MODE_REVERSE_CONTINUE);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "running")) << refused.error_message();
+
+  // Enough recorded that twenty of a worker's instructions are in it, however slowly it runs.
+  v1::RecordingStatus now;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {
+    absl::SleepFor(absl::Milliseconds(50));
+    ASSERT_TRUE(stub_->GetRecording(Context().get(), {}, &now).ok());
+  } while (now.instructions() < 50000 && absl::Now() < deadline);
+  v1::StopRequest stop;
+  stop.set_session(session);
+  v1::StopResponse stopped;
+  ASSERT_TRUE(stub_->Stop(Context().get(), stop, &stopped).ok());
+  const std::vector<uint64_t> present = Counters();
+  int worker = 0;
+  for (const auto& ev : stopped.stopped()) {
+    if (ev.tid() != km_pid_) worker = ev.tid();
+  }
+  ASSERT_NE(worker, 0);
+  for (int i = 0; i < 20; i++) {
+    grpc::Status back = Resume(session, worker, v1::RESUME_MODE_REVERSE_STEP);
+    ASSERT_TRUE(back.ok()) << back.error_message();
+    ASSERT_EQ(NextStop().reason().kind(), v1::STOP_KIND_STEP);
+  }
+  const std::vector<uint64_t> past = Counters();
+  EXPECT_LT(past[0] + past[1] + past[2] + past[3], present[0] + present[1] + present[2] + present[3])
+      << "twenty instructions of a counting worker include an increment";
+  ASSERT_TRUE(stub_->GetRecording(Context().get(), {}, &now).ok());
+  EXPECT_GE(now.replay_position(), 20u);
+
+  // Forwards to the present and on, live: the payload ends as it would have.
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_TRUE(stub_->GetRecording(Context().get(), {}, &now).ok());
+  EXPECT_EQ(now.replay_position(), 0u);
+  Finish(session, /*resume=*/false);
+}
+
 TEST_P(RunningPayloadTest, StopFreezesEveryThreadAndResumeLetsThemRun) {
   // The workers start some time after the socket appears (much later under a sanitizer).
   v1::ListThreadsResponse started;
