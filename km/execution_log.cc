@@ -69,15 +69,19 @@ void ExecutionLog::CloseLocked(VcpuTrack& t, const CpuWords& now) {
   t.before = now;
 }
 
-void ExecutionLog::BeforeInstruction(int vcpu, const Regs& regs, const FpuRegs& fpu) {
-  const CpuWords now = CpuWords::From(regs, fpu);
-  absl::MutexLock lock(&mu_);
-  VcpuTrack& t = vcpus_[vcpu];
+void ExecutionLog::CatchUpLocked(int vcpu, VcpuTrack& t, const CpuWords& now) {
   if (!t.open && t.before && std::memcmp(t.before->w, now.w, sizeof now.w) != 0) {
     // Changed since it was synced (a debugger's write, a syscall that finished after).
     t.open = Append(vcpu, /*instruction=*/false);
   }
   CloseLocked(t, now);
+}
+
+void ExecutionLog::BeforeInstruction(int vcpu, const Regs& regs, const FpuRegs& fpu) {
+  const CpuWords now = CpuWords::From(regs, fpu);
+  absl::MutexLock lock(&mu_);
+  VcpuTrack& t = vcpus_[vcpu];
+  CatchUpLocked(vcpu, t, now);
   t.open = Append(vcpu, /*instruction=*/true);
 }
 
@@ -114,11 +118,7 @@ void ExecutionLog::Clear() {
 void ExecutionLog::Sync(int vcpu, const Regs& regs, const FpuRegs& fpu) {
   const CpuWords now = CpuWords::From(regs, fpu);
   absl::MutexLock lock(&mu_);
-  VcpuTrack& t = vcpus_[vcpu];
-  if (!t.open && t.before && std::memcmp(t.before->w, now.w, sizeof now.w) != 0) {
-    t.open = Append(vcpu, /*instruction=*/false);
-  }
-  CloseLocked(t, now);
+  CatchUpLocked(vcpu, vcpus_[vcpu], now);
 }
 
 absl::Status ExecutionLog::Swap(Entry& e, bool undo, ReplayMachine& machine) {

@@ -109,6 +109,10 @@ class ExecutionLog final : public ExecutionRecorder, public GuestWriteObserver {
   uint64_t Append(int vcpu, bool instruction) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends t's open entry with the state now; then t.before is now.
   void CloseLocked(VcpuTrack& t, const CpuWords& now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // As CloseLocked, first logging what changed in t since it was synced, if it had no entry
+  // open.
+  void CatchUpLocked(int vcpu, VcpuTrack& t, const CpuWords& now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::optional<Applied>> Walk(bool undo, ReplayMachine& machine);
   static absl::Status Swap(Entry& e, bool undo, ReplayMachine& machine);
 

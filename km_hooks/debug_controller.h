@@ -118,7 +118,6 @@ class DebugController : public km::DebugObserver {
 
   // Replay (debug_controller_replay.cc), all under control_mu_.
   class ThreadsMachine;
-  bool RecordingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_) { return recording_; }
   // Undone instructions: the threads show the recorded past.
   bool ReplayingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
   absl::Status RefuseWhileReplaying(std::string_view what);
