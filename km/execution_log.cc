@@ -1,5 +1,6 @@
 #include "km/execution_log.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
@@ -134,15 +135,16 @@ absl::Status ExecutionLog::Swap(Entry& e, bool undo, ReplayMachine& machine) {
     s.bytes = std::move(present);
   }
   if (e.words.empty()) return absl::OkStatus();
+  const bool fpu_changed =
+      std::any_of(e.words.begin(), e.words.end(),
+                  [](const auto& word) { return word.first >= CpuWords::kGprWords; });
   Regs regs;
-  FpuRegs fpu;
-  if (absl::Status st = machine.GetCpu(e.vcpu, &regs, &fpu); !st.ok()) return st;
-  CpuWords c = CpuWords::From(regs, fpu);
-  bool fpu_changed = false;
-  for (auto& [index, value] : e.words) {
-    std::swap(c.w[index], value);
-    fpu_changed |= index >= CpuWords::kGprWords;
+  FpuRegs fpu{};
+  if (absl::Status st = machine.GetCpu(e.vcpu, &regs, fpu_changed ? &fpu : nullptr); !st.ok()) {
+    return st;
   }
+  CpuWords c = CpuWords::From(regs, fpu);
+  for (auto& [index, value] : e.words) std::swap(c.w[index], value);
   c.To(&regs, &fpu);
   return machine.SetCpu(e.vcpu, regs, fpu_changed ? &fpu : nullptr);
 }

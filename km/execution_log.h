@@ -43,6 +43,7 @@ struct CpuWords {
 class ReplayMachine {
  public:
   virtual ~ReplayMachine() = default;
+  // fpu nullptr: the FPU state is not wanted (reading it costs as much as the rest).
   virtual absl::Status GetCpu(int vcpu, Regs* regs, FpuRegs* fpu) = 0;
   // fpu nullptr: the FPU state is unchanged.
   virtual absl::Status SetCpu(int vcpu, const Regs& regs, const FpuRegs* fpu) = 0;

@@ -16,7 +16,7 @@ class FakeMachine : public ReplayMachine {
  public:
   absl::Status GetCpu(int vcpu, Regs* regs, FpuRegs* fpu) override {
     *regs = cpus[vcpu].regs;
-    *fpu = cpus[vcpu].fpu;
+    if (fpu != nullptr) *fpu = cpus[vcpu].fpu;
     return absl::OkStatus();
   }
   absl::Status SetCpu(int vcpu, const Regs& regs, const FpuRegs* fpu) override {

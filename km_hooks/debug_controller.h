@@ -129,6 +129,7 @@ class DebugController : public km::DebugObserver {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
   // Redoes everything undone and gives the threads back their stops of the present.
   absl::Status ReplayToPresentLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
+  void RestorePresentStops() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
   absl::Status StopRecordingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
   v1::RecordingStatus GetRecordingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
   // A stop found while replaying: the thread is parked already. Unless remember, the thread

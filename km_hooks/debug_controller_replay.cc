@@ -40,7 +40,7 @@ class DebugController::ThreadsMachine final : public km::ReplayMachine {
   absl::Status GetCpu(int vcpu, km::Regs* regs, km::FpuRegs* fpu) override {
     auto thread = Thread(vcpu);
     if (thread == nullptr) return NoThread(vcpu);
-    if (absl::Status s = thread->GetRegs(regs); !s.ok()) return s;
+    if (absl::Status s = thread->GetRegs(regs); !s.ok() || fpu == nullptr) return s;
     return thread->WithVcpu([&](km::Vcpu& v) { return v.GetFpu(fpu); });
   }
   absl::Status SetCpu(int vcpu, const km::Regs& regs, const km::FpuRegs* fpu) override {
@@ -205,17 +205,14 @@ absl::Status DebugController::ReverseResume(const v1::ThreadAction& action) {
     ReportReplayStop(*named, ReplayReason(v1::STOP_KIND_HISTORY_BEGIN), /*remember=*/false);
     return absl::OkStatus();
   }
+  ThreadsMachine machine(process_, sw_breakpoints_);
   if (log_->undone() == 0) {
     // The present: each thread's last instruction ends with its state now.
     for (const auto& thread : threads) {
       if (thread->state() == km::ThreadState::kExited) continue;
       km::Regs regs;
       km::FpuRegs fpu{};
-      if (absl::Status s = thread->GetRegs(&regs); !s.ok()) return s;
-      if (absl::Status s = thread->WithVcpu([&](km::Vcpu& v) { return v.GetFpu(&fpu); });
-          !s.ok()) {
-        return s;
-      }
+      if (absl::Status s = machine.GetCpu(thread->vcpu_id(), &regs, &fpu); !s.ok()) return s;
       log_->Sync(thread->vcpu_id(), regs, fpu);
     }
     absl::MutexLock lock(&mu_);
@@ -223,7 +220,6 @@ absl::Status DebugController::ReverseResume(const v1::ThreadAction& action) {
     // A signal held at the present is not the past's: nothing may deliver it there.
     for (auto& [tid, td] : threads_) td.signal.reset();
   }
-  ThreadsMachine machine(process_, sw_breakpoints_);
   const bool step = action.mode() == v1::RESUME_MODE_REVERSE_STEP;
   for (;;) {
     absl::StatusOr<std::optional<km::ExecutionLog::Applied>> undone = log_->Undo(machine);
@@ -296,10 +292,14 @@ absl::StatusOr<bool> DebugController::ReplayForward(const std::vector<v1::Thread
       return true;
     }
   }
-  // The present: the threads stand where they stopped live, with those stops.
+  RestorePresentStops();
+  return false;
+}
+
+void DebugController::RestorePresentStops() {
+  // The threads stand where they stopped live: they get those stops back.
   absl::MutexLock lock(&mu_);
   if (present_) threads_ = *std::exchange(present_, std::nullopt);
-  return false;
 }
 
 absl::Status DebugController::ReplayToPresentLocked() {
@@ -310,8 +310,7 @@ absl::Status DebugController::ReplayToPresentLocked() {
     if (!redone.ok()) return redone.status();
     if (!redone->has_value()) break;
   }
-  absl::MutexLock lock(&mu_);
-  if (present_) threads_ = *std::exchange(present_, std::nullopt);
+  RestorePresentStops();
   return absl::OkStatus();
 }
 
