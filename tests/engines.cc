@@ -99,6 +99,21 @@ EngineInfo FindEngine(absl::string_view name) {
                     .skip_reason = absl::StrCat(name, ": skipped: km has no such engine")};
 }
 
+namespace {
+
+// Every host thread's backtrace in pid, from gdb attached for the moment.
+std::string HostThreadsOf(pid_t pid) {
+  RunOptions options{
+      .env = {"PATH=/usr/bin:/bin"}, .timeout = absl::Seconds(60), .dump_on_timeout = false};
+  absl::StatusOr<RunResult> gdb = Run({"/usr/bin/gdb", "-nx", "-batch", "-p", absl::StrCat(pid),
+                                       "-ex", "info threads", "-ex", "thread apply all bt"},
+                                      options);
+  if (!gdb.ok()) return absl::StrCat("gdb could not be run: ", gdb.status().message());
+  return absl::StrCat(gdb->out, gdb->err);
+}
+
+}  // namespace
+
 absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv, const RunOptions& options) {
   if (argv.empty()) return absl::InvalidArgumentError("Run: empty argv");
   Pipe out, err;
@@ -131,6 +146,7 @@ absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv, const RunOpt
     absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
       result.timed_out = true;
+      if (options.dump_on_timeout) result.hang_dump = HostThreadsOf(pid);
       kill(pid, SIGKILL);
       break;
     }
@@ -158,6 +174,7 @@ absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv, const RunOpt
     }
     if (!result.timed_out && absl::Now() >= deadline) {
       result.timed_out = true;
+      if (options.dump_on_timeout) result.hang_dump = HostThreadsOf(pid);
       kill(pid, SIGKILL);
     }
     absl::SleepFor(absl::Milliseconds(2));
@@ -167,8 +184,13 @@ absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv, const RunOpt
 }
 
 std::string Describe(const RunResult& result) {
-  return absl::StrFormat("status %d%s\n--- stdout ---\n%s--- stderr ---\n%s", result.status,
-                         result.timed_out ? " (TIMED OUT, killed)" : "", result.out, result.err);
+  std::string text =
+      absl::StrFormat("status %d%s\n--- stdout ---\n%s--- stderr ---\n%s", result.status,
+                      result.timed_out ? " (TIMED OUT, killed)" : "", result.out, result.err);
+  if (result.timed_out) {
+    absl::StrAppend(&text, "--- host threads at the deadline ---\n", result.hang_dump);
+  }
+  return text;
 }
 
 std::string Runfile(absl::string_view path) {

@@ -27,6 +27,9 @@ struct RunOptions {
   // reproducible and a native run and a km run can be given the same one.
   std::vector<std::string> env;
   absl::Duration timeout = absl::Seconds(60);
+  // At the deadline, before the kill: gdb attaches to the child and records every host thread's
+  // backtrace in RunResult::hang_dump (a hang seen once in CI is otherwise lost).
+  bool dump_on_timeout = true;
 };
 
 struct RunResult {
@@ -35,6 +38,7 @@ struct RunResult {
   // The exit code, or 128 + signal number if it was killed by a signal (as a shell reports it).
   int status = -1;
   bool timed_out = false;  // killed with SIGKILL at the deadline; status is then 128 + 9
+  std::string hang_dump;   // when timed out: the child's host threads, as gdb saw them
 };
 
 // Runs argv (argv[0] is a path; no PATH search) with stdin from /dev/null, collecting stdout and
