@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "km/execution_log.h"
 #include "km/runtime/fault.h"
+#include "km/runtime/interruptible_syscall.h"
 #include "km/runtime/process.h"
 #include "km/runtime/signal_frame.h"
 #include "km/syscalls/dispatch.h"
@@ -21,6 +22,8 @@ namespace km {
 namespace {
 
 bool IsDebugVector(int vector) { return vector == 1 || vector == 3; }
+
+constexpr uint64_t kSyscallInsnLength = 2;  // 0f 05
 
 }  // namespace
 
@@ -143,9 +146,20 @@ bool GuestThread::WaitUntilRunnable() {
 }
 
 void GuestThread::SendSignal(const SignalInfo& info) {
+  const bool blocked = (signals_.blocked.load() & SignalBit(info.signo)) != 0;
+  if (!blocked && process_.debug_observer() == nullptr &&
+      SignalDispositions::EffectOf(info.signo, process_.signals().Get(info.signo)) ==
+          SignalEffect::kIgnore) {
+    return;
+  }
   absl::MutexLock lock(&mu_);
   pending_[info.signo] = info;
-  if (state_ == ThreadState::kRunning) vcpu_->RequestStop();
+  if (state_ == ThreadState::kRunning) {
+    vcpu_->RequestStop();
+  } else if (state_ == ThreadState::kInSyscall && !blocked) {
+    syscall_interrupt_.store(1);
+    InterruptHostThread(tid());
+  }
 }
 
 void GuestThread::InjectSignal(const SignalInfo& info) {
@@ -205,7 +219,7 @@ bool GuestThread::DeliverSignal(const SignalInfo& info, bool injected) {
     absl::MutexLock lock(&mu_);
     SignalContext from{regs_, {}, signals_.blocked, signals_.altstack};
     const uint64_t saved_mask =
-        mask_after_signal_ ? *std::exchange(mask_after_signal_, std::nullopt) : signals_.blocked;
+        mask_after_signal_ ? *std::exchange(mask_after_signal_, std::nullopt) : signals_.blocked.load();
     absl::Status fpu = vcpu_->GetFpu(&from.fpu);
     handler = fpu.ok() ? PushSignalFrame(process_.memory(), from, info, action,
                                          process_.engine().caps().avx, saved_mask)
@@ -250,6 +264,38 @@ GuestThread::SignalWait GuestThread::WaitForSignal(uint64_t take, absl::Time dea
 uint64_t GuestThread::PendingSignals() {
   absl::MutexLock lock(&mu_);
   return PendingMaskLocked();
+}
+
+bool GuestThread::HasDeliverableLocked() const {
+  return injected_.has_value() || (PendingMaskLocked() & ~signals_.blocked.load()) != 0;
+}
+
+const std::atomic<int>* GuestThread::ArmSyscallInterrupt() {
+  absl::MutexLock lock(&mu_);
+  syscall_interrupt_.store(killed_ || HasDeliverableLocked() ? 1 : 0);
+  return &syscall_interrupt_;
+}
+
+bool GuestThread::SignalInterruptsSyscall() {
+  absl::MutexLock lock(&mu_);
+  return killed_ || HasDeliverableLocked();
+}
+
+bool GuestThread::NextSignalRestartsSyscall() {
+  int signo;
+  {
+    absl::MutexLock lock(&mu_);
+    if (injected_) {
+      signo = injected_->signo;
+    } else {
+      const uint64_t ready = PendingMaskLocked() & ~signals_.blocked.load();
+      if (ready == 0) return true;
+      signo = std::countr_zero(ready) + 1;
+    }
+  }
+  const KernelSigaction action = process_.signals().Get(signo);
+  return SignalDispositions::EffectOf(signo, action) != SignalEffect::kRunHandler ||
+         (action.flags & SA_RESTART) != 0;
 }
 
 absl::StatusOr<uint64_t> GuestThread::ReturnFromSignalHandler() {
@@ -369,9 +415,17 @@ bool GuestThread::HandleSyscall() {
   SyscallContext ctx(process_, *this, at_syscall);
   const int64_t result = DispatchSyscall(ctx);
   if (ctx.end_thread) return false;
+  // Linux's -ERESTARTSYS: the syscall instruction runs again after the handler (or at once).
+  const bool restart = ctx.interrupted && result == -EINTR && ctx.restartable &&
+                       NextSignalRestartsSyscall();
   {
     absl::MutexLock lock(&mu_);
-    regs_.rax = static_cast<uint64_t>(result);
+    if (restart) {
+      regs_.rip -= kSyscallInsnLength;
+      regs_.rax = number;
+    } else {
+      regs_.rax = static_cast<uint64_t>(result);
+    }
     regs_dirty_ = true;
     state_ = ThreadState::kHandling;
   }

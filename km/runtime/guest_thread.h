@@ -72,8 +72,9 @@ class GuestThread {
   void Kill();
   // kill, tkill: makes info.signo pending for this thread. It is delivered (its handler run, or
   // its default action taken) when the thread is about to run guest code and does not block
-  // it; a thread running guest code is interrupted for it. A thread waiting in a syscall takes
-  // it when the syscall returns: km does not cut waits short with EINTR.
+  // it; a thread running guest code is interrupted for it, and so is one blocked in a syscall
+  // (EINTR, or a restart under SA_RESTART, as on Linux). Without a debugger, a signal that
+  // would be ignored and is not blocked is dropped at once, as Linux drops it.
   void SendSignal(const SignalInfo& info);
   // A signal a debugger resumes the thread with (or a fault's, for its handler): delivered
   // before the thread runs again, whatever its mask, and not reported to the debugger again.
@@ -97,6 +98,15 @@ class GuestThread {
   void RestoreMaskAfterSignal(uint64_t mask) { mask_after_signal_ = mask; }
   // rt_sigpending: the signals pending for this thread.
   uint64_t PendingSignals();
+  // Around a host syscall that may block (interruptible_syscall.h): the word to pass it, armed
+  // if a signal is already waiting to be taken.
+  const std::atomic<int>* ArmSyscallInterrupt();
+  // After it came back with EINTR: whether a signal the thread takes next (or the payload's
+  // end) is why, rather than a signal that turned out to be blocked.
+  bool SignalInterruptsSyscall();
+  // Whether the signal taken next lets an interrupted syscall start over: no handler runs for
+  // it, or its handler has SA_RESTART.
+  bool NextSignalRestartsSyscall();
   // rt_sigreturn: restores the context saved by the signal frame at rsp; returns the restored
   // rax (the syscall's result). An error means the frame was unreadable.
   absl::StatusOr<uint64_t> ReturnFromSignalHandler();
@@ -120,6 +130,8 @@ class GuestThread {
   // The injected signal, else the lowest pending one the thread does not block.
   std::optional<SignalInfo> TakeDeliverableLocked(bool* injected)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a signal is waiting that the thread takes when it next runs.
+  bool HasDeliverableLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The pending signals as a sigset; the lowest-numbered pending one in `among`, dequeued.
   uint64_t PendingMaskLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<SignalInfo> TakeLowestLocked(uint64_t among) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -134,6 +146,8 @@ class GuestThread {
   ThreadSignalState signals_;
   std::optional<uint64_t> mask_after_signal_;  // set by sigsuspend; own host thread only
   uint64_t clear_child_tid_ = 0;
+  // Set (with a host signal to this thread) when a signal arrives while it is in a syscall.
+  std::atomic<int> syscall_interrupt_{0};
   int exit_status_ = 0;
 
   absl::Mutex mu_;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "km/layout.h"
+#include "km/runtime/interruptible_syscall.h"
 
 namespace km {
 namespace {
@@ -84,7 +85,9 @@ Process::Process(std::unique_ptr<GuestMemory> mem, std::unique_ptr<Engine> engin
       engine_(std::move(engine)),
       image_(std::move(image)),
       auxv_(std::move(auxv)),
-      brk_(*mem_, image_.brk_start) {}
+      brk_(*mem_, image_.brk_start) {
+  InstallSyscallInterruptHandler();
+}
 
 Process::~Process() {
   absl::MutexLock lock(&mu_);

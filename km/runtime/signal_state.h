@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <csignal>
 #include <cstdint>
 
@@ -57,10 +58,10 @@ inline bool OnAltStack(const KernelStack& stack, uint64_t sp) {
   return (stack.flags & SS_DISABLE) == 0 && sp > stack.sp && sp - stack.sp <= stack.size;
 }
 
-// Per-thread: blocked signals and the alternate signal stack. Touched only by the thread's own
-// syscalls.
+// Per-thread: blocked signals and the alternate signal stack. Changed only by the thread's own
+// syscalls; the mask is read by senders choosing whether (and which thread) to interrupt.
 struct ThreadSignalState {
-  uint64_t blocked = 0;
+  std::atomic<uint64_t> blocked{0};
   KernelStack altstack;
 };
 

@@ -19,6 +19,11 @@ struct SyscallContext {
   const Regs& regs;  // at the syscall instruction's exit; rax is the number
   // Set by exit paths: the thread's loop ends instead of returning to the guest.
   bool end_thread = false;
+  // Set by BlockingHostCall when a signal for the thread cut the call short (-EINTR).
+  bool interrupted = false;
+  // Whether a call cut short starts over once a handler with SA_RESTART has run (read, write,
+  // a futex wait without a timeout), rather than returning EINTR (sleeps, timed waits).
+  bool restartable = true;
 
   uint64_t nr() const { return regs.rax; }
   // The x86-64 syscall argument registers: rdi, rsi, rdx, r10, r8, r9.

@@ -15,6 +15,12 @@ namespace km {
 // A host call's result as a syscall return: the value, or -errno.
 inline int64_t HostResult(int64_t r) { return r < 0 ? -errno : r; }
 
+// A host syscall that may block as long as the guest likes (a read on a pipe, a futex wait). A
+// signal for the thread cuts it short: -EINTR, with ctx.interrupted set. A host interrupt that
+// turns out to concern no signal the thread takes (it was blocked meanwhile) makes it go again.
+int64_t BlockingHostCall(SyscallContext& ctx, int64_t nr, uint64_t a1 = 0, uint64_t a2 = 0,
+                         uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
+
 // The guest's fd arguments are C ints (the kernel reads the low 32 bits).
 inline int FdArg(uint64_t arg) { return static_cast<int>(arg); }
 

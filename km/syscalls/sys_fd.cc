@@ -1,6 +1,7 @@
 // Syscalls on descriptors. Guest fds are host fds: each call checks the fd is the guest's
 // (FdTable) and hands guest buffers to the host kernel as host iovecs into guest memory.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "km/runtime/guest_thread.h"
 #include "km/syscalls/guest_io.h"
 #include "km/syscalls/handlers.h"
 #include "km/syscalls/sys_common.h"
@@ -18,15 +20,26 @@
 namespace km {
 namespace {
 
-int64_t TransferIovecs(int fd, const std::vector<iovec>& iov, int64_t offset, bool to_guest) {
-  const int n = static_cast<int>(iov.size());
-  ssize_t r;
+// A pipe or terminal may block; a write to a pipe nobody reads raises SIGPIPE in the writer, as
+// on Linux (km itself ignores SIGPIPE and gets EPIPE).
+int64_t TransferIovecs(SyscallContext& ctx, int fd, const std::vector<iovec>& iov, int64_t offset,
+                       bool to_guest) {
+  const auto host_fd = static_cast<uint64_t>(fd);
+  const auto vec = reinterpret_cast<uint64_t>(iov.data());
+  const uint64_t n = iov.size();
+  int64_t r;
   if (offset < 0) {
-    r = to_guest ? ::readv(fd, iov.data(), n) : ::writev(fd, iov.data(), n);
+    r = BlockingHostCall(ctx, to_guest ? SYS_readv : SYS_writev, host_fd, vec, n);
   } else {
-    r = to_guest ? ::preadv(fd, iov.data(), n, offset) : ::pwritev(fd, iov.data(), n, offset);
+    // preadv's offset comes in two halves; on x86-64 the low one holds all 64 bits.
+    r = BlockingHostCall(ctx, to_guest ? SYS_preadv : SYS_pwritev, host_fd, vec, n,
+                         static_cast<uint64_t>(offset), 0);
   }
-  return HostResult(r);
+  if (r == -EPIPE && !to_guest) {
+    ctx.thread.SendSignal({.signo = SIGPIPE, .code = SI_USER, .sender_pid = ::getpid(),
+                           .sender_uid = ::getuid()});
+  }
+  return r;
 }
 
 // Transfers between fd and the guest buffer [buf, buf + count) at offset (-1: the file
@@ -38,7 +51,7 @@ int64_t Transfer(SyscallContext& ctx, int fd, uint64_t buf, uint64_t count, int6
     int e = GuestBufferIovecs(ctx.mem(), buf, count, to_guest ? Access::kWrite : Access::kRead,
                               &iov, IOV_MAX);
     if (e != 0) return e;
-    return TransferIovecs(fd, iov, offset, to_guest);
+    return TransferIovecs(ctx, fd, iov, offset, to_guest);
   });
 }
 
@@ -72,7 +85,7 @@ int64_t VectorTransfer(SyscallContext& ctx, bool to_guest) {
     int e = GuestIovecArray(ctx.mem(), ctx.arg(1), ctx.arg(2),
                             to_guest ? Access::kWrite : Access::kRead, &iov);
     if (e != 0) return e;
-    return TransferIovecs(FdArg(ctx.arg(0)), iov, -1, to_guest);
+    return TransferIovecs(ctx, FdArg(ctx.arg(0)), iov, -1, to_guest);
   });
 }
 

@@ -23,6 +23,42 @@ int FutexWord(const GuestMemory& mem, uint64_t gva, Access need, uint32_t** out)
   return 0;
 }
 
+// FUTEX_WAIT(_BITSET), cut short by a signal for the thread. FUTEX_WAIT's timeout is relative:
+// it becomes a deadline first, so a wait that goes again after a host interrupt that concerned
+// no signal still ends when it should.
+int64_t Wait(SyscallContext& ctx, uint32_t* uaddr, int op, uint32_t val, uint64_t timeout_gva,
+             uint32_t bitset) {
+  struct timespec deadline;
+  struct timespec* deadline_ptr = nullptr;
+  if (timeout_gva != 0) {
+    if (int e = CopyIn(ctx.mem(), timeout_gva, &deadline); e != 0) return e;
+    deadline_ptr = &deadline;
+    if ((op & FUTEX_CMD_MASK) == FUTEX_WAIT) {
+      if (deadline.tv_sec < 0 || deadline.tv_nsec < 0 || deadline.tv_nsec >= 1000000000) {
+        return -EINVAL;
+      }
+      const clockid_t clock =
+          (op & FUTEX_CLOCK_REALTIME) != 0 ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+      struct timespec now;
+      ::clock_gettime(clock, &now);
+      deadline.tv_sec += now.tv_sec;
+      deadline.tv_nsec += now.tv_nsec;
+      if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+      }
+      op = (op & ~FUTEX_CMD_MASK) | FUTEX_WAIT_BITSET;
+      bitset = FUTEX_BITSET_MATCH_ANY;
+    }
+  }
+  // As on Linux: a wait without a timeout starts over after an SA_RESTART handler; a timed one
+  // returns EINTR.
+  ctx.restartable = deadline_ptr == nullptr;
+  return BlockingHostCall(ctx, SYS_futex, reinterpret_cast<uint64_t>(uaddr),
+                          static_cast<uint64_t>(op), val, reinterpret_cast<uint64_t>(deadline_ptr),
+                          0, bitset);
+}
+
 }  // namespace
 
 int64_t SysFutex(SyscallContext& ctx) {
@@ -56,6 +92,7 @@ int64_t SysFutex(SyscallContext& ctx) {
   switch (cmd) {
     case FUTEX_WAIT:
     case FUTEX_WAIT_BITSET:
+      return Wait(ctx, uaddr, op, val, arg4, val3);
     case FUTEX_LOCK_PI:
     case FUTEX_LOCK_PI2:
     case FUTEX_TRYLOCK_PI: {

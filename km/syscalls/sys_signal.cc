@@ -76,7 +76,7 @@ int64_t SysRtSigprocmask(SyscallContext& ctx) {
     if (int e = CopyIn(ctx.mem(), ctx.arg(1), &set); e != 0) return e;
   }
   if (ctx.arg(2) != 0) {
-    if (int e = CopyOut(ctx.mem(), ctx.arg(2), state.blocked); e != 0) return e;
+    if (int e = CopyOut(ctx.mem(), ctx.arg(2), state.blocked.load()); e != 0) return e;
   }
   if (ctx.arg(1) != 0) {
     switch (how) {

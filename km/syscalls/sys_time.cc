@@ -1,6 +1,10 @@
-// Clocks and sleeps, served by the host's. Sleeps block this guest thread's host thread only.
+// Clocks and sleeps, served by the host's. Sleeps block this guest thread's host thread only,
+// until their time is up or a signal for the thread cuts them short.
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
+
+#include <algorithm>
 
 #include "km/syscalls/guest_io.h"
 #include "km/syscalls/handlers.h"
@@ -11,17 +15,39 @@ namespace {
 
 clockid_t ClockArg(uint64_t arg) { return static_cast<clockid_t>(arg); }
 
-// nanosleep-like: copies the request in, sleeps, copies the remainder out when interrupted.
-template <typename Sleep>
-int64_t GuestSleep(SyscallContext& ctx, uint64_t req_gva, uint64_t rem_gva, Sleep sleep) {
+constexpr int64_t kNanosPerSecond = 1000000000;
+
+int64_t Nanos(const timespec& t) { return t.tv_sec * kNanosPerSecond + t.tv_nsec; }
+
+// nanosleep and clock_nanosleep: sleeps on `clock` until the request (relative unless
+// TIMER_ABSTIME) is over or a signal for the thread cuts it short, then writes what was left
+// of a relative request to rem_gva (if not 0). A relative sleep becomes a deadline first, so a
+// sleep that goes again after a host interrupt that concerned no signal still ends on time.
+int64_t GuestSleep(SyscallContext& ctx, clockid_t clock, int flags, uint64_t req_gva,
+                   uint64_t rem_gva) {
   struct timespec req;
   if (int e = CopyIn(ctx.mem(), req_gva, &req); e != 0) return e;
-  struct timespec rem = {};
-  const int r = sleep(&req, &rem);  // 0 or an errno value
-  if (r == EINTR && rem_gva != 0) {
+  if (req.tv_sec < 0 || req.tv_nsec < 0 || req.tv_nsec >= kNanosPerSecond) return -EINVAL;
+  struct timespec deadline = req;
+  const bool relative = (flags & TIMER_ABSTIME) == 0;
+  if (relative) {
+    struct timespec now;
+    if (::clock_gettime(clock, &now) != 0) return -errno;
+    const int64_t at = Nanos(now) + Nanos(req);
+    deadline = {at / kNanosPerSecond, at % kNanosPerSecond};
+  }
+  // Linux never restarts a sleep after a handler, SA_RESTART or not.
+  ctx.restartable = false;
+  const int64_t r = BlockingHostCall(ctx, SYS_clock_nanosleep, static_cast<uint64_t>(clock),
+                                     TIMER_ABSTIME, reinterpret_cast<uint64_t>(&deadline), 0);
+  if (r == -EINTR && relative && rem_gva != 0) {
+    struct timespec now;
+    ::clock_gettime(clock, &now);
+    const int64_t left = std::max<int64_t>(0, Nanos(deadline) - Nanos(now));
+    const struct timespec rem = {left / kNanosPerSecond, left % kNanosPerSecond};
     if (int e = CopyOut(ctx.mem(), rem_gva, rem); e != 0) return e;
   }
-  return -r;
+  return r;
 }
 
 }  // namespace
@@ -61,19 +87,13 @@ int64_t SysTime(SyscallContext& ctx) {
 }
 
 int64_t SysNanosleep(SyscallContext& ctx) {
-  return GuestSleep(ctx, ctx.arg(0), ctx.arg(1), [](timespec* req, timespec* rem) {
-    return ::nanosleep(req, rem) == 0 ? 0 : errno;
-  });
+  // Linux measures nanosleep on CLOCK_MONOTONIC.
+  return GuestSleep(ctx, CLOCK_MONOTONIC, 0, ctx.arg(0), ctx.arg(1));
 }
 
 int64_t SysClockNanosleep(SyscallContext& ctx) {
-  const clockid_t clock = ClockArg(ctx.arg(0));
-  const int flags = static_cast<int>(ctx.arg(1));
-  // An absolute sleep has no remainder to report.
-  const uint64_t rem = (flags & TIMER_ABSTIME) != 0 ? 0 : ctx.arg(3);
-  return GuestSleep(ctx, ctx.arg(2), rem, [&](timespec* req, timespec* left) {
-    return ::clock_nanosleep(clock, flags, req, left);
-  });
+  return GuestSleep(ctx, ClockArg(ctx.arg(0)), static_cast<int>(ctx.arg(1)), ctx.arg(2),
+                    ctx.arg(3));
 }
 
 }  // namespace km
