@@ -15,6 +15,7 @@
 #include "km/layout.h"
 #include "km/runtime/command_line.h"
 #include "km/runtime/flag_types.h"
+#include "km/runtime/host_signals.h"
 #include "km/runtime/process.h"
 #include "km_hooks/debug_server.h"
 #include "km_hooks/late_attach.h"
@@ -52,6 +53,7 @@ void PrintLine(const std::string& line) {
 
 int main(int argc, char** argv) {
   km_hooks::BlockLateAttachSignal();
+  km::BlockForwardedSignals();
   absl::SetProgramUsageMessage(kUsage);
   km::SplitArgs split = km::SplitCommandLine(argc, argv);
   absl::ParseCommandLine(static_cast<int>(split.km_args.size()), split.km_args.data());
@@ -82,6 +84,7 @@ int main(int argc, char** argv) {
     _exit(status);
   });
   km::Process* running = process->release();
+  km::ForwardHostSignals(*running);
 
   const std::string socket = absl::GetFlag(FLAGS_debug_socket);
   if (socket.empty()) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "km/layout.h"
+#include "km/runtime/fault.h"
 #include "km/runtime/interruptible_syscall.h"
 
 namespace km {
@@ -195,6 +196,34 @@ Process::PendingThread::~PendingThread() {
 void Process::PendingThread::start() {
   absl::MutexLock lock(&gate_->mu);
   gate_->go = true;
+}
+
+void Process::SendSignal(const SignalInfo& info) {
+  if (info.signo == SIGKILL) {
+    End({ExitStatusForSignal(SIGKILL), SIGKILL, KillMessage(SIGKILL)});
+    return;
+  }
+  std::shared_ptr<GuestThread> to;
+  {
+    absl::MutexLock lock(&mu_);
+    auto takes = [&info](const std::shared_ptr<GuestThread>& thread) {
+      return (thread->signal_state().blocked.load() & SignalBit(info.signo)) == 0;
+    };
+    auto main = main_thread_ != nullptr ? threads_.find(main_thread_->tid()) : threads_.end();
+    if (main != threads_.end() && takes(main->second)) {
+      to = main->second;
+    } else {
+      for (const auto& [tid, thread] : threads_) {
+        if (takes(thread)) {
+          to = thread;
+          break;
+        }
+      }
+    }
+    if (to == nullptr && main != threads_.end()) to = main->second;
+    if (to == nullptr && !threads_.empty()) to = threads_.begin()->second;
+  }
+  if (to != nullptr) to->SendSignal(info);
 }
 
 bool Process::ended() {

@@ -19,6 +19,7 @@
 #include "km/runtime/debug_observer.h"
 #include "km/runtime/fd_table.h"
 #include "km/runtime/guest_thread.h"
+#include "km/runtime/payload_timers.h"
 #include "km/runtime/program_break.h"
 #include "km/runtime/signal_state.h"
 
@@ -65,6 +66,7 @@ class Process {
   FdTable& fds() { return fds_; }
   ProgramBreak& program_break() { return brk_; }
   SignalDispositions& signals() { return signals_; }
+  PayloadTimers& timers() { return timers_; }
 
   void set_debug_observer(DebugObserver* observer) { observer_.store(observer); }
   DebugObserver* debug_observer() const { return observer_.load(); }
@@ -78,6 +80,11 @@ class Process {
   class PendingThread;
   absl::StatusOr<std::unique_ptr<PendingThread>> SpawnThread(const Regs& regs,
                                                              const FpuRegs& fpu);
+
+  // A signal sent to the whole payload (kill, a timer, a host signal km forwards): the main
+  // thread takes it if it does not block it, else some thread that does not, else it waits
+  // with the main thread (or any thread, once that one is gone). SIGKILL ends the payload.
+  void SendSignal(const SignalInfo& info);
 
   // The payload ends: exit_group, a fatal signal, or the last thread's exit. The first call
   // wins; it prints the message, stops every vCPU and calls the exit handler.
@@ -112,6 +119,8 @@ class Process {
   int live_threads_ ABSL_GUARDED_BY(mu_) = 0;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   ExitInfo exit_info_ ABSL_GUARDED_BY(mu_);
+  // Last: its thread, which reaches the threads above, stops first.
+  PayloadTimers timers_{*this};
 };
 
 // A thread made by SpawnThread whose host thread is waiting for the go.

@@ -36,7 +36,13 @@ struct KernelSiginfo {
     struct {
       int32_t pid;
       uint32_t uid;
+      uint64_t value;  // SI_QUEUE only
     } kill;
+    struct {
+      int32_t id;
+      int32_t overrun;
+      uint64_t value;
+    } timer;
     uint64_t addr;
     uint8_t bytes[112];
   };
@@ -155,9 +161,14 @@ KernelSiginfo ToKernel(const SignalInfo& info) {
   k.code = info.code;
   if (info.fault) {
     k.addr = info.addr;
+  } else if (info.code == SI_TIMER) {
+    k.timer.id = info.timer_id;
+    k.timer.overrun = info.overrun;
+    k.timer.value = info.value;
   } else {
     k.kill.pid = info.sender_pid;
     k.kill.uid = info.sender_uid;
+    k.kill.value = info.value;
   }
   return k;
 }

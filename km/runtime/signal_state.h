@@ -37,6 +37,9 @@ struct SignalInfo {
   int code = 0;  // si_code: SI_USER, SI_TKILL, SEGV_MAPERR...
   int sender_pid = 0;  // kill, tkill: si_pid and si_uid
   uint32_t sender_uid = 0;
+  int timer_id = 0;    // SI_TIMER: si_timerid and si_overrun
+  int overrun = 0;
+  uint64_t value = 0;  // SI_TIMER, SI_QUEUE: si_value
   // A CPU exception's signal. Linux forces those: blocked or ignored, they end the process.
   bool fault = false;
   int trapno = 0;     // the exception vector

@@ -118,6 +118,15 @@ struct Table {
     h[SYS_arch_prctl] = SysArchPrctl;
     h[SYS_prctl] = SysPrctl;
     h[SYS_futex] = SysFutex;
+
+    h[SYS_alarm] = SysAlarm;
+    h[SYS_setitimer] = SysSetitimer;
+    h[SYS_getitimer] = SysGetitimer;
+    h[SYS_timer_create] = SysTimerCreate;
+    h[SYS_timer_settime] = SysTimerSettime;
+    h[SYS_timer_gettime] = SysTimerGettime;
+    h[SYS_timer_getoverrun] = SysTimerGetoverrun;
+    h[SYS_timer_delete] = SysTimerDelete;
   }
 };
 

@@ -107,4 +107,14 @@ int64_t SysPrctl(SyscallContext& ctx);
 // sys_futex.cc
 int64_t SysFutex(SyscallContext& ctx);
 
+// sys_timer.cc
+int64_t SysAlarm(SyscallContext& ctx);
+int64_t SysSetitimer(SyscallContext& ctx);
+int64_t SysGetitimer(SyscallContext& ctx);
+int64_t SysTimerCreate(SyscallContext& ctx);
+int64_t SysTimerSettime(SyscallContext& ctx);
+int64_t SysTimerGettime(SyscallContext& ctx);
+int64_t SysTimerGetoverrun(SyscallContext& ctx);
+int64_t SysTimerDelete(SyscallContext& ctx);
+
 }  // namespace km

@@ -1,7 +1,7 @@
 // Signal syscalls. Dispositions, masks and alternate stacks are recorded and read back; a signal
 // the payload sends is made pending for a thread, which delivers it when it does not block it
 // (GuestThread::SendSignal); sigsuspend, pause and sigtimedwait wait for one. A process-directed
-// kill goes to the calling thread. Only the payload itself can be signalled: never km's parent or
+// kill goes to a thread Process::SendSignal chooses. Only the payload itself can be signalled: never km's parent or
 // anyone else on the host.
 #include <signal.h>
 #include <unistd.h>
@@ -26,24 +26,24 @@ constexpr uint64_t kSigsetSize = 8;
 
 bool ValidSignal(int64_t signo) { return signo >= 1 && signo <= kMaxSignal; }
 
-// The payload sends signo to `to` (0: only a check that the target exists). code: SI_USER
-// for kill, SI_TKILL for tkill and tgkill.
-int64_t Send(SyscallContext& ctx, GuestThread& to, int64_t signo, int code) {
+// The payload sends signo to thread `to`, or to the whole payload if null (0: only a check that
+// the target exists). code: SI_USER for kill, SI_TKILL for tkill and tgkill.
+int64_t Send(SyscallContext& ctx, GuestThread* to, int64_t signo, int code) {
   if (signo == 0) return 0;
   if (!ValidSignal(signo)) return -EINVAL;
   const int sig = static_cast<int>(signo);
-  if (sig == SIGKILL) {
-    // Neither caught nor blocked, nor shown to a debugger first.
-    ctx.process.End({ExitStatusForSignal(sig), sig, KillMessage(sig)});
-    ctx.end_thread = true;
-    return 0;
-  }
   SignalInfo info;
   info.signo = sig;
   info.code = code;
   info.sender_pid = ::getpid();
   info.sender_uid = ::getuid();
-  to.SendSignal(info);
+  if (sig == SIGKILL || to == nullptr) {
+    // SIGKILL is neither caught nor blocked, nor shown to a debugger first: the payload ends.
+    ctx.process.SendSignal(info);
+    if (sig == SIGKILL) ctx.end_thread = true;
+    return 0;
+  }
+  to->SendSignal(info);
   return 0;
 }
 
@@ -119,7 +119,7 @@ int64_t SysKill(SyscallContext& ctx) {
   const int pid = static_cast<int>(ctx.arg(0));
   // Only the payload itself: it must not signal km's parent or anyone else on the host.
   if (pid != ::getpid() && pid != 0) return -EPERM;
-  return Send(ctx, ctx.thread, static_cast<int>(ctx.arg(1)), SI_USER);
+  return Send(ctx, nullptr, static_cast<int>(ctx.arg(1)), SI_USER);
 }
 
 int64_t SysTkill(SyscallContext& ctx) {
@@ -127,7 +127,7 @@ int64_t SysTkill(SyscallContext& ctx) {
   if (tid <= 0) return -EINVAL;
   std::shared_ptr<GuestThread> to = ctx.process.FindThread(tid);
   if (to == nullptr) return -ESRCH;
-  return Send(ctx, *to, static_cast<int>(ctx.arg(1)), SI_TKILL);
+  return Send(ctx, to.get(), static_cast<int>(ctx.arg(1)), SI_TKILL);
 }
 
 int64_t SysTgkill(SyscallContext& ctx) {
@@ -136,7 +136,7 @@ int64_t SysTgkill(SyscallContext& ctx) {
   if (tgid <= 0 || tid <= 0) return -EINVAL;
   std::shared_ptr<GuestThread> to = ctx.process.FindThread(tid);
   if (tgid != ::getpid() || to == nullptr) return -ESRCH;
-  return Send(ctx, *to, static_cast<int>(ctx.arg(2)), SI_TKILL);
+  return Send(ctx, to.get(), static_cast<int>(ctx.arg(2)), SI_TKILL);
 }
 
 int64_t SysRtSigpending(SyscallContext& ctx) {

@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "tests/e2e/elf_text.h"
 #include "tests/e2e/native_fault.h"
+#include "tests/child_process.h"
 #include "tests/engines.h"
 
 namespace km_test {
@@ -227,6 +228,77 @@ TEST_P(KmE2eTest, AbortAfterHandledSignalsEndsLikeNative) {
   RunResult km = ExpectSameAsNative("signals", {"abort"});
   EXPECT_EQ(km.status, 128 + SIGABRT) << Describe(km);
   EXPECT_THAT(km.err, HasSubstr("km: payload terminated by SIGABRT"));
+}
+
+TEST_P(KmE2eTest, SignalsCutBlockedSyscallsShortAndTimersFire) {
+  RunResult km = ExpectSameAsNative("interrupts", {});
+  EXPECT_EQ(km.status, 0) << Describe(km);
+  EXPECT_THAT(km.out, HasSubstr("read without SA_RESTART: failed with EINTR"));
+  EXPECT_THAT(km.out, HasSubstr("read with SA_RESTART: returned 5 \"hello\""));
+  EXPECT_THAT(km.out, HasSubstr("nanosleep: failed with EINTR, time left between 0 and 30 s"));
+  EXPECT_THAT(km.out, HasSubstr("sem_wait without SA_RESTART: failed with EINTR"));
+  EXPECT_THAT(km.out, HasSubstr("handled by the other thread"));
+  EXPECT_THAT(km.out, HasSubstr("read until the alarm: failed with EINTR, SIGALRM handled 1"));
+  EXPECT_THAT(km.out, HasSubstr("si_value 42, si_code SI_TIMER"));
+  EXPECT_THAT(km.out, HasSubstr("SIGEV_THREAD timer ran its function with 7"));
+}
+
+TEST_P(KmE2eTest, BrokenPipeRaisesSigpipe) {
+  RunResult km = ExpectSameAsNative("interrupts", {"sigpipe"});
+  EXPECT_EQ(km.status, 128 + SIGPIPE) << Describe(km);
+  EXPECT_THAT(km.out, HasSubstr("write with a SIGPIPE handler: failed with Broken pipe, handled 1"));
+}
+
+// Starts the payload, waits for its "ready", then sends each signal to it again and again
+// until its output shows `seen` (or, for the last, until it exits). What it printed and how it
+// ended, for comparing a native run with a km run.
+RunResult SignalFromOutside(const std::vector<std::string>& argv, const std::string& dir,
+                            const std::vector<std::pair<int, std::string>>& steps) {
+  absl::StatusOr<Child> child = Child::Start(argv, {}, dir + "/out", dir + "/err");
+  if (!child.ok()) {
+    ADD_FAILURE() << child.status();
+    return {};
+  }
+  auto wait_for = [&](const std::string& text, int signo) {
+    for (int i = 0; i < 400 && !absl::StrContains(child->Out(), text); i++) {
+      if (signo != 0) kill(child->pid(), signo);
+      if (child->Wait(absl::Milliseconds(50)) >= 0) return;
+    }
+  };
+  wait_for("ready\n", 0);
+  for (const auto& [signo, seen] : steps) wait_for(seen, signo);
+  RunResult result;
+  result.status = child->Wait(absl::Seconds(30));
+  result.timed_out = result.status < 0;
+  result.out = child->Out();
+  result.err = child->Err();
+  return result;
+}
+
+TEST_P(KmE2eTest, SignalsSentToKmReachThePayload) {
+  const std::vector<std::pair<int, std::string>> steps = {
+      {SIGTERM, "SIGTERM cut a read short\n"}, {SIGINT, "SIGINT handled\n"}};
+  RunResult native = SignalFromOutside(NativeArgv("interrupts", {"wait"}),
+                                       MakeDir("host_signals_native"), steps);
+  RunResult km = SignalFromOutside(KmArgv("interrupts", {"wait"}),
+                                   MakeDir(absl::StrCat("host_signals_", GetParam())), steps);
+  EXPECT_EQ(native.status, 0) << Describe(native);
+  EXPECT_EQ(km.status, 0) << Describe(km);
+  EXPECT_EQ(km.out, native.out) << Describe(km);
+  EXPECT_THAT(km.out, HasSubstr("SIGINT handled"));
+}
+
+TEST_P(KmE2eTest, SignalSentToKmWithNoHandlerEndsThePayloadAsNatively) {
+  // SIGQUIT has no handler in the payload: its default action ends it, natively and in km.
+  const std::vector<std::pair<int, std::string>> steps = {{SIGQUIT, "never printed"}};
+  RunResult native = SignalFromOutside(NativeArgv("interrupts", {"wait"}),
+                                       MakeDir("host_quit_native"), steps);
+  RunResult km = SignalFromOutside(KmArgv("interrupts", {"wait"}),
+                                   MakeDir(absl::StrCat("host_quit_", GetParam())), steps);
+  EXPECT_EQ(native.status, 128 + SIGQUIT) << Describe(native);
+  EXPECT_EQ(km.status, 128 + SIGQUIT) << Describe(km);
+  EXPECT_EQ(km.out, native.out) << Describe(km);
+  EXPECT_THAT(km.err, HasSubstr("km: payload terminated by SIGQUIT"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, KmE2eTest, ::testing::Values("kvm", "tcg"),

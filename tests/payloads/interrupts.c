@@ -1,0 +1,346 @@
+// Signals that reach a thread blocked in a syscall, and the timers that send them: what Linux
+// does with each (EINTR, a restart under SA_RESTART, the time left of a sleep) is printed, so
+// a run under km must print exactly what a native run prints. Times printed are coarse
+// (bounds, never durations) so that a slow machine prints the same.
+//
+//   interrupts          every check below, in order
+//   interrupts wait     prints "ready", then waits for SIGTERM and SIGINT sent from outside
+//   interrupts sigpipe  writes to a pipe nobody reads, with SIGPIPE's default action
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_int handled;     // handler runs since the last reset
+static atomic_int handler_tid;  // the thread the last one ran on
+static atomic_int worker_done;
+static int pipe_fds[2];
+
+static void on_signal(int signo) {
+  (void)signo;
+  atomic_fetch_add(&handled, 1);
+  atomic_store(&handler_tid, (int)syscall(SYS_gettid));
+}
+
+static void handle(int signo, int flags) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = flags;
+  sigemptyset(&sa.sa_mask);
+  sigaction(signo, &sa, NULL);
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+static const char* describe(long r, int err) {
+  static char buf[64];
+  if (r >= 0) {
+    snprintf(buf, sizeof buf, "returned %ld", r);
+  } else {
+    snprintf(buf, sizeof buf, "failed with %s", err == EINTR ? "EINTR" : strerror(err));
+  }
+  return buf;
+}
+
+// Keeps sending signo to `to` until the worker says it is done: a signal that lands just
+// before the worker blocks finds nothing to interrupt, and the next one does.
+static void signal_until_done(pthread_t to, int signo) {
+  while (!atomic_load(&worker_done)) {
+    pthread_kill(to, signo);
+    sleep_ms(20);
+  }
+}
+
+static void* read_once(void* arg) {
+  (void)arg;
+  char buf[16];
+  long r = read(pipe_fds[0], buf, sizeof buf);
+  printf("read without SA_RESTART: %s\n", describe(r, errno));
+  atomic_store(&worker_done, 1);
+  return NULL;
+}
+
+static void* read_restarted(void* arg) {
+  (void)arg;
+  char buf[16] = {0};
+  long r = read(pipe_fds[0], buf, sizeof buf - 1);
+  printf("read with SA_RESTART: %s \"%s\"\n", describe(r, errno), r > 0 ? buf : "");
+  atomic_store(&worker_done, 1);
+  return NULL;
+}
+
+static void* sleep_long(void* arg) {
+  (void)arg;
+  struct timespec req = {30, 0}, rem = {0, 0};
+  long r = nanosleep(&req, &rem);
+  printf("nanosleep: %s, %s\n", describe(r, errno),
+         rem.tv_sec > 0 && rem.tv_sec < 30 ? "time left between 0 and 30 s" : "no time left?");
+  atomic_store(&worker_done, 1);
+  return NULL;
+}
+
+static sem_t sem;
+
+static void* wait_sem(void* arg) {
+  (void)arg;
+  long r = sem_wait(&sem);
+  printf("sem_wait without SA_RESTART: %s\n", describe(r, errno));
+  atomic_store(&worker_done, 1);
+  return NULL;
+}
+
+static void run_worker(void* (*body)(void*), int signo) {
+  pthread_t t;
+  atomic_store(&worker_done, 0);
+  pthread_create(&t, NULL, body, NULL);
+  signal_until_done(t, signo);
+  pthread_join(t, NULL);
+}
+
+static void check_blocked_syscalls(void) {
+  pipe(pipe_fds);
+  handle(SIGUSR1, 0);
+  run_worker(read_once, SIGUSR1);
+  run_worker(sleep_long, SIGUSR1);
+  sem_init(&sem, 0, 0);
+  run_worker(wait_sem, SIGUSR1);
+
+  // With SA_RESTART the read goes on after each handler, until data comes.
+  handle(SIGUSR1, SA_RESTART);
+  atomic_store(&handled, 0);
+  atomic_store(&worker_done, 0);
+  pthread_t t;
+  pthread_create(&t, NULL, read_restarted, NULL);
+  while (atomic_load(&handled) < 3) {
+    pthread_kill(t, SIGUSR1);
+    sleep_ms(20);
+  }
+  write(pipe_fds[1], "hello", 5);
+  pthread_join(t, NULL);
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+}
+
+static void* unblocked_worker(void* arg) {
+  (void)arg;
+  while (!atomic_load(&worker_done)) sleep_ms(5);
+  return NULL;
+}
+
+// kill(getpid()) goes to a thread that does not block the signal.
+static void check_process_directed(void) {
+  handle(SIGUSR2, 0);
+  atomic_store(&worker_done, 0);
+  atomic_store(&handler_tid, 0);
+  pthread_t t;
+  pthread_create(&t, NULL, unblocked_worker, NULL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  kill(getpid(), SIGUSR2);
+  while (atomic_load(&handler_tid) == 0) sleep_ms(5);
+  printf("kill(getpid()) with SIGUSR2 blocked in main: handled by %s\n",
+         atomic_load(&handler_tid) == (int)getpid() ? "main" : "the other thread");
+  atomic_store(&worker_done, 1);
+  pthread_join(t, NULL);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static void check_alarm(void) {
+  handle(SIGALRM, 0);
+  atomic_store(&handled, 0);
+  printf("alarm(5) then alarm(1) returns %u\n", (alarm(5), alarm(1)));
+  int fds[2];
+  pipe(fds);
+  char c;
+  long r = read(fds[0], &c, 1);
+  printf("read until the alarm: %s, SIGALRM handled %d time(s)\n", describe(r, errno),
+         atomic_load(&handled));
+  printf("alarm(0) after it fired returns %u\n", alarm(0));
+  close(fds[0]);
+  close(fds[1]);
+
+  // A periodic ITIMER_REAL: pause() returns after each expiry.
+  struct itimerval every = {{0, 20000}, {0, 20000}};
+  setitimer(ITIMER_REAL, &every, NULL);
+  atomic_store(&handled, 0);
+  int pauses = 0;
+  while (atomic_load(&handled) < 3) {
+    pause();
+    pauses++;
+  }
+  struct itimerval off = {{0, 0}, {0, 0}}, was;
+  setitimer(ITIMER_REAL, &off, &was);
+  printf("setitimer every 20 ms: 3 expiries seen, interval read back %ld us\n",
+         (long)was.it_interval.tv_usec);
+  struct itimerval now;
+  getitimer(ITIMER_REAL, &now);
+  printf("getitimer after disarming: %ld s %ld us\n", (long)now.it_value.tv_sec,
+         (long)now.it_value.tv_usec);
+  long r2 = setitimer(ITIMER_REAL, &(struct itimerval){{0, 2000000}, {0, 0}}, NULL);
+  printf("setitimer with tv_usec = 2000000: %s\n", describe(r2, errno));
+}
+
+static atomic_int timer_value;
+static atomic_int timer_code;
+
+static void on_timer(int signo, siginfo_t* info, void* uc) {
+  (void)signo;
+  (void)uc;
+  atomic_store(&timer_value, info->si_value.sival_int);
+  atomic_store(&timer_code, info->si_code);
+  atomic_fetch_add(&handled, 1);
+}
+
+static atomic_int thread_notified;
+
+static void notified(union sigval value) { atomic_store(&thread_notified, value.sival_int); }
+
+static void check_posix_timers(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_timer;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction(SIGRTMIN, &sa, NULL);
+
+  struct sigevent ev;
+  memset(&ev, 0, sizeof ev);
+  ev.sigev_notify = SIGEV_SIGNAL;
+  ev.sigev_signo = SIGRTMIN;
+  ev.sigev_value.sival_int = 42;
+  timer_t timer;
+  if (timer_create(CLOCK_MONOTONIC, &ev, &timer) != 0) {
+    printf("timer_create: %s\n", strerror(errno));
+    return;
+  }
+  struct itimerspec once = {{0, 0}, {0, 30000000}};
+  atomic_store(&handled, 0);
+  timer_settime(timer, 0, &once, NULL);
+  struct itimerspec left;
+  timer_gettime(timer, &left);
+  printf("timer armed for 30 ms: %s\n",
+         left.it_value.tv_sec == 0 && left.it_value.tv_nsec > 0 ? "time left below 30 ms"
+                                                                : "wrong time left");
+  struct timespec req = {10, 0}, rem;
+  long r = nanosleep(&req, &rem);
+  printf("nanosleep until the timer: %s; si_value %d, si_code %s\n", describe(r, errno),
+         atomic_load(&timer_value), atomic_load(&timer_code) == SI_TIMER ? "SI_TIMER" : "other");
+  timer_gettime(timer, &left);
+  printf("after it fired: %ld s %ld ns left\n", (long)left.it_value.tv_sec,
+         (long)left.it_value.tv_nsec);
+
+  // Absolute time on CLOCK_REALTIME, already past: fires at once.
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  struct itimerspec past = {{0, 0}, {now.tv_sec - 1, 0}};
+  atomic_store(&handled, 0);
+  timer_t real_timer;
+  timer_create(CLOCK_REALTIME, &ev, &real_timer);
+  timer_settime(real_timer, TIMER_ABSTIME, &past, NULL);
+  while (atomic_load(&handled) == 0) sleep_ms(5);
+  printf("absolute time already past: fired\n");
+  timer_delete(real_timer);
+  r = timer_delete(real_timer);
+  // musl returns the raw -errno here.
+  printf("timer_delete twice returns %ld\n", r);
+  timer_delete(timer);
+
+  // SIGEV_THREAD: musl runs the function on a thread of its own, woken by a signal to it.
+  memset(&ev, 0, sizeof ev);
+  ev.sigev_notify = SIGEV_THREAD;
+  ev.sigev_notify_function = notified;
+  ev.sigev_value.sival_int = 7;
+  timer_t thread_timer;
+  if (timer_create(CLOCK_MONOTONIC, &ev, &thread_timer) != 0) {
+    printf("timer_create SIGEV_THREAD: %s\n", strerror(errno));
+    return;
+  }
+  struct itimerspec soon = {{0, 0}, {0, 10000000}};
+  timer_settime(thread_timer, 0, &soon, NULL);
+  while (atomic_load(&thread_notified) == 0) sleep_ms(5);
+  printf("SIGEV_THREAD timer ran its function with %d\n", atomic_load(&thread_notified));
+  timer_delete(thread_timer);
+
+  struct itimerspec bad = {{0, 0}, {0, 1000000000}};
+  timer_t spare;
+  timer_create(CLOCK_MONOTONIC, NULL, &spare);
+  r = timer_settime(spare, 0, &bad, NULL);
+  printf("timer_settime with tv_nsec = 1e9: %s\n", describe(r, errno));
+  r = timer_create(CLOCK_THREAD_CPUTIME_ID + 100, NULL, &spare);
+  printf("timer_create on an unknown clock: %s\n", describe(r, errno));
+}
+
+static volatile sig_atomic_t got_term, got_int;
+
+static void on_term(int signo) {
+  if (signo == SIGTERM) got_term = 1;
+  if (signo == SIGINT) got_int = 1;
+}
+
+// Waits for SIGTERM then SIGINT from outside (the test sends them to km, or to the native
+// process, again and again until it says it got them): SIGTERM must cut a blocking read short
+// (one sent before the read began only sets the flag, and a later one interrupts the read).
+static int wait_for_host_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  int fds[2];
+  pipe(fds);
+  printf("ready\n");
+  fflush(stdout);
+  for (;;) {
+    char c;
+    long r = read(fds[0], &c, 1);
+    if (r < 0 && errno == EINTR && got_term) break;
+  }
+  printf("SIGTERM cut a read short\n");
+  while (!got_int) pause();
+  printf("SIGINT handled\n");
+  return 0;
+}
+
+static int write_to_broken_pipe(void) {
+  int fds[2];
+  pipe(fds);
+  close(fds[0]);
+  signal(SIGPIPE, SIG_IGN);
+  long r = write(fds[1], "x", 1);
+  printf("write with SIGPIPE ignored: %s\n", describe(r, errno));
+  handle(SIGPIPE, 0);
+  atomic_store(&handled, 0);
+  r = write(fds[1], "x", 1);
+  printf("write with a SIGPIPE handler: %s, handled %d time(s)\n", describe(r, errno),
+         atomic_load(&handled));
+  fflush(stdout);
+  signal(SIGPIPE, SIG_DFL);
+  write(fds[1], "x", 1);
+  printf("not reached: SIGPIPE's default action ends the process\n");
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  if (argc > 1 && strcmp(argv[1], "wait") == 0) return wait_for_host_signals();
+  if (argc > 1 && strcmp(argv[1], "sigpipe") == 0) return write_to_broken_pipe();
+  check_blocked_syscalls();
+  check_process_directed();
+  check_alarm();
+  check_posix_timers();
+  return 0;
+}
