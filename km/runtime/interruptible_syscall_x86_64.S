@@ -7,9 +7,6 @@
         .globl  km_interruptible_syscall_window_start
         .globl  km_interruptible_syscall_window_end
         .globl  km_interruptible_syscall_interrupted
-        .hidden km_interruptible_syscall_window_start
-        .hidden km_interruptible_syscall_window_end
-        .hidden km_interruptible_syscall_interrupted
         .type   km_interruptible_syscall, @function
 km_interruptible_syscall:
         .cfi_startproc
