@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <asm/prctl.h>
 #include <sched.h>
@@ -393,6 +394,76 @@ TEST_F(SyscallsTest, Futex) {
   EXPECT_EQ(Call(SYS_futex, kData, FUTEX_CMP_REQUEUE, 1, 1, kData + 0x5000, 5), 0);
   EXPECT_EQ(Call(SYS_futex, kData, FUTEX_CMP_REQUEUE, 1, 1, 0x1000, 5), -EFAULT);
   EXPECT_EQ(Call(SYS_futex, kData, FUTEX_WAIT_REQUEUE_PI, 5, 0), -ENOSYS);
+}
+
+TEST_F(SyscallsTest, TimersRefuseBadInput) {
+  char host_buffer[64] = "km's own memory";
+  const uint64_t host = reinterpret_cast<uint64_t>(host_buffer);
+  // struct sigevent: value, signo, notify, tid.
+  struct {
+    uint64_t value;
+    int32_t signo, notify, tid;
+    uint8_t pad[44];
+  } event = {7, SIGUSR1, SIGEV_SIGNAL, 0, {}};
+  ASSERT_TRUE(mem().Write(kData, &event, sizeof event).ok());
+  const uint64_t id_out = kData + 0x100;
+  for (uint64_t bad : {uint64_t{0x1000}, host}) {
+    EXPECT_EQ(Call(SYS_timer_create, CLOCK_MONOTONIC, bad, id_out), -EFAULT);
+    EXPECT_EQ(Call(SYS_timer_create, CLOCK_MONOTONIC, kData, bad), -EFAULT);
+    EXPECT_EQ(Call(SYS_setitimer, ITIMER_REAL, bad, 0), -EFAULT);
+    EXPECT_EQ(Call(SYS_getitimer, ITIMER_REAL, bad), -EFAULT);
+  }
+  EXPECT_STREQ(host_buffer, "km's own memory");
+  // A refused timer_create left no timer behind: the first that succeeds is id 0.
+  ASSERT_EQ(Call(SYS_timer_create, CLOCK_MONOTONIC, kData, id_out), 0);
+  int32_t id = -1;
+  ASSERT_TRUE(mem().Read(id_out, &id, sizeof id).ok());
+  EXPECT_EQ(id, 0);
+
+  event.notify = SIGEV_THREAD;  // libc's, never the kernel's
+  ASSERT_TRUE(mem().Write(kData, &event, sizeof event).ok());
+  EXPECT_EQ(Call(SYS_timer_create, CLOCK_MONOTONIC, kData, id_out), -EINVAL);
+  event.notify = SIGEV_THREAD_ID;
+  event.tid = 999999;  // no such thread
+  ASSERT_TRUE(mem().Write(kData, &event, sizeof event).ok());
+  EXPECT_EQ(Call(SYS_timer_create, CLOCK_MONOTONIC, kData, id_out), -EINVAL);
+  event = {7, 65, SIGEV_SIGNAL, 0, {}};
+  ASSERT_TRUE(mem().Write(kData, &event, sizeof event).ok());
+  EXPECT_EQ(Call(SYS_timer_create, CLOCK_MONOTONIC, kData, id_out), -EINVAL);
+  EXPECT_EQ(Call(SYS_timer_create, CLOCK_PROCESS_CPUTIME_ID, 0, id_out), -EINVAL);
+
+  const struct itimerspec bad_nsec = {{0, 0}, {0, 1000000000}};
+  ASSERT_TRUE(mem().Write(kData + 0x200, &bad_nsec, sizeof bad_nsec).ok());
+  EXPECT_EQ(Call(SYS_timer_settime, id, 0, kData + 0x200, 0), -EINVAL);
+  const struct itimerspec fine = {{0, 0}, {100, 0}};
+  ASSERT_TRUE(mem().Write(kData + 0x200, &fine, sizeof fine).ok());
+  EXPECT_EQ(Call(SYS_timer_settime, id, 2, kData + 0x200, 0), -EINVAL);  // unknown flag
+  EXPECT_EQ(Call(SYS_timer_settime, id + 1, 0, kData + 0x200, 0), -EINVAL);
+  EXPECT_EQ(Call(SYS_timer_settime, -1, 0, kData + 0x200, 0), -EINVAL);
+  EXPECT_EQ(Call(SYS_timer_settime, id, 0, kData + 0x200, 0), 0);
+  struct itimerspec left = {};
+  EXPECT_EQ(Call(SYS_timer_gettime, id, kData + 0x300), 0);
+  ASSERT_TRUE(mem().Read(kData + 0x300, &left, sizeof left).ok());
+  EXPECT_GT(left.it_value.tv_sec, 90);
+  EXPECT_EQ(Call(SYS_timer_gettime, id, host), -EFAULT);
+  EXPECT_EQ(Call(SYS_timer_getoverrun, id), 0);
+  EXPECT_EQ(Call(SYS_timer_delete, id), 0);
+  EXPECT_EQ(Call(SYS_timer_delete, id), -EINVAL);
+  EXPECT_EQ(Call(SYS_timer_gettime, id, kData + 0x300), -EINVAL);
+
+  // ITIMER_VIRTUAL and ITIMER_PROF count CPU time, which km does not keep.
+  EXPECT_EQ(Call(SYS_setitimer, ITIMER_VIRTUAL, 0, 0), -EINVAL);
+  EXPECT_EQ(Call(SYS_getitimer, ITIMER_PROF, kData), -EINVAL);
+  const struct itimerval bad_usec = {{0, 0}, {0, 1000000}};
+  ASSERT_TRUE(mem().Write(kData + 0x400, &bad_usec, sizeof bad_usec).ok());
+  EXPECT_EQ(Call(SYS_setitimer, ITIMER_REAL, kData + 0x400, 0), -EINVAL);
+}
+
+TEST_F(SyscallsTest, AlarmReportsWhatWasLeft) {
+  EXPECT_EQ(Call(SYS_alarm, 100), 0);
+  EXPECT_EQ(Call(SYS_alarm, 5), 100);
+  EXPECT_EQ(Call(SYS_alarm, 0), 5);
+  EXPECT_EQ(Call(SYS_alarm, 0), 0);
 }
 
 TEST_F(SyscallsTest, ForkIsNotSupported) {

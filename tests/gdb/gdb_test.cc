@@ -5,6 +5,7 @@
 
 #include <regex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
@@ -212,7 +213,7 @@ TEST_P(GdbTest, CtrlCStopsARunningPayloadAndContinueGoesOn) {
                              "set var keep_going = 0",
                              "continue",
                          }};
-  options.during_gdb = [](Child& gdb) {
+  options.during_gdb = [](Child& gdb, Child&) {
     // What a terminal's ^C does: SIGINT to gdb, which interrupts the remote target. A batch
     // gdb prints no "Continuing.", so the echo before `continue` marks the moment.
     WaitForText([&] { return gdb.Out(); }, "RESUMING", absl::Seconds(20));
@@ -226,6 +227,43 @@ TEST_P(GdbTest, CtrlCStopsARunningPayloadAndContinueGoesOn) {
   EXPECT_THAT(out, HasSubstr("$1 = 1"));
   EXPECT_THAT(out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 03]", r.km_pid)));
   EXPECT_EQ(r.km_out, "total=10 counter=3 label=origin\n");
+}
+
+// Signals sent to km from outside (kill -TERM, ^C in km's terminal) stop the payload in gdb as
+// they would stop a native process, and once passed run its handlers: SIGTERM cuts the read it
+// is blocked in short.
+TEST_P(GdbTest, SignalsSentToKmStopInGdbAndReachTheHandlers) {
+  SessionOptions options{.payload = "interrupts",
+                         .payload_args = {"wait"},
+                         .gdb_commands = {
+                             "handle SIGINT stop print pass",
+                             "echo RESUMING\\n",
+                             "continue",
+                             "handle SIGTERM nostop noprint pass",
+                             "continue",
+                             "continue",
+                         }};
+  options.during_gdb = [](Child& gdb, Child& km) {
+    WaitForText([&] { return km.Out(); }, "ready\n", absl::Seconds(20));
+    // One sent before the payload blocks in its read only sets its flag: send until the read
+    // was cut short (gdb passes the later ones silently).
+    for (int i = 0; i < 200 && !absl::StrContains(km.Out(), "SIGTERM cut a read short"); i++) {
+      kill(km.pid(), SIGTERM);
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    for (int i = 0; i < 10 && !absl::StrContains(gdb.Out(), "SIGINT"); i++) {
+      kill(km.pid(), SIGINT);
+      WaitForText([&] { return gdb.Out(); }, "SIGINT", absl::Seconds(3));
+    }
+  };
+  SessionResult r = Run(options);
+  SCOPED_TRACE(r.Describe());
+  const std::string& out = r.gdb_out;
+  EXPECT_THAT(out, HasSubstr("Program received signal SIGTERM, Terminated."));
+  EXPECT_THAT(out, HasSubstr("Program received signal SIGINT, Interrupt."));
+  EXPECT_THAT(out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited normally]", r.km_pid)));
+  EXPECT_EQ(r.km_out, "ready\nSIGTERM cut a read short\nSIGINT handled\n");
+  EXPECT_EQ(r.km_status, 0);
 }
 
 TEST_P(GdbTest, SegfaultIsReportedAtTheFaultingLineAndEndsThePayload) {

@@ -220,7 +220,7 @@ absl::StatusOr<SessionResult> RunSession(const SessionOptions& options) {
     absl::StatusOr<Child> gdb = Child::Start(GdbArgv(target, options.gdb_commands), BaseEnv(),
                                              OutputPath(id, "gdb.out"), OutputPath(id, "gdb.err"));
     if (!gdb.ok()) return gdb.status();
-    if (options.during_gdb) options.during_gdb(*gdb);
+    if (options.during_gdb) options.during_gdb(*gdb, km);
     result.gdb_status = gdb->Wait(absl::Seconds(45));
     if (result.gdb_status < 0) gdb->Kill();
     result.gdb_out = gdb->Out() + gdb->Err();

@@ -25,9 +25,9 @@ struct SessionOptions {
   std::vector<std::string> payload_args;
   std::vector<std::string> gdb_commands;  // each one -ex
   bool stdio = false;                     // target remote | km-gdb-agent --stdio
-  // Runs while gdb runs (e.g. to send it SIGINT); gets gdb's child and must return promptly
-  // once its job is done.
-  std::function<void(Child& gdb)> during_gdb;
+  // Runs while gdb runs (e.g. to send it SIGINT); gets gdb's and km's children and must return
+  // promptly once its job is done.
+  std::function<void(Child& gdb, Child& km)> during_gdb;
   // A second gdb run after the first one ended (same agent), for reconnect tests.
   std::vector<std::string> second_gdb_commands;
   std::vector<std::string> agent_args;  // more arguments for the agent, e.g. --verbose
