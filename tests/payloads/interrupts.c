@@ -227,13 +227,13 @@ static void check_posix_timers(void) {
     printf("timer_create: %s\n", strerror(errno));
     return;
   }
-  struct itimerspec once = {{0, 0}, {0, 30000000}};
+  struct itimerspec once = {{0, 0}, {0, 200000000}};
   atomic_store(&handled, 0);
   timer_settime(timer, 0, &once, NULL);
   struct itimerspec left;
   timer_gettime(timer, &left);
-  printf("timer armed for 30 ms: %s\n",
-         left.it_value.tv_sec == 0 && left.it_value.tv_nsec > 0 ? "time left below 30 ms"
+  printf("timer armed for 200 ms: %s\n",
+         left.it_value.tv_sec == 0 && left.it_value.tv_nsec > 0 ? "time left below 200 ms"
                                                                 : "wrong time left");
   struct timespec req = {10, 0}, rem;
   long r = nanosleep(&req, &rem);
