@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Times a compute-bound payload natively, under km on each engine this machine has, and under
-# qemu-x86_64 (user-mode QEMU: the peer that also runs Linux binaries on a software CPU).
-# Prints Markdown: one table per payload build, the median of several runs each, with ratios to
-# native. Every run's output is checked against the native checksum.
+# qemu-x86_64 (user-mode QEMU: the peer that also runs Linux binaries on a software CPU), then
+# a signal-bound one (signal_roundtrip: signals into a thread blocked in a read, which km must
+# cut short). Prints Markdown: one table per payload build, the median of several runs each,
+# with ratios to native. Every run's output is checked against the native one.
 #
-#   bazel run //bench:km_vs_native -- [--runs N] [--iterations N]
+#   bazel run //bench:km_vs_native -- [--runs N] [--iterations N] [--signals N]
 #
 # KM, QEMU and PAYLOAD_DIR override where km, qemu-x86_64 and the payloads are found.
 set -euo pipefail
 
 runs=5
 iterations=30000000
+signals=10000
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --iterations) iterations="$2"; shift 2 ;;
-    *) echo "usage: $0 [--runs N] [--iterations N]" >&2; exit 2 ;;
+    --signals) signals="$2"; shift 2 ;;
+    *) echo "usage: $0 [--runs N] [--iterations N] [--signals N]" >&2; exit 2 ;;
   esac
 done
 
@@ -23,6 +26,7 @@ runfiles="${RUNFILES_DIR:-$0.runfiles}/km_debug"
 km="${KM:-$runfiles/km/km}"
 qemu="${QEMU:-$(command -v qemu-x86_64 || true)}"
 payload_dir="${PAYLOAD_DIR:-$runfiles/tests/payloads/bin}"
+roundtrip="${SIGNAL_ROUNDTRIP:-$runfiles/bench/bin/signal_roundtrip}"
 
 # Wall-clock seconds of one run of "$@", output checked against $expected.
 time_one() {
@@ -91,3 +95,26 @@ for payload in compute compute_o2; do
     echo "| qemu-x86_64 | skipped: not installed | | |"
   fi
 done
+
+# Each runner's start-up is in its time: the row's figure is the whole run, as for compute.
+echo
+echo "### signal_roundtrip ($signals signals into a thread blocked in read, each answered by its handler)"
+echo
+echo "| runner | median s | min – max s | vs native |"
+echo "| --- | --- | --- | --- |"
+expected=$signals
+native=$(measure "$roundtrip" "$signals")
+native_median=${native%% *}
+row "native" "$native" "$native_median"
+for engine in kvm tcg; do
+  if [ "$engine" = kvm ] && ! kvm_available; then
+    echo "| km --accel=kvm | skipped: no usable /dev/kvm | | |"
+    continue
+  fi
+  row "km --accel=$engine" "$(measure "$km" --accel=$engine "$roundtrip" "$signals")" "$native_median"
+done
+if [ -n "$qemu" ]; then
+  row "qemu-x86_64" "$(measure "$qemu" "$roundtrip" "$signals")" "$native_median"
+else
+  echo "| qemu-x86_64 | skipped: not installed | | |"
+fi
