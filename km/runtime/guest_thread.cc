@@ -416,8 +416,9 @@ bool GuestThread::HandleSyscall() {
   const int64_t result = DispatchSyscall(ctx);
   if (ctx.end_thread) return false;
   // Linux's -ERESTARTSYS: the syscall instruction runs again after the handler (or at once).
-  const bool restart = ctx.interrupted && result == -EINTR && ctx.restartable &&
-                       NextSignalRestartsSyscall();
+  const bool restart =
+      ctx.interrupted && result == -EINTR &&
+      (ctx.interrupted_before_start || (ctx.restartable && NextSignalRestartsSyscall()));
   {
     absl::MutexLock lock(&mu_);
     if (restart) {

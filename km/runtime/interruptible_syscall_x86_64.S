@@ -1,7 +1,7 @@
 // int64_t km_interruptible_syscall(const int* interrupt, int64_t nr, a1, a2, a3, a4, a5, a6)
 // See interruptible_syscall.h. The signal handler treats [window_start, window_end) as "not yet
 // in the kernel" (or, at the syscall instruction itself, about to restart) and resumes such a
-// thread at km_interruptible_syscall_interrupted.
+// thread at km_interruptible_syscall_interrupted, which returns kNotStarted.
         .text
         .globl  km_interruptible_syscall
         .globl  km_interruptible_syscall_window_start
@@ -25,7 +25,7 @@ km_interruptible_syscall_window_start:
 km_interruptible_syscall_window_end:
         ret
 km_interruptible_syscall_interrupted:
-        movq    $-4, %rax               // -EINTR
+        movq    $-512, %rax             // kNotStarted
         ret
         .cfi_endproc
         .size   km_interruptible_syscall, .-km_interruptible_syscall

@@ -11,10 +11,11 @@ int64_t BlockingHostCall(SyscallContext& ctx, int64_t nr, uint64_t a1, uint64_t 
   for (;;) {
     const std::atomic<int>* interrupt = ctx.thread.ArmSyscallInterrupt();
     const int64_t r = InterruptibleSyscall(interrupt, nr, a1, a2, a3, a4, a5, a6);
-    if (r != -EINTR) return r;
+    if (r != -EINTR && r != kNotStarted) return r;
     if (ctx.thread.SignalInterruptsSyscall()) {
       ctx.interrupted = true;
-      return r;
+      ctx.interrupted_before_start = r == kNotStarted;
+      return -EINTR;
     }
   }
 }

@@ -19,8 +19,11 @@ struct SyscallContext {
   const Regs& regs;  // at the syscall instruction's exit; rax is the number
   // Set by exit paths: the thread's loop ends instead of returning to the guest.
   bool end_thread = false;
-  // Set by BlockingHostCall when a signal for the thread cut the call short (-EINTR).
+  // Set by BlockingHostCall when a signal for the thread cut the call short (-EINTR), and
+  // whether that was before it began: then it had no effect, and it starts over once the
+  // signal is dealt with, whatever SA_RESTART says, as if the signal had come first.
   bool interrupted = false;
+  bool interrupted_before_start = false;
   // Whether a call cut short starts over once a handler with SA_RESTART has run (read, write,
   // a futex wait without a timeout), rather than returning EINTR (sleeps, timed waits).
   bool restartable = true;

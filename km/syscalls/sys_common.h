@@ -16,8 +16,9 @@ namespace km {
 inline int64_t HostResult(int64_t r) { return r < 0 ? -errno : r; }
 
 // A host syscall that may block as long as the guest likes (a read on a pipe, a futex wait). A
-// signal for the thread cuts it short: -EINTR, with ctx.interrupted set. A host interrupt that
-// turns out to concern no signal the thread takes (it was blocked meanwhile) makes it go again.
+// signal for the thread cuts it short: -EINTR, with ctx.interrupted set (and
+// ctx.interrupted_before_start if it never began). A host interrupt that turns out to concern no
+// signal the thread takes (it was blocked meanwhile) makes it go again.
 int64_t BlockingHostCall(SyscallContext& ctx, int64_t nr, uint64_t a1 = 0, uint64_t a2 = 0,
                          uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
 

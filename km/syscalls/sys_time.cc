@@ -40,7 +40,7 @@ int64_t GuestSleep(SyscallContext& ctx, clockid_t clock, int flags, uint64_t req
   ctx.restartable = false;
   const int64_t r = BlockingHostCall(ctx, SYS_clock_nanosleep, static_cast<uint64_t>(clock),
                                      TIMER_ABSTIME, reinterpret_cast<uint64_t>(&deadline), 0);
-  if (r == -EINTR && relative && rem_gva != 0) {
+  if (r == -EINTR && relative && rem_gva != 0 && !ctx.interrupted_before_start) {
     struct timespec now;
     ::clock_gettime(clock, &now);
     const int64_t left = std::max<int64_t>(0, Nanos(deadline) - Nanos(now));
