@@ -374,6 +374,19 @@ TEST_F(SyscallsTest, OtherSignalsToSelfArePendingForTheThread) {
   EXPECT_FALSE(process_->ended());
 }
 
+// sigqueue can reach only the payload itself: never km's parent or anyone else on the host.
+TEST_F(SyscallsTest, SigqueueOnlyToThePayload) {
+  siginfo_t info = {};
+  info.si_code = SI_QUEUE;
+  ASSERT_TRUE(mem().Write(kData, &info, sizeof info).ok());
+  EXPECT_EQ(Call(SYS_rt_sigqueueinfo, 1, SIGUSR1, kData), -EPERM);
+  EXPECT_EQ(Call(SYS_rt_sigqueueinfo, getppid(), SIGUSR1, kData), -EPERM);
+  EXPECT_EQ(Call(SYS_rt_tgsigqueueinfo, 1, 1, SIGUSR1, kData), -ESRCH);
+  EXPECT_EQ(Call(SYS_rt_sigqueueinfo, getpid(), SIGUSR1, 0x1000), -EFAULT);
+  EXPECT_EQ(Call(SYS_rt_sigqueueinfo, getpid(), 65, kData), -EINVAL);
+  EXPECT_EQ(Call(SYS_rt_sigqueueinfo, getpid(), SIGUSR1, kData), 0);
+}
+
 TEST_F(SyscallsTest, ExitGroupEndsThePayload) {
   int status = -1;
   process_->set_exit_handler([&status](int s) { status = s; });

@@ -104,6 +104,8 @@ struct Table {
     h[SYS_kill] = SysKill;
     h[SYS_tkill] = SysTkill;
     h[SYS_tgkill] = SysTgkill;
+    h[SYS_rt_sigqueueinfo] = SysRtSigqueueinfo;
+    h[SYS_rt_tgsigqueueinfo] = SysRtTgsigqueueinfo;
     h[SYS_rt_sigreturn] = SysRtSigreturn;
     h[SYS_rt_sigpending] = SysRtSigpending;
     h[SYS_rt_sigsuspend] = SysRtSigsuspend;

@@ -89,6 +89,8 @@ int64_t SysSigaltstack(SyscallContext& ctx);
 int64_t SysKill(SyscallContext& ctx);
 int64_t SysTkill(SyscallContext& ctx);
 int64_t SysTgkill(SyscallContext& ctx);
+int64_t SysRtSigqueueinfo(SyscallContext& ctx);
+int64_t SysRtTgsigqueueinfo(SyscallContext& ctx);
 int64_t SysRtSigreturn(SyscallContext& ctx);
 int64_t SysRtSigpending(SyscallContext& ctx);
 int64_t SysRtSigsuspend(SyscallContext& ctx);

@@ -26,17 +26,18 @@ constexpr uint64_t kSigsetSize = 8;
 
 bool ValidSignal(int64_t signo) { return signo >= 1 && signo <= kMaxSignal; }
 
-// The payload sends signo to thread `to`, or to the whole payload if null (0: only a check that
-// the target exists). code: SI_USER for kill, SI_TKILL for tkill and tgkill.
-int64_t Send(SyscallContext& ctx, GuestThread* to, int64_t signo, int code) {
+// What kill (SI_USER) and tkill/tgkill (SI_TKILL) say of their sender: the payload itself.
+SignalInfo FromPayload(int code) {
+  return {.code = code, .sender_pid = ::getpid(), .sender_uid = ::getuid()};
+}
+
+// The payload sends signo, with what `info` says of it, to thread `to`, or to the whole payload
+// if null (signo 0: only a check that the target exists).
+int64_t Send(SyscallContext& ctx, GuestThread* to, int64_t signo, SignalInfo info) {
   if (signo == 0) return 0;
   if (!ValidSignal(signo)) return -EINVAL;
   const int sig = static_cast<int>(signo);
-  SignalInfo info;
   info.signo = sig;
-  info.code = code;
-  info.sender_pid = ::getpid();
-  info.sender_uid = ::getuid();
   if (sig == SIGKILL || to == nullptr) {
     // SIGKILL is neither caught nor blocked, nor shown to a debugger first: the payload ends.
     ctx.process.SendSignal(info);
@@ -119,7 +120,7 @@ int64_t SysKill(SyscallContext& ctx) {
   const int pid = static_cast<int>(ctx.arg(0));
   // Only the payload itself: it must not signal km's parent or anyone else on the host.
   if (pid != ::getpid() && pid != 0) return -EPERM;
-  return Send(ctx, nullptr, static_cast<int>(ctx.arg(1)), SI_USER);
+  return Send(ctx, nullptr, static_cast<int>(ctx.arg(1)), FromPayload(SI_USER));
 }
 
 int64_t SysTkill(SyscallContext& ctx) {
@@ -127,7 +128,7 @@ int64_t SysTkill(SyscallContext& ctx) {
   if (tid <= 0) return -EINVAL;
   std::shared_ptr<GuestThread> to = ctx.process.FindThread(tid);
   if (to == nullptr) return -ESRCH;
-  return Send(ctx, to.get(), static_cast<int>(ctx.arg(1)), SI_TKILL);
+  return Send(ctx, to.get(), static_cast<int>(ctx.arg(1)), FromPayload(SI_TKILL));
 }
 
 int64_t SysTgkill(SyscallContext& ctx) {
@@ -136,7 +137,42 @@ int64_t SysTgkill(SyscallContext& ctx) {
   if (tgid <= 0 || tid <= 0) return -EINVAL;
   std::shared_ptr<GuestThread> to = ctx.process.FindThread(tid);
   if (tgid != ::getpid() || to == nullptr) return -ESRCH;
-  return Send(ctx, to.get(), static_cast<int>(ctx.arg(2)), SI_TKILL);
+  return Send(ctx, to.get(), static_cast<int>(ctx.arg(2)), FromPayload(SI_TKILL));
+}
+
+namespace {
+
+// rt_sigqueueinfo and rt_tgsigqueueinfo: the sender's siginfo (sigqueue's SI_QUEUE and value).
+// Only the payload itself is a target, so Linux lets it say any si_code.
+int64_t Queue(SyscallContext& ctx, GuestThread* to, int64_t signo, uint64_t info_gva) {
+  struct {
+    int32_t signo, errno_, code, pad;
+    int32_t pid;
+    uint32_t uid;
+    uint64_t value;
+    uint8_t rest[96];
+  } user;
+  static_assert(sizeof user == 128);
+  if (int e = CopyIn(ctx.mem(), info_gva, &user); e != 0) return e;
+  return Send(ctx, to, signo,
+              {.code = user.code, .sender_pid = user.pid, .sender_uid = user.uid,
+               .value = user.value});
+}
+
+}  // namespace
+
+int64_t SysRtSigqueueinfo(SyscallContext& ctx) {
+  if (static_cast<int>(ctx.arg(0)) != ::getpid()) return -EPERM;
+  return Queue(ctx, nullptr, static_cast<int>(ctx.arg(1)), ctx.arg(2));
+}
+
+int64_t SysRtTgsigqueueinfo(SyscallContext& ctx) {
+  const int tgid = static_cast<int>(ctx.arg(0));
+  const int tid = static_cast<int>(ctx.arg(1));
+  if (tgid <= 0 || tid <= 0) return -EINVAL;
+  std::shared_ptr<GuestThread> to = ctx.process.FindThread(tid);
+  if (tgid != ::getpid() || to == nullptr) return -ESRCH;
+  return Queue(ctx, to.get(), static_cast<int>(ctx.arg(2)), ctx.arg(3));
 }
 
 int64_t SysRtSigpending(SyscallContext& ctx) {

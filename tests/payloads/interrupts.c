@@ -160,6 +160,27 @@ static void check_process_directed(void) {
   pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
+static atomic_int queued_value, queued_code;
+
+static void on_queued(int signo, siginfo_t* info, void* uc) {
+  (void)signo;
+  (void)uc;
+  atomic_store(&queued_value, info->si_value.sival_int);
+  atomic_store(&queued_code, info->si_code);
+}
+
+static void check_sigqueue(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_queued;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction(SIGUSR2, &sa, NULL);
+  sigqueue(getpid(), SIGUSR2, (union sigval){.sival_int = 99});
+  while (atomic_load(&queued_code) == 0) sleep_ms(5);
+  printf("sigqueue: si_code %s, si_value %d\n",
+         atomic_load(&queued_code) == SI_QUEUE ? "SI_QUEUE" : "other", atomic_load(&queued_value));
+}
+
 static void check_alarm(void) {
   handle(SIGALRM, 0);
   atomic_store(&handled, 0);
@@ -340,6 +361,7 @@ int main(int argc, char** argv) {
   if (argc > 1 && strcmp(argv[1], "sigpipe") == 0) return write_to_broken_pipe();
   check_blocked_syscalls();
   check_process_directed();
+  check_sigqueue();
   check_alarm();
   check_posix_timers();
   return 0;
