@@ -168,7 +168,7 @@ void GuestThread::InjectSignal(const SignalInfo& info) {
 }
 
 uint64_t GuestThread::PendingMaskLocked() const {
-  uint64_t set = 0;
+  uint64_t set = process_.shared_signals().Mask();
   for (int signo = 1; signo <= kMaxSignal; signo++) {
     if (pending_[signo]) set |= SignalBit(signo);
   }
@@ -176,9 +176,26 @@ uint64_t GuestThread::PendingMaskLocked() const {
 }
 
 std::optional<SignalInfo> GuestThread::TakeLowestLocked(uint64_t among) {
-  const uint64_t ready = PendingMaskLocked() & among;
-  if (ready == 0) return std::nullopt;
-  return std::exchange(pending_[std::countr_zero(ready) + 1], std::nullopt);
+  // The thread's own first, then the payload's, as Linux dequeues them.
+  uint64_t own = 0;
+  for (int signo = 1; signo <= kMaxSignal; signo++) {
+    if (pending_[signo]) own |= SignalBit(signo);
+  }
+  if ((own & among) != 0) {
+    return std::exchange(pending_[std::countr_zero(own & among) + 1], std::nullopt);
+  }
+  return process_.shared_signals().Take(among);
+}
+
+void GuestThread::NoticeSharedSignal(int signo) {
+  absl::MutexLock lock(&mu_);
+  if ((signals_.blocked.load() & SignalBit(signo)) != 0) return;
+  if (state_ == ThreadState::kRunning) {
+    vcpu_->RequestStop();
+  } else if (state_ == ThreadState::kInSyscall) {
+    syscall_interrupt_.store(1);
+    InterruptHostThread(tid());
+  }
 }
 
 std::optional<SignalInfo> GuestThread::TakeDeliverableLocked(bool* injected) {

@@ -76,6 +76,10 @@ class GuestThread {
   // (EINTR, or a restart under SA_RESTART, as on Linux). Without a debugger, a signal that
   // would be ignored and is not blocked is dropped at once, as Linux drops it.
   void SendSignal(const SignalInfo& info);
+  // A signal was put in the payload's shared pending set (every thread blocked it): if this
+  // thread no longer blocks it, it stops what it runs or waits in to take it. Taking this
+  // thread's lock also lets a sigwait here see it.
+  void NoticeSharedSignal(int signo);
   // A signal a debugger resumes the thread with (or a fault's, for its handler): delivered
   // before the thread runs again, whatever its mask, and not reported to the debugger again.
   void InjectSignal(const SignalInfo& info);
@@ -96,7 +100,7 @@ class GuestThread {
   // sigsuspend: the mask to put back once the signal that ended it was handled (its frame
   // restores it) or found nothing to run.
   void RestoreMaskAfterSignal(uint64_t mask) { mask_after_signal_ = mask; }
-  // rt_sigpending: the signals pending for this thread.
+  // rt_sigpending: the signals pending for this thread or the whole payload.
   uint64_t PendingSignals();
   // Around a host syscall that may block (interruptible_syscall.h): the word to pass it, armed
   // if a signal is already waiting to be taken.

@@ -133,8 +133,8 @@ int Process::AllocVcpuId() {
   return static_cast<int>(vcpu_ids_.size() - 1);
 }
 
-absl::StatusOr<std::unique_ptr<Process::PendingThread>> Process::SpawnThread(const Regs& regs,
-                                                                             const FpuRegs& fpu) {
+absl::StatusOr<std::unique_ptr<Process::PendingThread>> Process::SpawnThread(
+    const Regs& regs, const FpuRegs& fpu, uint64_t blocked_signals) {
   int id;
   {
     absl::MutexLock lock(&mu_);
@@ -156,6 +156,7 @@ absl::StatusOr<std::unique_ptr<Process::PendingThread>> Process::SpawnThread(con
   }
   auto pending = std::make_unique<PendingThread>();
   pending->thread_ = std::make_shared<GuestThread>(*this, *std::move(vcpu), id, regs);
+  pending->thread_->signal_state().blocked = blocked_signals;
   pending->gate_ = std::make_shared<PendingThread::Gate>();
   {
     absl::MutexLock lock(&mu_);
@@ -204,6 +205,7 @@ void Process::SendSignal(const SignalInfo& info) {
     return;
   }
   std::shared_ptr<GuestThread> to;
+  std::vector<std::shared_ptr<GuestThread>> all;
   {
     absl::MutexLock lock(&mu_);
     auto takes = [&info](const std::shared_ptr<GuestThread>& thread) {
@@ -220,10 +222,17 @@ void Process::SendSignal(const SignalInfo& info) {
         }
       }
     }
-    if (to == nullptr && main != threads_.end()) to = main->second;
-    if (to == nullptr && !threads_.empty()) to = threads_.begin()->second;
+    if (to == nullptr) {
+      for (const auto& [tid, thread] : threads_) all.push_back(thread);
+    }
   }
-  if (to != nullptr) to->SendSignal(info);
+  if (to != nullptr) {
+    to->SendSignal(info);
+    return;
+  }
+  shared_signals_.Put(info);
+  // A thread may have unblocked it since it was looked at, and a sigwait must see it.
+  for (const auto& thread : all) thread->NoticeSharedSignal(info.signo);
 }
 
 bool Process::ended() {

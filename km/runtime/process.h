@@ -75,16 +75,19 @@ class Process {
   std::shared_ptr<GuestThread> FindThread(int tid);
   std::shared_ptr<GuestThread> main_thread() { return main_thread_; }
 
-  // clone: a new thread with these registers and FPU state; it starts running once start()
-  // has been called on the result, which returns the new thread's tid for the parent.
+  // clone: a new thread with these registers, FPU state and blocked signals (its parent's, set
+  // before any signal can be aimed at it); it starts running once start() has been called on
+  // the result, which returns the new thread's tid for the parent.
   class PendingThread;
-  absl::StatusOr<std::unique_ptr<PendingThread>> SpawnThread(const Regs& regs,
-                                                             const FpuRegs& fpu);
+  absl::StatusOr<std::unique_ptr<PendingThread>> SpawnThread(const Regs& regs, const FpuRegs& fpu,
+                                                             uint64_t blocked_signals);
 
   // A signal sent to the whole payload (kill, a timer, a host signal km forwards): the main
-  // thread takes it if it does not block it, else some thread that does not, else it waits
-  // with the main thread (or any thread, once that one is gone). SIGKILL ends the payload.
+  // thread takes it if it does not block it, else some thread that does not, else it waits in
+  // the shared pending set for the first thread that unblocks it or waits for it. SIGKILL
+  // ends the payload.
   void SendSignal(const SignalInfo& info);
+  SharedPendingSignals& shared_signals() { return shared_signals_; }
 
   // The payload ends: exit_group, a fatal signal, or the last thread's exit. The first call
   // wins; it prints the message, stops every vCPU and calls the exit handler.
@@ -108,6 +111,7 @@ class Process {
   FdTable fds_;
   ProgramBreak brk_;
   SignalDispositions signals_;
+  SharedPendingSignals shared_signals_;
   std::atomic<DebugObserver*> observer_{nullptr};
   std::function<void(int)> exit_handler_;
 

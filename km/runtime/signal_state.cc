@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <utility>
+
 namespace km {
 
 KernelSigaction SignalDispositions::Get(int signo) {
@@ -35,6 +37,30 @@ SignalEffect SignalDispositions::EffectOf(int signo, const KernelSigaction& acti
     default:
       return SignalEffect::kTerminate;
   }
+}
+
+void SharedPendingSignals::Put(const SignalInfo& info) {
+  absl::MutexLock lock(&mu_);
+  if (!pending_[info.signo]) pending_[info.signo] = info;
+}
+
+uint64_t SharedPendingSignals::Mask() {
+  absl::MutexLock lock(&mu_);
+  uint64_t set = 0;
+  for (int signo = 1; signo <= kMaxSignal; signo++) {
+    if (pending_[signo]) set |= SignalBit(signo);
+  }
+  return set;
+}
+
+std::optional<SignalInfo> SharedPendingSignals::Take(uint64_t among) {
+  absl::MutexLock lock(&mu_);
+  for (int signo = 1; signo <= kMaxSignal; signo++) {
+    if (pending_[signo] && (among & SignalBit(signo)) != 0) {
+      return std::exchange(pending_[signo], std::nullopt);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace km

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdint>
+#include <optional>
 
 #include "absl/synchronization/mutex.h"
 
@@ -90,6 +91,21 @@ class SignalDispositions {
  private:
   absl::Mutex mu_;
   std::array<KernelSigaction, kMaxSignal + 1> actions_ ABSL_GUARDED_BY(mu_){};
+};
+
+// Signals sent to the whole payload that every thread blocked when they came: they wait here
+// for whichever thread unblocks one first or waits for it (sigwait), as in Linux's shared
+// pending set. Standard signals do not queue: at most one pending per number.
+class SharedPendingSignals {
+ public:
+  void Put(const SignalInfo& info);
+  uint64_t Mask();
+  // The lowest-numbered pending one in `among`, dequeued.
+  std::optional<SignalInfo> Take(uint64_t among);
+
+ private:
+  absl::Mutex mu_;
+  std::array<std::optional<SignalInfo>, kMaxSignal + 1> pending_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace km

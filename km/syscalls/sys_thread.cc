@@ -44,7 +44,7 @@ int64_t SysClone(SyscallContext& ctx) {
   if (!fpu_status.ok()) return -EAGAIN;
 
   absl::StatusOr<std::unique_ptr<Process::PendingThread>> pending =
-      ctx.process.SpawnThread(regs, fpu);
+      ctx.process.SpawnThread(regs, fpu, ctx.thread.signal_state().blocked.load());
   if (!pending.ok()) return -EAGAIN;
   const int tid = (*pending)->tid();
   // As Linux: the ids are stored before either thread runs on; a bad address is not an error.

@@ -160,6 +160,36 @@ static void check_process_directed(void) {
   pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
+static void* sigwait_later(void* arg) {
+  (void)arg;
+  sleep_ms(200);  // the signal comes first, and waits for the payload meanwhile
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  int got = 0;
+  sigwait(&set, &got);
+  printf("the signal thread's sigwait got %s\n", got == SIGHUP ? "SIGHUP" : "something else");
+  return NULL;
+}
+
+// A daemon's way: every thread blocks the signal, one thread takes it with sigwait.
+static void check_signal_thread(void) {
+  sigset_t set, pending;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  pthread_t t;
+  pthread_create(&t, NULL, sigwait_later, NULL);
+  kill(getpid(), SIGHUP);
+  sigpending(&pending);
+  printf("kill(getpid(), SIGHUP) with every thread blocking it: pending in main %s\n",
+         sigismember(&pending, SIGHUP) ? "yes" : "no");
+  pthread_join(t, NULL);
+  sigpending(&pending);
+  printf("after the sigwait: pending in main %s\n", sigismember(&pending, SIGHUP) ? "yes" : "no");
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
 static atomic_int queued_value, queued_code;
 
 static void on_queued(int signo, siginfo_t* info, void* uc) {
@@ -362,6 +392,7 @@ int main(int argc, char** argv) {
   check_blocked_syscalls();
   check_process_directed();
   check_sigqueue();
+  check_signal_thread();
   check_alarm();
   check_posix_timers();
   return 0;
