@@ -433,9 +433,12 @@ bool GuestThread::HandleSyscall() {
   const int64_t result = DispatchSyscall(ctx);
   if (ctx.end_thread) return false;
   // Linux's -ERESTARTSYS: the syscall instruction runs again after the handler (or at once).
-  const bool restart =
-      ctx.interrupted && result == -EINTR &&
-      (ctx.interrupted_before_start || (ctx.restartable && NextSignalRestartsSyscall()));
+  // A call stopped before it began starts over, as if the signal had come first, unless its
+  // own temporary mask (ppoll, pselect6, sigsuspend) is what let the signal in: waiting for
+  // that signal is its job, and it must see EINTR.
+  const bool before_start = ctx.interrupted_before_start && !mask_after_signal_;
+  const bool restart = ctx.interrupted && result == -EINTR &&
+                       (before_start || (ctx.restartable && NextSignalRestartsSyscall()));
   {
     absl::MutexLock lock(&mu_);
     if (restart) {
