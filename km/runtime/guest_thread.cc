@@ -235,8 +235,9 @@ bool GuestThread::DeliverSignal(const SignalInfo& info, bool injected) {
   {
     absl::MutexLock lock(&mu_);
     SignalContext from{regs_, {}, signals_.blocked, signals_.altstack};
-    const uint64_t saved_mask =
-        mask_after_signal_ ? *std::exchange(mask_after_signal_, std::nullopt) : signals_.blocked.load();
+    const uint64_t saved_mask = mask_after_signal_
+                                    ? *std::exchange(mask_after_signal_, std::nullopt)
+                                    : signals_.blocked.load();
     absl::Status fpu = vcpu_->GetFpu(&from.fpu);
     handler = fpu.ok() ? PushSignalFrame(process_.memory(), from, info, action,
                                          process_.engine().caps().avx, saved_mask)

@@ -132,7 +132,8 @@ void PayloadTimers::Loop() {
         } else {
           // Expirations this thread woke too late for are counted, not signalled.
           const int64_t missed = (now - timer.deadline) / timer.interval;
-          timer.overrun = static_cast<int>(std::min<int64_t>(missed, std::numeric_limits<int>::max()));
+          timer.overrun =
+              static_cast<int>(std::min<int64_t>(missed, std::numeric_limits<int>::max()));
           timer.deadline += (missed + 1) * timer.interval;
         }
         due.emplace_back(id, timer);

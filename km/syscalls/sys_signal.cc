@@ -1,8 +1,8 @@
 // Signal syscalls. Dispositions, masks and alternate stacks are recorded and read back; a signal
 // the payload sends is made pending for a thread, which delivers it when it does not block it
 // (GuestThread::SendSignal); sigsuspend, pause and sigtimedwait wait for one. A process-directed
-// kill goes to a thread Process::SendSignal chooses. Only the payload itself can be signalled: never km's parent or
-// anyone else on the host.
+// kill goes to a thread Process::SendSignal chooses. Only the payload itself can be signalled:
+// never km's parent or anyone else on the host.
 #include <signal.h>
 #include <unistd.h>
 

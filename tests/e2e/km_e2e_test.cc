@@ -248,7 +248,8 @@ TEST_P(KmE2eTest, SignalsCutBlockedSyscallsShortAndTimersFire) {
 TEST_P(KmE2eTest, BrokenPipeRaisesSigpipe) {
   RunResult km = ExpectSameAsNative("interrupts", {"sigpipe"});
   EXPECT_EQ(km.status, 128 + SIGPIPE) << Describe(km);
-  EXPECT_THAT(km.out, HasSubstr("write with a SIGPIPE handler: failed with Broken pipe, handled 1"));
+  EXPECT_THAT(km.out,
+              HasSubstr("write with a SIGPIPE handler: failed with Broken pipe, handled 1"));
 }
 
 // Starts the payload, waits for its "ready", then sends each signal to it again and again
