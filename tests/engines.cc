@@ -99,9 +99,6 @@ EngineInfo FindEngine(absl::string_view name) {
                     .skip_reason = absl::StrCat(name, ": skipped: km has no such engine")};
 }
 
-namespace {
-
-// Every host thread's backtrace in pid, from gdb attached for the moment.
 std::string HostThreadsOf(pid_t pid) {
   RunOptions options{
       .env = {"PATH=/usr/bin:/bin"}, .timeout = absl::Seconds(60), .dump_on_timeout = false};
@@ -111,8 +108,6 @@ std::string HostThreadsOf(pid_t pid) {
   if (!gdb.ok()) return absl::StrCat("gdb could not be run: ", gdb.status().message());
   return absl::StrCat(gdb->out, gdb->err);
 }
-
-}  // namespace
 
 absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv, const RunOptions& options) {
   if (argv.empty()) return absl::InvalidArgumentError("Run: empty argv");

@@ -2,6 +2,8 @@
 // subprocess with a deadline, and finding data files in the test's runfiles.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -45,6 +47,10 @@ struct RunResult {
 // stderr until it exits or the deadline passes. Fails only if the process could not be started.
 absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv,
                               const RunOptions& options = {});
+
+// Every host thread's backtrace in process pid, from gdb attached for the moment: what a test
+// records of a child that hangs before it kills it.
+std::string HostThreadsOf(pid_t pid);
 
 // A human-readable line for test failure messages: status, timeout and the captured streams.
 std::string Describe(const RunResult& result);

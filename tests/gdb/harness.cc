@@ -82,7 +82,8 @@ std::string SessionResult::Describe() const {
   return absl::StrFormat(
       "--- gdb (status %d) ---\n%s\n--- second gdb ---\n%s\n--- km (pid %d, status %d) stdout "
       "---\n%s\n--- km stderr ---\n%s\n--- agent stderr ---\n%s",
-      gdb_status, gdb_out, second_gdb_out, km_pid, km_status, km_out, km_err, agent_err);
+      gdb_status, gdb_out, second_gdb_out, km_pid, km_status, km_out, km_err, agent_err) +
+         hang_dump;
 }
 
 namespace {
@@ -222,7 +223,15 @@ absl::StatusOr<SessionResult> RunSession(const SessionOptions& options) {
     if (!gdb.ok()) return gdb.status();
     if (options.during_gdb) options.during_gdb(*gdb, km);
     result.gdb_status = gdb->Wait(absl::Seconds(45));
-    if (result.gdb_status < 0) gdb->Kill();
+    if (result.gdb_status < 0) {
+      // Which of the three hung shows in km's and the agent's threads.
+      result.hang_dump = absl::StrCat("--- km's host threads ---\n", km_test::HostThreadsOf(km.pid()));
+      if (running) {
+        absl::StrAppend(&result.hang_dump, "--- the agent's host threads ---\n",
+                        km_test::HostThreadsOf(running->agent.pid()));
+      }
+      gdb->Kill();
+    }
     result.gdb_out = gdb->Out() + gdb->Err();
     if (result.gdb_status < 0) absl::StrAppend(&result.gdb_out, "\n[gdb TIMED OUT and was killed]");
   }

@@ -42,6 +42,7 @@ struct SessionResult {
   int km_status = -1;
   int km_pid = 0;
   std::string agent_err;
+  std::string hang_dump;  // if gdb timed out: km's and the agent's host threads at that moment
 
   std::string Describe() const;
 };
