@@ -22,8 +22,6 @@
 namespace km {
 namespace {
 
-constexpr uint64_t kSigsetSize = 8;
-
 bool ValidSignal(int64_t signo) { return signo >= 1 && signo <= kMaxSignal; }
 
 // The payload sends signo to `to` (0: only a check that the target exists). code: SI_USER
