@@ -118,6 +118,24 @@ struct Table {
     h[SYS_arch_prctl] = SysArchPrctl;
     h[SYS_prctl] = SysPrctl;
     h[SYS_futex] = SysFutex;
+
+    h[SYS_poll] = SysPoll;
+    h[SYS_ppoll] = SysPpoll;
+    h[SYS_select] = SysSelect;
+    h[SYS_pselect6] = SysPselect6;
+    h[SYS_epoll_create] = SysEpollCreate;
+    h[SYS_epoll_create1] = SysEpollCreate1;
+    h[SYS_epoll_ctl] = SysEpollCtl;
+    h[SYS_epoll_wait] = SysEpollWait;
+    h[SYS_epoll_pwait] = SysEpollPwait;
+    h[SYS_epoll_pwait2] = SysEpollPwait2;
+
+    h[SYS_eventfd] = SysEventfd;
+    h[SYS_eventfd2] = SysEventfd2;
+    h[SYS_timerfd_create] = SysTimerfdCreate;
+    h[SYS_timerfd_settime] = SysTimerfdSettime;
+    h[SYS_timerfd_gettime] = SysTimerfdGettime;
+
   }
 };
 

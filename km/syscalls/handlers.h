@@ -107,4 +107,24 @@ int64_t SysPrctl(SyscallContext& ctx);
 // sys_futex.cc
 int64_t SysFutex(SyscallContext& ctx);
 
+// sys_poll.cc: waiting for descriptors.
+int64_t SysPoll(SyscallContext& ctx);
+int64_t SysPpoll(SyscallContext& ctx);
+int64_t SysSelect(SyscallContext& ctx);
+int64_t SysPselect6(SyscallContext& ctx);
+int64_t SysEpollCreate(SyscallContext& ctx);
+int64_t SysEpollCreate1(SyscallContext& ctx);
+int64_t SysEpollCtl(SyscallContext& ctx);
+int64_t SysEpollWait(SyscallContext& ctx);
+int64_t SysEpollPwait(SyscallContext& ctx);
+int64_t SysEpollPwait2(SyscallContext& ctx);
+
+// sys_event.cc: event and timer descriptors.
+int64_t SysEventfd(SyscallContext& ctx);
+int64_t SysEventfd2(SyscallContext& ctx);
+int64_t SysTimerfdCreate(SyscallContext& ctx);
+int64_t SysTimerfdSettime(SyscallContext& ctx);
+int64_t SysTimerfdGettime(SyscallContext& ctx);
+
+
 }  // namespace km
