@@ -1,14 +1,20 @@
-// poll, select, epoll, eventfd and timerfd handlers on real host descriptors: what a payload
-// may not do (name km's own fds, pass bad pointers or lengths) and what they hand back.
+// poll, select, epoll, eventfd, timerfd and socket handlers on real host descriptors: what a
+// payload may not do (name km's own fds, pass bad pointers, lengths or control messages) and
+// what they hand back.
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +23,7 @@
 #include <utility>
 
 #include "gtest/gtest.h"
+#include "km/runtime/guest_thread.h"
 #include "km/runtime/signal_state.h"
 #include "km/runtime_tests/syscalls_fixture.h"
 
@@ -50,10 +57,18 @@ class NetSyscallsTest : public SyscallsTest {
     return value;
   }
 
-  // Two guest fds made by pipe2 (which writes them at kData + 0xf000).
+  // Two guest fds made by pipe2 or socketpair (which write them at kData + 0xf000).
   std::pair<int, int> GuestPipe(int flags = O_NONBLOCK) {
     EXPECT_EQ(Call(SYS_pipe2, kData + 0xf000, flags), 0);
     return Get<std::pair<int, int>>(kData + 0xf000);
+  }
+  std::pair<int, int> GuestSocketpair(int type) {
+    EXPECT_EQ(Call(SYS_socketpair, AF_UNIX, type, 0, kData + 0xf000), 0);
+    return Get<std::pair<int, int>>(kData + 0xf000);
+  }
+
+  bool SigpipePending() {
+    return (process_->main_thread()->PendingSignals() & SignalBit(SIGPIPE)) != 0;
   }
 
   int km_pipe_[2];
@@ -237,6 +252,282 @@ TEST_F(NetSyscallsTest, EventfdAndTimerfdAreTheGuests) {
   ASSERT_EQ(timerfd_gettime(km_timer, &untouched), 0);
   EXPECT_EQ(untouched.it_value.tv_nsec, 0);
   close(km_timer);
+}
+
+TEST_F(NetSyscallsTest, OnlyUnixAndInetFamilies) {
+  EXPECT_EQ(Call(SYS_socket, AF_NETLINK, SOCK_RAW, 0), -EAFNOSUPPORT);
+  EXPECT_EQ(Call(SYS_socket, AF_PACKET, SOCK_RAW, 0), -EAFNOSUPPORT);
+  EXPECT_EQ(Call(SYS_socket, AF_VSOCK, SOCK_STREAM, 0), -EAFNOSUPPORT);
+  EXPECT_EQ(Call(SYS_socketpair, AF_NETLINK, SOCK_RAW, 0, kData), -EAFNOSUPPORT);
+  EXPECT_EQ(Call(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, kReadOnly), -EFAULT);
+  for (int family : {AF_UNIX, AF_INET, AF_INET6}) {
+    const int64_t fd = Call(SYS_socket, family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    EXPECT_GE(fd, 0) << family;
+    EXPECT_EQ(Call(SYS_close, fd), 0);
+  }
+}
+
+TEST_F(NetSyscallsTest, AddressesAreCheckedAndCopiedWithTheirLengths) {
+  const int64_t fd = Call(SYS_socket, AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in loopback = {};
+  loopback.sin_family = AF_INET;
+  loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const uint64_t addr = Put(0, loopback);
+  EXPECT_EQ(Call(SYS_bind, fd, addr, sizeof(sockaddr_storage) + 1), -EINVAL);
+  EXPECT_EQ(Call(SYS_bind, fd, addr, static_cast<uint64_t>(-1)), -EINVAL);
+  EXPECT_EQ(Call(SYS_bind, fd, 0x1000, sizeof loopback), -EFAULT);
+  EXPECT_EQ(Call(SYS_bind, fd, addr, sizeof loopback), 0);
+
+  const uint64_t out = kData + 0x100;
+  const uint64_t len = Put(0x200, static_cast<int>(sizeof(sockaddr_in)));
+  EXPECT_EQ(Call(SYS_getsockname, fd, out, len), 0);
+  const auto bound = Get<sockaddr_in>(out);
+  EXPECT_EQ(bound.sin_family, AF_INET);
+  EXPECT_NE(bound.sin_port, 0);
+  // A short buffer gets what fits and the full length.
+  Put(0x100, std::array<uint8_t, 16>{});
+  Put(0x200, 4);
+  EXPECT_EQ(Call(SYS_getsockname, fd, out, len), 0);
+  EXPECT_EQ(Get<int>(len), static_cast<int>(sizeof(sockaddr_in)));
+  EXPECT_EQ(Get<sockaddr_in>(out).sin_port, bound.sin_port);
+  EXPECT_EQ(Get<sockaddr_in>(out).sin_addr.s_addr, 0u);
+  Put(0x200, -1);
+  EXPECT_EQ(Call(SYS_getsockname, fd, out, len), -EINVAL);
+  EXPECT_EQ(Call(SYS_getsockname, fd, out, 0x1000), -EFAULT);
+  Put(0x200, 16);
+  EXPECT_EQ(Call(SYS_getsockname, fd, kReadOnly, len), -EFAULT);
+  EXPECT_EQ(Call(SYS_getpeername, fd, out, len), -ENOTCONN);
+
+  // A datagram to itself, and where it came from.
+  const uint64_t to = Put(0x300, bound);
+  EXPECT_EQ(Call(SYS_sendto, fd, GuestString("ping", 0x400), 4, 0, to, sizeof bound), 4);
+  Put(0x200, static_cast<int>(sizeof(sockaddr_in)));
+  EXPECT_EQ(Call(SYS_recvfrom, fd, kData + 0x500, 16, 0, out, len), 4);
+  EXPECT_EQ(Get<sockaddr_in>(out).sin_port, bound.sin_port);
+  EXPECT_EQ(Call(SYS_sendto, fd, 0x1000, 4, 0, to, sizeof bound), -EFAULT);
+  EXPECT_EQ(Call(SYS_sendto, fd, kData + 0x400, 4, 0, to, 1000), -EINVAL);
+  EXPECT_EQ(Call(SYS_recvfrom, fd, kReadOnly, 16, MSG_DONTWAIT, 0, 0), -EFAULT);
+  EXPECT_EQ(Call(SYS_close, fd), 0);
+}
+
+TEST_F(NetSyscallsTest, SocketCallsOnKmsOwnSocketAreEbadf) {
+  int km_sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, km_sv), 0);
+  const int s = km_sv[0];
+  const uint64_t buf = GuestString("secret", 0x100);
+  const uint64_t len = Put(0x200, 16);
+  EXPECT_EQ(Call(SYS_bind, s, kData, 2), -EBADF);
+  EXPECT_EQ(Call(SYS_connect, s, kData, 2), -EBADF);
+  EXPECT_EQ(Call(SYS_listen, s, 1), -EBADF);
+  EXPECT_EQ(Call(SYS_accept4, s, 0, 0, 0), -EBADF);
+  EXPECT_EQ(Call(SYS_getsockname, s, kData, len), -EBADF);
+  EXPECT_EQ(Call(SYS_getpeername, s, kData, len), -EBADF);
+  EXPECT_EQ(Call(SYS_sendto, s, buf, 6, 0, 0, 0), -EBADF);
+  EXPECT_EQ(Call(SYS_recvfrom, s, buf, 6, 0, 0, 0), -EBADF);
+  EXPECT_EQ(Call(SYS_sendmsg, s, kData, 0), -EBADF);
+  EXPECT_EQ(Call(SYS_recvmsg, s, kData, 0), -EBADF);
+  EXPECT_EQ(Call(SYS_setsockopt, s, SOL_SOCKET, SO_RCVBUF, len, 4), -EBADF);
+  EXPECT_EQ(Call(SYS_getsockopt, s, SOL_SOCKET, SO_RCVBUF, kData, len), -EBADF);
+  EXPECT_EQ(Call(SYS_shutdown, s, SHUT_RDWR), -EBADF);
+  char c;
+  EXPECT_EQ(recv(km_sv[1], &c, 1, MSG_DONTWAIT), -1);
+  EXPECT_EQ(errno, EAGAIN);  // nothing was sent, and the socket still works
+  close(km_sv[0]);
+  close(km_sv[1]);
+}
+
+// One control message as the kernel lays it out (glibc's cmsghdr ends in a flexible array).
+template <typename T>
+struct Cmsg {
+  uint64_t len = CMSG_LEN(sizeof(T));
+  int level = SOL_SOCKET;
+  int type = 0;
+  T data = {};
+};
+
+TEST_F(NetSyscallsTest, ControlMessagesKmDoesNotKnowAreEinval) {
+  auto [a, b] = GuestSocketpair(SOCK_STREAM | SOCK_NONBLOCK);
+  const uint64_t control = kData + 0x1000;
+  const uint64_t msg = kData + 0x2000;
+  auto send_with = [&](const void* bytes, size_t len, size_t controllen) {
+    EXPECT_TRUE(mem().Write(control, bytes, len).ok());
+    msghdr m = {};
+    m.msg_iov = reinterpret_cast<iovec*>(kData + 0x900);
+    m.msg_iovlen = 1;
+    m.msg_control = reinterpret_cast<void*>(control);
+    m.msg_controllen = controllen;
+    Put(0x2000, m);
+    return Call(SYS_sendmsg, a, msg, 0);
+  };
+  Put(0x900, iovec{reinterpret_cast<void*>(GuestString("x", 0x800)), 1});
+  Cmsg<int> c;
+  c.type = 0x77;  // no such type
+  EXPECT_EQ(send_with(&c, sizeof c, sizeof c), -EINVAL);
+  c.level = IPPROTO_IP;
+  c.type = IP_TOS;
+  EXPECT_EQ(send_with(&c, sizeof c, sizeof c), -EINVAL);
+  c.level = SOL_SOCKET;
+  c.type = SCM_RIGHTS;
+  c.len = CMSG_LEN(sizeof(int)) + 64;  // past the buffer
+  EXPECT_EQ(send_with(&c, sizeof c, sizeof c), -EINVAL);
+  c.len = 4;  // shorter than its header
+  EXPECT_EQ(send_with(&c, sizeof c, sizeof c), -EINVAL);
+  c.len = CMSG_LEN(sizeof(int));
+  c.data = km_pipe_[0];
+  EXPECT_EQ(send_with(&c, sizeof c, sizeof c), -EBADF);
+  c.data = 1000;
+  EXPECT_EQ(send_with(&c, sizeof c, sizeof c), -EBADF);
+  EXPECT_EQ(send_with(&c, sizeof c, 1ull << 40), -ENOBUFS);
+  EXPECT_EQ(send_with(&c, 0, 16), -EINVAL);  // a header of zeros
+  // Bad pointers in the header.
+  msghdr m = {};
+  m.msg_iov = reinterpret_cast<iovec*>(kData + 0x900);
+  m.msg_iovlen = 1;
+  m.msg_control = reinterpret_cast<void*>(0x1000);
+  m.msg_controllen = 16;
+  EXPECT_EQ(Call(SYS_sendmsg, a, Put(0x2000, m), 0), -EFAULT);
+  m.msg_control = nullptr;
+  m.msg_controllen = 0;
+  m.msg_iovlen = 2000;
+  EXPECT_EQ(Call(SYS_sendmsg, a, Put(0x2000, m), 0), -EMSGSIZE);
+  m.msg_iovlen = 1;
+  m.msg_iov = reinterpret_cast<iovec*>(0x1000);
+  EXPECT_EQ(Call(SYS_sendmsg, a, Put(0x2000, m), 0), -EFAULT);
+  m.msg_iov = reinterpret_cast<iovec*>(kData + 0x900);
+  m.msg_name = reinterpret_cast<void*>(kData);
+  m.msg_namelen = -1;
+  EXPECT_EQ(Call(SYS_sendmsg, a, Put(0x2000, m), 0), -EINVAL);
+  EXPECT_EQ(Call(SYS_sendmsg, a, 0x1000, 0), -EFAULT);
+  // None of it was sent.
+  EXPECT_EQ(Call(SYS_recvfrom, b, kData + 0x3000, 16, 0, 0, 0), -EAGAIN);
+}
+
+TEST_F(NetSyscallsTest, ScmRightsSendsGuestFdsAndReceivedOnesBecomeTheGuests) {
+  auto [a, b] = GuestSocketpair(SOCK_STREAM);
+  auto [r, w] = GuestPipe(0);
+  Cmsg<int> c;
+  c.type = SCM_RIGHTS;
+  c.data = r;
+  const uint64_t control = Put(0x1000, c);
+  Put(0x900, iovec{reinterpret_cast<void*>(GuestString("x", 0x800)), 1});
+  msghdr m = {};
+  m.msg_iov = reinterpret_cast<iovec*>(kData + 0x900);
+  m.msg_iovlen = 1;
+  m.msg_control = reinterpret_cast<void*>(control);
+  m.msg_controllen = sizeof c;
+  EXPECT_EQ(Call(SYS_sendmsg, a, Put(0x2000, m), 0), 1);
+  EXPECT_EQ(Call(SYS_close, r), 0);
+
+  // Received into a read-only control buffer: refused before anything is taken.
+  Put(0x1000, std::array<uint8_t, 32>{});
+  Put(0xa00, iovec{reinterpret_cast<void*>(kData + 0xb00), 16});
+  msghdr in = {};
+  in.msg_iov = reinterpret_cast<iovec*>(kData + 0xa00);
+  in.msg_iovlen = 1;
+  in.msg_control = reinterpret_cast<void*>(kReadOnly);
+  in.msg_controllen = 32;
+  EXPECT_EQ(Call(SYS_recvmsg, b, Put(0x2000, in), 0), -EFAULT);
+  in.msg_control = reinterpret_cast<void*>(control);
+  EXPECT_EQ(Call(SYS_recvmsg, b, Put(0x2000, in), MSG_CMSG_CLOEXEC), 1);
+  const auto back = Get<msghdr>(kData + 0x2000);
+  EXPECT_EQ(back.msg_controllen, CMSG_SPACE(sizeof(int)));
+  EXPECT_EQ(back.msg_flags & MSG_CTRUNC, 0);
+  const auto got = Get<Cmsg<int>>(control);
+  EXPECT_EQ(got.type, SCM_RIGHTS);
+  const int passed = got.data;
+  EXPECT_TRUE(process_->fds().Owns(passed));
+  EXPECT_EQ(fcntl(passed, F_GETFD), FD_CLOEXEC);
+  EXPECT_EQ(Call(SYS_write, w, GuestString("via", 0x300), 3), 3);
+  EXPECT_EQ(Call(SYS_read, passed, kData + 0x400, 3), 3);
+  EXPECT_EQ(Call(SYS_close, passed), 0);
+}
+
+TEST_F(NetSyscallsTest, CredentialsPassBothWays) {
+  auto [a, b] = GuestSocketpair(SOCK_DGRAM);
+  EXPECT_EQ(Call(SYS_setsockopt, b, SOL_SOCKET, SO_PASSCRED, Put(0x100, 1), 4), 0);
+  Cmsg<ucred> c;
+  c.type = SCM_CREDENTIALS;
+  c.data = {getpid(), getuid(), getgid()};
+  const uint64_t control = Put(0x1000, c);
+  Put(0x900, iovec{reinterpret_cast<void*>(GuestString("x", 0x800)), 1});
+  msghdr m = {};
+  m.msg_iov = reinterpret_cast<iovec*>(kData + 0x900);
+  m.msg_iovlen = 1;
+  m.msg_control = reinterpret_cast<void*>(control);
+  m.msg_controllen = sizeof c;
+  EXPECT_EQ(Call(SYS_sendmsg, a, Put(0x2000, m), 0), 1);
+  Put(0x1000, Cmsg<ucred>{});
+  m.msg_controllen = sizeof c;
+  EXPECT_EQ(Call(SYS_recvmsg, b, Put(0x2000, m), 0), 1);
+  const auto got = Get<Cmsg<ucred>>(control);
+  EXPECT_EQ(got.type, SCM_CREDENTIALS);
+  EXPECT_EQ(got.data.pid, getpid());
+  EXPECT_EQ(got.data.uid, getuid());
+}
+
+// A socket whose options were set outside km (one received from another process, say) may
+// bring control messages km does not know: they are dropped, and the guest told so.
+TEST_F(NetSyscallsTest, ControlMessagesKmDoesNotKnowAreDroppedOnReceipt) {
+  auto [a, b] = GuestSocketpair(SOCK_DGRAM);
+  const int on = 1;
+  ASSERT_EQ(setsockopt(b, SOL_SOCKET, SO_TIMESTAMP, &on, sizeof on), 0);
+  ASSERT_EQ(Call(SYS_sendto, a, GuestString("x", 0x800), 1, 0, 0, 0), 1);
+  Put(0xa00, iovec{reinterpret_cast<void*>(kData + 0xb00), 16});
+  msghdr in = {};
+  in.msg_iov = reinterpret_cast<iovec*>(kData + 0xa00);
+  in.msg_iovlen = 1;
+  in.msg_control = reinterpret_cast<void*>(kData + 0x1000);
+  in.msg_controllen = 64;
+  EXPECT_EQ(Call(SYS_recvmsg, b, Put(0x2000, in), 0), 1);
+  const auto back = Get<msghdr>(kData + 0x2000);
+  EXPECT_EQ(back.msg_controllen, 0u);
+  EXPECT_EQ(back.msg_flags & MSG_CTRUNC, MSG_CTRUNC);
+}
+
+TEST_F(NetSyscallsTest, SocketOptionsOutsideTheListAreRefused) {
+  const int64_t fd = Call(SYS_socket, AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  // A filter program is a pointer the host would follow into km's memory.
+  sock_filter code[1] = {{0x6, 0, 0, 0}};
+  const sock_fprog prog = {1, code};
+  EXPECT_EQ(Call(SYS_setsockopt, fd, SOL_SOCKET, SO_ATTACH_FILTER, Put(0, prog), sizeof prog),
+            -ENOPROTOOPT);
+  EXPECT_EQ(Call(SYS_setsockopt, fd, SOL_SOCKET, 76 /* SO_PASSPIDFD */, Put(0, 1), 4),
+            -ENOPROTOOPT);
+  const uint64_t len = Put(0x100, 4);
+  EXPECT_EQ(Call(SYS_getsockopt, fd, IPPROTO_TCP, 35 /* TCP_ZEROCOPY_RECEIVE */, kData, len),
+            -ENOPROTOOPT);
+  EXPECT_EQ(Call(SYS_setsockopt, fd, IPPROTO_TCP, TCP_NODELAY, Put(0, 1), -1), -EINVAL);
+  EXPECT_EQ(Call(SYS_setsockopt, fd, IPPROTO_TCP, TCP_NODELAY, 0x1000, 4), -EFAULT);
+  EXPECT_EQ(Call(SYS_setsockopt, fd, IPPROTO_TCP, TCP_NODELAY, Put(0, 1), 4), 0);
+  Put(0, 0);
+  EXPECT_EQ(Call(SYS_getsockopt, fd, IPPROTO_TCP, TCP_NODELAY, kData, len), 0);
+  EXPECT_EQ(Get<int>(kData), 1);
+  EXPECT_EQ(Get<int>(len), 4);
+  EXPECT_EQ(Call(SYS_getsockopt, fd, IPPROTO_TCP, TCP_NODELAY, kData, 0x1000), -EFAULT);
+  EXPECT_EQ(Call(SYS_getsockopt, fd, IPPROTO_TCP, TCP_NODELAY, kReadOnly, len), -EFAULT);
+  Put(0x100, -1);
+  EXPECT_EQ(Call(SYS_getsockopt, fd, IPPROTO_TCP, TCP_NODELAY, kData, len), -EINVAL);
+  EXPECT_EQ(Call(SYS_close, fd), 0);
+}
+
+TEST_F(NetSyscallsTest, SendOnABrokenStreamRaisesSigpipeUnlessAskedNot) {
+  auto [a, b] = GuestSocketpair(SOCK_STREAM);
+  ASSERT_EQ(Call(SYS_close, b), 0);
+  const uint64_t buf = GuestString("x", 0x100);
+  EXPECT_EQ(Call(SYS_sendto, a, buf, 1, MSG_NOSIGNAL, 0, 0), -EPIPE);
+  EXPECT_FALSE(SigpipePending());
+  EXPECT_EQ(Call(SYS_sendto, a, buf, 1, 0, 0, 0), -EPIPE);
+  EXPECT_TRUE(SigpipePending());
+
+}
+
+TEST_F(NetSyscallsTest, SendOnABrokenSeqpacketSocketRaisesNoSigpipe) {
+  auto [a, b] = GuestSocketpair(SOCK_SEQPACKET);
+  ASSERT_EQ(Call(SYS_close, b), 0);
+  EXPECT_EQ(Call(SYS_sendto, a, GuestString("x", 0x100), 1, 0, 0, 0), -EPIPE);
+  EXPECT_FALSE(SigpipePending());  // as on Linux: only streams raise it
 }
 
 }  // namespace

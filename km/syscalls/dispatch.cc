@@ -136,6 +136,22 @@ struct Table {
     h[SYS_timerfd_settime] = SysTimerfdSettime;
     h[SYS_timerfd_gettime] = SysTimerfdGettime;
 
+    h[SYS_socket] = SysSocket;
+    h[SYS_socketpair] = SysSocketpair;
+    h[SYS_bind] = SysBind;
+    h[SYS_listen] = SysListen;
+    h[SYS_accept] = SysAccept;
+    h[SYS_accept4] = SysAccept4;
+    h[SYS_connect] = SysConnect;
+    h[SYS_getsockname] = SysGetsockname;
+    h[SYS_getpeername] = SysGetpeername;
+    h[SYS_sendto] = SysSendto;
+    h[SYS_recvfrom] = SysRecvfrom;
+    h[SYS_sendmsg] = SysSendmsg;
+    h[SYS_recvmsg] = SysRecvmsg;
+    h[SYS_shutdown] = SysShutdown;
+    h[SYS_setsockopt] = SysSetsockopt;
+    h[SYS_getsockopt] = SysGetsockopt;
   }
 };
 

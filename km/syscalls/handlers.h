@@ -126,5 +126,22 @@ int64_t SysTimerfdCreate(SyscallContext& ctx);
 int64_t SysTimerfdSettime(SyscallContext& ctx);
 int64_t SysTimerfdGettime(SyscallContext& ctx);
 
+// sys_socket.cc
+int64_t SysSocket(SyscallContext& ctx);
+int64_t SysSocketpair(SyscallContext& ctx);
+int64_t SysBind(SyscallContext& ctx);
+int64_t SysListen(SyscallContext& ctx);
+int64_t SysAccept(SyscallContext& ctx);
+int64_t SysAccept4(SyscallContext& ctx);
+int64_t SysConnect(SyscallContext& ctx);
+int64_t SysGetsockname(SyscallContext& ctx);
+int64_t SysGetpeername(SyscallContext& ctx);
+int64_t SysSendto(SyscallContext& ctx);
+int64_t SysRecvfrom(SyscallContext& ctx);
+int64_t SysSendmsg(SyscallContext& ctx);
+int64_t SysRecvmsg(SyscallContext& ctx);
+int64_t SysShutdown(SyscallContext& ctx);
+int64_t SysSetsockopt(SyscallContext& ctx);
+int64_t SysGetsockopt(SyscallContext& ctx);
 
 }  // namespace km
