@@ -129,6 +129,40 @@ struct Table {
     h[SYS_timer_gettime] = SysTimerGettime;
     h[SYS_timer_getoverrun] = SysTimerGetoverrun;
     h[SYS_timer_delete] = SysTimerDelete;
+
+    h[SYS_poll] = SysPoll;
+    h[SYS_ppoll] = SysPpoll;
+    h[SYS_select] = SysSelect;
+    h[SYS_pselect6] = SysPselect6;
+    h[SYS_epoll_create] = SysEpollCreate;
+    h[SYS_epoll_create1] = SysEpollCreate1;
+    h[SYS_epoll_ctl] = SysEpollCtl;
+    h[SYS_epoll_wait] = SysEpollWait;
+    h[SYS_epoll_pwait] = SysEpollPwait;
+    h[SYS_epoll_pwait2] = SysEpollPwait2;
+
+    h[SYS_eventfd] = SysEventfd;
+    h[SYS_eventfd2] = SysEventfd2;
+    h[SYS_timerfd_create] = SysTimerfdCreate;
+    h[SYS_timerfd_settime] = SysTimerfdSettime;
+    h[SYS_timerfd_gettime] = SysTimerfdGettime;
+
+    h[SYS_socket] = SysSocket;
+    h[SYS_socketpair] = SysSocketpair;
+    h[SYS_bind] = SysBind;
+    h[SYS_listen] = SysListen;
+    h[SYS_accept] = SysAccept;
+    h[SYS_accept4] = SysAccept4;
+    h[SYS_connect] = SysConnect;
+    h[SYS_getsockname] = SysGetsockname;
+    h[SYS_getpeername] = SysGetpeername;
+    h[SYS_sendto] = SysSendto;
+    h[SYS_recvfrom] = SysRecvfrom;
+    h[SYS_sendmsg] = SysSendmsg;
+    h[SYS_recvmsg] = SysRecvmsg;
+    h[SYS_shutdown] = SysShutdown;
+    h[SYS_setsockopt] = SysSetsockopt;
+    h[SYS_getsockopt] = SysGetsockopt;
   }
 };
 

@@ -119,4 +119,41 @@ int64_t SysTimerGettime(SyscallContext& ctx);
 int64_t SysTimerGetoverrun(SyscallContext& ctx);
 int64_t SysTimerDelete(SyscallContext& ctx);
 
+// sys_poll.cc: waiting for descriptors.
+int64_t SysPoll(SyscallContext& ctx);
+int64_t SysPpoll(SyscallContext& ctx);
+int64_t SysSelect(SyscallContext& ctx);
+int64_t SysPselect6(SyscallContext& ctx);
+int64_t SysEpollCreate(SyscallContext& ctx);
+int64_t SysEpollCreate1(SyscallContext& ctx);
+int64_t SysEpollCtl(SyscallContext& ctx);
+int64_t SysEpollWait(SyscallContext& ctx);
+int64_t SysEpollPwait(SyscallContext& ctx);
+int64_t SysEpollPwait2(SyscallContext& ctx);
+
+// sys_event.cc: event and timer descriptors.
+int64_t SysEventfd(SyscallContext& ctx);
+int64_t SysEventfd2(SyscallContext& ctx);
+int64_t SysTimerfdCreate(SyscallContext& ctx);
+int64_t SysTimerfdSettime(SyscallContext& ctx);
+int64_t SysTimerfdGettime(SyscallContext& ctx);
+
+// sys_socket.cc
+int64_t SysSocket(SyscallContext& ctx);
+int64_t SysSocketpair(SyscallContext& ctx);
+int64_t SysBind(SyscallContext& ctx);
+int64_t SysListen(SyscallContext& ctx);
+int64_t SysAccept(SyscallContext& ctx);
+int64_t SysAccept4(SyscallContext& ctx);
+int64_t SysConnect(SyscallContext& ctx);
+int64_t SysGetsockname(SyscallContext& ctx);
+int64_t SysGetpeername(SyscallContext& ctx);
+int64_t SysSendto(SyscallContext& ctx);
+int64_t SysRecvfrom(SyscallContext& ctx);
+int64_t SysSendmsg(SyscallContext& ctx);
+int64_t SysRecvmsg(SyscallContext& ctx);
+int64_t SysShutdown(SyscallContext& ctx);
+int64_t SysSetsockopt(SyscallContext& ctx);
+int64_t SysGetsockopt(SyscallContext& ctx);
+
 }  // namespace km

@@ -3,10 +3,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cstdint>
 
+#include "absl/time/time.h"
 #include "km/runtime/fd_table.h"
+#include "km/runtime/guest_thread.h"
 #include "km/runtime/process.h"
 #include "km/syscalls/dispatch.h"
 
@@ -21,6 +26,39 @@ inline int64_t HostResult(int64_t r) { return r < 0 ? -errno : r; }
 // signal the thread takes (it was blocked meanwhile) makes it go again.
 int64_t BlockingHostCall(SyscallContext& ctx, int64_t nr, uint64_t a1 = 0, uint64_t a2 = 0,
                          uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
+
+// BlockingHostCall for a host call with a relative timeout at *timeout, which its arguments point
+// to: before each try it is set to what is left until deadline (on CLOCK_MONOTONIC, zero once
+// past), so that a call issued again after a host interrupt that concerned no signal still ends
+// on time. timeout nullptr: the call has none.
+int64_t BlockingHostCallUntil(SyscallContext& ctx, absl::Duration deadline, timespec* timeout,
+                              int64_t nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
+                              uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
+
+// CLOCK_MONOTONIC's time: Linux measures the timeouts of poll, select and epoll_wait on it.
+inline absl::Duration MonotonicNow() {
+  struct timespec now;
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return absl::DurationFromTimespec(now);
+}
+
+// What Linux does to a thread whose write to a pipe or stream socket nobody reads fails with
+// EPIPE (km itself ignores SIGPIPE and only gets the error).
+inline void RaiseSigpipe(SyscallContext& ctx) {
+  ctx.thread.SendSignal({.signo = SIGPIPE, .code = SI_USER, .sender_pid = ::getpid(),
+                         .sender_uid = ::getuid()});
+}
+
+// The result of a host call that made a new fd for the guest (socket, accept, eventfd...): the
+// fd, now the guest's, or -errno.
+inline int64_t AdoptNewFd(SyscallContext& ctx, int fd) {
+  if (fd < 0) return -errno;
+  ctx.process.fds().Adopt(fd);
+  return fd;
+}
+
+// The size of a kernel sigset, which the signal-taking calls must be given.
+inline constexpr uint64_t kSigsetSize = 8;
 
 // The guest's fd arguments are C ints (the kernel reads the low 32 bits).
 inline int FdArg(uint64_t arg) { return static_cast<int>(arg); }

@@ -1,7 +1,6 @@
 // Syscalls on descriptors. Guest fds are host fds: each call checks the fd is the guest's
 // (FdTable) and hands guest buffers to the host kernel as host iovecs into guest memory.
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -12,7 +11,6 @@
 #include <algorithm>
 #include <vector>
 
-#include "km/runtime/guest_thread.h"
 #include "km/syscalls/guest_io.h"
 #include "km/syscalls/handlers.h"
 #include "km/syscalls/sys_common.h"
@@ -35,10 +33,7 @@ int64_t TransferIovecs(SyscallContext& ctx, int fd, const std::vector<iovec>& io
     r = BlockingHostCall(ctx, to_guest ? SYS_preadv : SYS_pwritev, host_fd, vec, n,
                          static_cast<uint64_t>(offset), 0);
   }
-  if (r == -EPIPE && !to_guest) {
-    ctx.thread.SendSignal({.signo = SIGPIPE, .code = SI_USER, .sender_pid = ::getpid(),
-                           .sender_uid = ::getuid()});
-  }
+  if (r == -EPIPE && !to_guest) RaiseSigpipe(ctx);
   return r;
 }
 

@@ -22,8 +22,6 @@
 namespace km {
 namespace {
 
-constexpr uint64_t kSigsetSize = 8;
-
 bool ValidSignal(int64_t signo) { return signo >= 1 && signo <= kMaxSignal; }
 
 // What kill (SI_USER) and tkill/tgkill (SI_TKILL) say of their sender: the payload itself.

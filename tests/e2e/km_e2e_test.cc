@@ -196,6 +196,23 @@ TEST_P(KmE2eTest, FileIo) {
   EXPECT_EQ(km.status, 0) << Describe(km);
 }
 
+TEST_P(KmE2eTest, SocketsAndWaitingLikeNative) {
+  RunResult km = ExpectSameAsNative("net", {MakeDir(absl::StrCat("net_", GetParam()))});
+  EXPECT_EQ(km.status, 0) << Describe(km);
+  // The comparison with the native run checks each line; these make sure the payload got that
+  // far and say what each behaviour is.
+  EXPECT_THAT(km.out, HasSubstr("rights=1 cloexec=1 read=16 \"through the pipe\""));
+  EXPECT_THAT(km.out, HasSubstr("client got 5 \"world\" unnamed=1 peer=km_net.sock"));
+  EXPECT_THAT(km.out, HasSubstr("readable=1 client got 4 \"pong\"; eof=0"));
+  EXPECT_THAT(km.out, HasSubstr("select: 0, timed out with the set cleared: 1"));
+  EXPECT_THAT(km.out, HasSubstr("timerfd: armed=1 read 8 expirations=1 disarmed=1"));
+  EXPECT_THAT(km.out, HasSubstr("ppoll, let through: -1 EINTR hits=1 blocked_in_handler=1"));
+  EXPECT_THAT(km.out, HasSubstr("send on a closed socket: -1 EPIPE sigpipe=1"));
+  EXPECT_THAT(km.out, HasSubstr("poll, handler without SA_RESTART: -1 EINTR handler_ran=1"));
+  EXPECT_THAT(km.out, HasSubstr("then 5 \"after\" handler_ran=1"));
+  EXPECT_THAT(km.out, HasSubstr("\n0 failures\n"));
+}
+
 TEST_P(KmE2eTest, BadPointersGetEfault) {
   RunResult km = ExpectSameAsNative("badptr", {});
   EXPECT_EQ(km.status, 0) << Describe(km);
