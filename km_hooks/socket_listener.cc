@@ -16,7 +16,9 @@
 
 namespace km_hooks {
 
-bool PeerAllowed(uid_t peer_uid, uid_t our_uid) { return peer_uid == our_uid || peer_uid == 0; }
+bool PeerAllowed(const ucred& peer, uid_t our_uid, pid_t our_pid) {
+  return (peer.uid == our_uid || peer.uid == 0) && peer.pid != our_pid;
+}
 
 absl::StatusOr<std::unique_ptr<SocketListener>> SocketListener::Start(const std::string& path,
                                                                       OnConnection on_connection) {
@@ -94,9 +96,14 @@ void SocketListener::AcceptLoop() {
     ucred cred = {};
     socklen_t len = sizeof(cred);
     if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-        !PeerAllowed(cred.uid, our_uid)) {
-      fprintf(stderr, "km: debug socket %s: refused a connection from uid %u (pid %d)\n",
-              path_.c_str(), cred.uid, cred.pid);
+        !PeerAllowed(cred, our_uid, getpid())) {
+      if (cred.pid == getpid()) {
+        fprintf(stderr, "km: debug socket %s: refused a connection from the payload itself\n",
+                path_.c_str());
+      } else {
+        fprintf(stderr, "km: debug socket %s: refused a connection from uid %u (pid %d)\n",
+                path_.c_str(), cred.uid, cred.pid);
+      }
       close(conn);
       continue;
     }

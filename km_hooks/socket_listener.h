@@ -3,6 +3,7 @@
 // uid with SO_PEERCRED, and hands the accepted descriptor to the gRPC server.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -41,7 +42,9 @@ class SocketListener {
   std::thread thread_;
 };
 
-// Whether a peer with this uid may use a socket owned by our_uid.
-bool PeerAllowed(uid_t peer_uid, uid_t our_uid);
+// Whether a peer may use a socket owned by our_uid in process our_pid: root or our uid, and not
+// our own process, which is the payload's (its sockets are km's): a payload must not debug
+// itself, or reach past the VM through the service.
+bool PeerAllowed(const ucred& peer, uid_t our_uid, pid_t our_pid);
 
 }  // namespace km_hooks

@@ -269,6 +269,21 @@ TEST_P(KmE2eTest, BrokenPipeRaisesSigpipe) {
               HasSubstr("write with a SIGPIPE handler: failed with Broken pipe, handled 1"));
 }
 
+// The debug socket is a door into the VM from outside: the payload, whose connections are
+// km's own, must not come in through it and debug itself.
+TEST_P(KmE2eTest, ThePayloadCannotUseItsOwnDebugSocket) {
+  char dir[] = "/tmp/km-e2e-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string socket = absl::StrCat(dir, "/km.sock");
+  RunResult km = MustRun({KmPath(), absl::StrCat("--accel=", GetParam()),
+                          absl::StrCat("--debug-socket=", socket), PayloadPath("dial"), socket});
+  unlink(socket.c_str());
+  rmdir(dir);
+  EXPECT_EQ(km.status, 0) << Describe(km);
+  EXPECT_EQ(km.out, "the other end closed after 0 bytes\n") << Describe(km);
+  EXPECT_THAT(km.err, HasSubstr("refused a connection from the payload itself")) << Describe(km);
+}
+
 // Starts the payload, waits for its "ready", then sends each signal to it again and again
 // until its output shows `seen` (or, for the last, until it exits). What it printed and how it
 // ended, for comparing a native run with a km run.
