@@ -257,6 +257,7 @@ TEST_P(KmE2eTest, SignalsCutBlockedSyscallsShortAndTimersFire) {
   EXPECT_THAT(km.out, HasSubstr("handled by the other thread"));
   EXPECT_THAT(km.out, HasSubstr("sigqueue: si_code SI_QUEUE, si_value 99"));
   EXPECT_THAT(km.out, HasSubstr("the signal thread's sigwait got SIGHUP"));
+  EXPECT_THAT(km.out, HasSubstr("ppoll unblocking a pending signal: failed with EINTR, handled 1"));
   EXPECT_THAT(km.out, HasSubstr("read until the alarm: failed with EINTR, SIGALRM handled 1"));
   EXPECT_THAT(km.out, HasSubstr("si_value 42, si_code SI_TIMER"));
   EXPECT_THAT(km.out, HasSubstr("SIGEV_THREAD timer ran its function with 7"));

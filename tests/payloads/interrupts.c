@@ -9,7 +9,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <poll.h>
 #include <semaphore.h>
+#include <sys/select.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -188,6 +190,33 @@ static void check_signal_thread(void) {
   sigpending(&pending);
   printf("after the sigwait: pending in main %s\n", sigismember(&pending, SIGHUP) ? "yes" : "no");
   pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+// The race-free wait: a signal blocked until the wait, pending already, and a wait whose own
+// mask lets it in must fail with EINTR at once (after the handler), not wait its whole timeout.
+static void check_waits_that_unblock(void) {
+  handle(SIGUSR1, SA_RESTART);
+  sigset_t usr1, none, after;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  sigemptyset(&none);
+  pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+
+  atomic_store(&handled, 0);
+  raise(SIGUSR1);
+  struct timespec ten_s = {10, 0};
+  long r = ppoll(NULL, 0, &ten_s, &none);
+  pthread_sigmask(SIG_BLOCK, NULL, &after);
+  printf("ppoll unblocking a pending signal: %s, handled %d, blocked again %s\n",
+         describe(r, errno), atomic_load(&handled), sigismember(&after, SIGUSR1) ? "yes" : "no");
+
+  atomic_store(&handled, 0);
+  raise(SIGUSR1);
+  r = pselect(0, NULL, NULL, NULL, &ten_s, &none);
+  printf("pselect unblocking a pending signal: %s, handled %d\n", describe(r, errno),
+         atomic_load(&handled));
+
+  pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
 }
 
 static atomic_int queued_value, queued_code;
@@ -393,6 +422,7 @@ int main(int argc, char** argv) {
   check_process_directed();
   check_sigqueue();
   check_signal_thread();
+  check_waits_that_unblock();
   check_alarm();
   check_posix_timers();
   return 0;
