@@ -64,10 +64,48 @@ int FdTable::DupOnto(int oldfd, int newfd, int flags) {
   } else if (newfd < 0 || ::fcntl(newfd, F_GETFD) != -1) {
     return -EBADF;
   }
+  const std::optional<uint64_t> signal_mask = old_it->second.signal_mask;
   if (::dup3(oldfd, newfd, flags) < 0) return -errno;
   // Calls in flight on the old file keep it alive in the kernel; the number stays the guest's.
-  fds_.try_emplace(newfd);
+  fds_[newfd].signal_mask = signal_mask;
   return newfd;
+}
+
+void FdTable::AdoptDupOf(int newfd, int oldfd) {
+  absl::MutexLock lock(&mu_);
+  auto old_it = fds_.find(oldfd);
+  fds_[newfd] = Entry{.signal_mask = old_it != fds_.end() ? old_it->second.signal_mask
+                                                          : std::nullopt};
+}
+
+void FdTable::AdoptSignalfd(int fd, uint64_t mask) {
+  absl::MutexLock lock(&mu_);
+  fds_[fd] = Entry{.signal_mask = mask};
+}
+
+int FdTable::SetSignalfdMask(int fd, uint64_t mask) {
+  absl::MutexLock lock(&mu_);
+  auto it = fds_.find(fd);
+  if (it == fds_.end() || it->second.closing) return -EBADF;
+  if (!it->second.signal_mask) return -EINVAL;
+  it->second.signal_mask = mask;
+  return 0;
+}
+
+std::optional<uint64_t> FdTable::SignalfdMask(int fd) {
+  absl::MutexLock lock(&mu_);
+  auto it = fds_.find(fd);
+  return it == fds_.end() ? std::nullopt : it->second.signal_mask;
+}
+
+void FdTable::NotifySignalfds(int signo) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [fd, entry] : fds_) {
+    if (entry.signal_mask && (*entry.signal_mask & (1ull << (signo - 1))) != 0) {
+      const uint64_t one = 1;
+      (void)!::write(fd, &one, sizeof one);
+    }
+  }
 }
 
 bool FdTable::Owns(int fd) {

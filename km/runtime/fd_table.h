@@ -8,6 +8,9 @@
 // call's retry, or the guest's next use, would land on it.
 #pragma once
 
+#include <cstdint>
+#include <optional>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 
@@ -51,11 +54,24 @@ class FdTable {
   // Returns newfd or -errno.
   int DupOnto(int oldfd, int newfd, int flags);
   bool Owns(int fd);
+  // dup and fcntl(F_DUPFD) made newfd from oldfd: Adopt(newfd), keeping what oldfd is (a
+  // signalfd stays one).
+  void AdoptDupOf(int newfd, int oldfd);
+
+  // signalfd: km serves reads of these itself (sys_signalfd.cc); the host fd is an eventfd that
+  // km makes readable while a signal they read may be pending, for poll and epoll.
+  void AdoptSignalfd(int fd, uint64_t mask);
+  // 0, -EBADF (not the guest's), or -EINVAL (not a signalfd).
+  int SetSignalfdMask(int fd, uint64_t mask);
+  std::optional<uint64_t> SignalfdMask(int fd);
+  // A signal was made pending: every signalfd that reads it becomes readable.
+  void NotifySignalfds(int signo);
 
  private:
   struct Entry {
     int users = 0;
     bool closing = false;  // the guest closed it; the host close waits for users to reach 0
+    std::optional<uint64_t> signal_mask;  // a signalfd: the signals it reads
   };
   void Release(int fd);
 

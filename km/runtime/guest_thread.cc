@@ -152,14 +152,17 @@ void GuestThread::SendSignal(const SignalInfo& info) {
           SignalEffect::kIgnore) {
     return;
   }
-  absl::MutexLock lock(&mu_);
-  pending_[info.signo] = info;
-  if (state_ == ThreadState::kRunning) {
-    vcpu_->RequestStop();
-  } else if (state_ == ThreadState::kInSyscall && !blocked) {
-    syscall_interrupt_.store(1);
-    InterruptHostThread(tid());
+  {
+    absl::MutexLock lock(&mu_);
+    pending_[info.signo] = info;
+    if (state_ == ThreadState::kRunning) {
+      vcpu_->RequestStop();
+    } else if (state_ == ThreadState::kInSyscall && !blocked) {
+      syscall_interrupt_.store(1);
+      InterruptHostThread(tid());
+    }
   }
+  process_.fds().NotifySignalfds(info.signo);
 }
 
 void GuestThread::InjectSignal(const SignalInfo& info) {

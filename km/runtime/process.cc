@@ -231,6 +231,7 @@ void Process::SendSignal(const SignalInfo& info) {
     return;
   }
   shared_signals_.Put(info);
+  fds_.NotifySignalfds(info.signo);
   // A thread may have unblocked it since it was looked at, and a sigwait must see it.
   for (const auto& thread : all) thread->NoticeSharedSignal(info.signo);
 }

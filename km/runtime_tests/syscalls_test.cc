@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -413,6 +414,33 @@ TEST_F(SyscallsTest, TimersRefuseBadInput) {
   const struct itimerval bad_usec = {{0, 0}, {0, 1000000}};
   ASSERT_TRUE(mem().Write(kData + 0x400, &bad_usec, sizeof bad_usec).ok());
   EXPECT_EQ(Call(SYS_setitimer, ITIMER_REAL, kData + 0x400, 0), -EINVAL);
+}
+
+TEST_F(SyscallsTest, SignalfdRefusesBadInputAndLosesNoSignal) {
+  const uint64_t usr1 = 1ull << (SIGUSR1 - 1);
+  ASSERT_TRUE(mem().Write(kData, &usr1, sizeof usr1).ok());
+  EXPECT_EQ(Call(SYS_signalfd4, -1, 0x1000, 8, 0), -EFAULT);
+  EXPECT_EQ(Call(SYS_signalfd4, -1, kData, 4, 0), -EINVAL);
+  EXPECT_EQ(Call(SYS_signalfd4, -1, kData, 8, O_APPEND), -EINVAL);
+  EXPECT_EQ(Call(SYS_signalfd4, 100000, kData, 8, 0), -EBADF);
+  EXPECT_EQ(Call(SYS_signalfd4, 0, kData, 8, 0), -EINVAL);  // stdin is no signalfd
+  const int64_t sfd = Call(SYS_signalfd4, -1, kData, 8, SFD_NONBLOCK);
+  ASSERT_GE(sfd, 0);
+  EXPECT_EQ(Call(SYS_read, sfd, kData + 0x100, 128), -EAGAIN);
+  EXPECT_EQ(Call(SYS_read, sfd, kData + 0x100, 127), -EINVAL);
+
+  // A pending SIGUSR1 survives a read into a bad buffer, and a good read then takes it.
+  char host_buffer[128] = "km's own memory";
+  process_->main_thread()->SendSignal({.signo = SIGUSR1, .code = SI_USER});
+  EXPECT_EQ(Call(SYS_read, sfd, reinterpret_cast<uint64_t>(host_buffer), 128), -EFAULT);
+  EXPECT_STREQ(host_buffer, "km's own memory");
+  EXPECT_EQ(Call(SYS_read, sfd, kData + kDataSize - 64, 128), -EFAULT);
+  EXPECT_EQ(Call(SYS_read, sfd, kData + 0x100, 256), 128);
+  uint32_t signo = 0;
+  ASSERT_TRUE(mem().Read(kData + 0x100, &signo, sizeof signo).ok());
+  EXPECT_EQ(signo, static_cast<uint32_t>(SIGUSR1));
+  EXPECT_EQ(Call(SYS_read, sfd, kData + 0x100, 128), -EAGAIN);
+  EXPECT_EQ(Call(SYS_close, sfd), 0);
 }
 
 TEST_F(SyscallsTest, AlarmReportsWhatWasLeft) {

@@ -121,6 +121,9 @@ struct Table {
     h[SYS_prctl] = SysPrctl;
     h[SYS_futex] = SysFutex;
 
+    h[SYS_signalfd] = SysSignalfd;
+    h[SYS_signalfd4] = SysSignalfd4;
+
     h[SYS_alarm] = SysAlarm;
     h[SYS_setitimer] = SysSetitimer;
     h[SYS_getitimer] = SysGetitimer;

@@ -109,6 +109,10 @@ int64_t SysPrctl(SyscallContext& ctx);
 // sys_futex.cc
 int64_t SysFutex(SyscallContext& ctx);
 
+// sys_signalfd.cc (its reads: ReadSignalfd in sys_common.h)
+int64_t SysSignalfd(SyscallContext& ctx);
+int64_t SysSignalfd4(SyscallContext& ctx);
+
 // sys_timer.cc
 int64_t SysAlarm(SyscallContext& ctx);
 int64_t SysSetitimer(SyscallContext& ctx);

@@ -60,6 +60,9 @@ inline int64_t AdoptNewFd(SyscallContext& ctx, int fd) {
 // The size of a kernel sigset, which the signal-taking calls must be given.
 inline constexpr uint64_t kSigsetSize = 8;
 
+// read(2) of a signalfd (sys_signalfd.cc), with a use of fd held.
+int64_t ReadSignalfd(SyscallContext& ctx, int fd, uint64_t mask, uint64_t buf, uint64_t count);
+
 // The guest's fd arguments are C ints (the kernel reads the low 32 bits).
 inline int FdArg(uint64_t arg) { return static_cast<int>(arg); }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "km/syscalls/guest_io.h"
@@ -53,7 +54,11 @@ int64_t Transfer(SyscallContext& ctx, int fd, uint64_t buf, uint64_t count, int6
 }  // namespace
 
 int64_t SysRead(SyscallContext& ctx) {
-  return Transfer(ctx, FdArg(ctx.arg(0)), ctx.arg(1), ctx.arg(2), -1, /*to_guest=*/true);
+  const int fd = FdArg(ctx.arg(0));
+  if (std::optional<uint64_t> mask = ctx.process.fds().SignalfdMask(fd)) {
+    return WithFd(ctx, fd, [&] { return ReadSignalfd(ctx, fd, *mask, ctx.arg(1), ctx.arg(2)); });
+  }
+  return Transfer(ctx, fd, ctx.arg(1), ctx.arg(2), -1, /*to_guest=*/true);
 }
 
 int64_t SysWrite(SyscallContext& ctx) {
@@ -179,7 +184,7 @@ int64_t SysFcntl(SyscallContext& ctx) {
       case F_DUPFD_CLOEXEC: {
         const int r = ::fcntl(fd, cmd, static_cast<int>(arg));
         if (r < 0) return -errno;
-        ctx.process.fds().Adopt(r);
+        ctx.process.fds().AdoptDupOf(r, fd);
         return r;
       }
       case F_GETFD:
@@ -209,7 +214,7 @@ int64_t SysDup(SyscallContext& ctx) {
   return WithFd(ctx, fd, [&]() -> int64_t {
     const int r = ::dup(fd);
     if (r < 0) return -errno;
-    ctx.process.fds().Adopt(r);
+    ctx.process.fds().AdoptDupOf(r, fd);
     return r;
   });
 }

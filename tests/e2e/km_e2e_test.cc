@@ -258,6 +258,8 @@ TEST_P(KmE2eTest, SignalsCutBlockedSyscallsShortAndTimersFire) {
   EXPECT_THAT(km.out, HasSubstr("sigqueue: si_code SI_QUEUE, si_value 99"));
   EXPECT_THAT(km.out, HasSubstr("the signal thread's sigwait got SIGHUP"));
   EXPECT_THAT(km.out, HasSubstr("ppoll unblocking a pending signal: failed with EINTR, handled 1"));
+  EXPECT_THAT(km.out, HasSubstr("epoll_wait after sigqueue: 1, data 7"));
+  EXPECT_THAT(km.out, HasSubstr("a blocking signalfd read: returned 128, signal SIGUSR1"));
   EXPECT_THAT(km.out, HasSubstr("read until the alarm: failed with EINTR, SIGALRM handled 1"));
   EXPECT_THAT(km.out, HasSubstr("si_value 42, si_code SI_TIMER"));
   EXPECT_THAT(km.out, HasSubstr("SIGEV_THREAD timer ran its function with 7"));

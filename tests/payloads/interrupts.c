@@ -11,7 +11,9 @@
 #include <pthread.h>
 #include <poll.h>
 #include <semaphore.h>
+#include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/signalfd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -219,6 +221,71 @@ static void check_waits_that_unblock(void) {
   pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
 }
 
+static int blocking_sfd;
+
+static void* read_signalfd(void* arg) {
+  (void)arg;
+  struct signalfd_siginfo si;
+  long r = read(blocking_sfd, &si, sizeof si);
+  printf("a blocking signalfd read: %s, signal %s, code %s\n", describe(r, errno),
+         si.ssi_signo == SIGUSR1 ? "SIGUSR1" : "other", si.ssi_code == SI_USER ? "SI_USER" : "other");
+  return NULL;
+}
+
+// Signals read from a descriptor, waited for with poll and epoll like any other.
+static void check_signalfd(void) {
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+  int sfd = signalfd(-1, &usr1, SFD_NONBLOCK | SFD_CLOEXEC);
+  struct signalfd_siginfo si;
+  long r = read(sfd, &si, sizeof si);
+  printf("signalfd read with nothing pending: %s\n", describe(r, errno));
+  r = read(sfd, &si, 16);
+  printf("signalfd read into 16 bytes: %s\n", describe(r, errno));
+  struct pollfd p = {sfd, POLLIN, 0};
+  printf("poll with nothing pending: %d\n", poll(&p, 1, 0));
+
+  raise(SIGUSR1);
+  int ready = poll(&p, 1, 1000);
+  printf("poll after raise: %d, revents POLLIN %s\n", ready, (p.revents & POLLIN) ? "yes" : "no");
+  memset(&si, 0, sizeof si);
+  r = read(sfd, &si, sizeof si);
+  printf("signalfd read: %s, signal %s, code %s, pid is mine %s\n", describe(r, errno),
+         si.ssi_signo == SIGUSR1 ? "SIGUSR1" : "other", si.ssi_code == SI_TKILL ? "SI_TKILL" : "other",
+         si.ssi_pid == (uint32_t)getpid() ? "yes" : "no");
+  printf("poll after the read: %d\n", poll(&p, 1, 0));
+
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 7};
+  epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+  sigqueue(getpid(), SIGUSR1, (union sigval){.sival_int = 1234});
+  struct epoll_event out;
+  int n = epoll_wait(ep, &out, 1, 1000);
+  printf("epoll_wait after sigqueue: %d, data %u\n", n, n == 1 ? out.data.u32 : 0);
+  memset(&si, 0, sizeof si);
+  r = read(sfd, &si, sizeof si);
+  printf("signalfd read: %s, code %s, ssi_int %d\n", describe(r, errno),
+         si.ssi_code == SI_QUEUE ? "SI_QUEUE" : "other", si.ssi_int);
+  close(ep);
+
+  sigset_t none;
+  sigemptyset(&none);
+  r = signalfd(0, &none, 0);
+  printf("signalfd(0, ...), stdin not a signalfd: %s\n", describe(r, errno));
+  close(sfd);
+
+  blocking_sfd = signalfd(-1, &usr1, 0);
+  pthread_t t;
+  pthread_create(&t, NULL, read_signalfd, NULL);
+  sleep_ms(50);
+  kill(getpid(), SIGUSR1);
+  pthread_join(t, NULL);
+  close(blocking_sfd);
+  pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+}
+
 static atomic_int queued_value, queued_code;
 
 static void on_queued(int signo, siginfo_t* info, void* uc) {
@@ -423,6 +490,7 @@ int main(int argc, char** argv) {
   check_sigqueue();
   check_signal_thread();
   check_waits_that_unblock();
+  check_signalfd();
   check_alarm();
   check_posix_timers();
   return 0;
