@@ -130,6 +130,11 @@ int64_t GetpidSteppingTo(uintptr_t where) {
 }
 
 TEST_F(InterruptibleSyscallTest, ASignalInsideTheWindowMeansTheCallNeverStarted) {
+#if defined(__SANITIZE_THREAD__)
+  // TSan runs an asynchronous signal's handler later, at a point of its own choosing, with no
+  // say over where the interrupted thread resumes.
+  GTEST_SKIP() << "under ThreadSanitizer the handler never sees the interrupted instruction";
+#endif
   const auto start = reinterpret_cast<uintptr_t>(km_interruptible_syscall_window_start);
   const auto end = reinterpret_cast<uintptr_t>(km_interruptible_syscall_window_end);
   EXPECT_EQ(GetpidSteppingTo(start), kNotStarted) << "at the check of the word";
