@@ -68,6 +68,30 @@ struct Table {
     h[SYS_getcwd] = SysGetcwd;
     h[SYS_chdir] = SysChdir;
 
+    h[SYS_chmod] = SysChmod;
+    h[SYS_fchmod] = SysFchmod;
+    h[SYS_fchmodat] = SysFchmodat;
+    h[SYS_chown] = SysChown;
+    h[SYS_fchown] = SysFchown;
+    h[SYS_lchown] = SysLchown;
+    h[SYS_fchownat] = SysFchownat;
+    h[SYS_utimensat] = SysUtimensat;
+    h[SYS_statfs] = SysStatfs;
+    h[SYS_fstatfs] = SysFstatfs;
+    h[SYS_statx] = SysStatx;
+    h[SYS_link] = SysLink;
+    h[SYS_linkat] = SysLinkat;
+    h[SYS_symlink] = SysSymlink;
+    h[SYS_symlinkat] = SysSymlinkat;
+    h[SYS_truncate] = SysTruncate;
+    h[SYS_fallocate] = SysFallocate;
+    h[SYS_flock] = SysFlock;
+    h[SYS_sendfile] = SysSendfile;
+    h[SYS_copy_file_range] = SysCopyFileRange;
+    h[SYS_sync] = SysSync;
+    h[SYS_syncfs] = SysSyncfs;
+    h[SYS_fadvise64] = SysFadvise64;
+
     h[SYS_brk] = SysBrk;
     h[SYS_mmap] = SysMmap;
     h[SYS_munmap] = SysMunmap;
