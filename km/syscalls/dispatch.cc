@@ -122,6 +122,30 @@ struct Table {
     h[SYS_setrlimit] = SysSetrlimit;
     h[SYS_sysinfo] = SysSysinfo;
 
+    h[SYS_wait4] = SysWait4;
+    h[SYS_waitid] = SysWaitid;
+    h[SYS_getrusage] = SysGetrusage;
+    h[SYS_times] = SysTimes;
+    h[SYS_getpgrp] = SysGetpgrp;
+    h[SYS_getpgid] = SysGetpgid;
+    h[SYS_getsid] = SysGetsid;
+    h[SYS_setsid] = SysSetsid;
+    h[SYS_setpgid] = SysSetpgid;
+    h[SYS_umask] = SysUmask;
+    h[SYS_getgroups] = SysGetgroups;
+    h[SYS_setgroups] = SysSetgroups;
+    h[SYS_getpriority] = SysGetpriority;
+    h[SYS_setpriority] = SysSetpriority;
+    h[SYS_sched_setaffinity] = SysSchedSetaffinity;
+    h[SYS_sched_getparam] = SysSchedGetparam;
+    h[SYS_sched_setparam] = SysSchedSetparam;
+    h[SYS_sched_getscheduler] = SysSchedGetscheduler;
+    h[SYS_sched_setscheduler] = SysSchedSetscheduler;
+    h[SYS_sched_get_priority_max] = SysSchedGetPriorityMax;
+    h[SYS_sched_get_priority_min] = SysSchedGetPriorityMin;
+    h[SYS_getcpu] = SysGetcpu;
+    h[SYS_membarrier] = SysMembarrier;
+
     h[SYS_rt_sigaction] = SysRtSigaction;
     h[SYS_rt_sigprocmask] = SysRtSigprocmask;
     h[SYS_sigaltstack] = SysSigaltstack;

@@ -107,6 +107,31 @@ int64_t SysGetrlimit(SyscallContext& ctx);
 int64_t SysSetrlimit(SyscallContext& ctx);
 int64_t SysSysinfo(SyscallContext& ctx);
 
+// sys_process.cc: the payload as a process (km), its waits, usage, groups and scheduling.
+int64_t SysWait4(SyscallContext& ctx);
+int64_t SysWaitid(SyscallContext& ctx);
+int64_t SysGetrusage(SyscallContext& ctx);
+int64_t SysTimes(SyscallContext& ctx);
+int64_t SysGetpgrp(SyscallContext& ctx);
+int64_t SysGetpgid(SyscallContext& ctx);
+int64_t SysGetsid(SyscallContext& ctx);
+int64_t SysSetsid(SyscallContext& ctx);
+int64_t SysSetpgid(SyscallContext& ctx);
+int64_t SysUmask(SyscallContext& ctx);
+int64_t SysGetgroups(SyscallContext& ctx);
+int64_t SysSetgroups(SyscallContext& ctx);
+int64_t SysGetpriority(SyscallContext& ctx);
+int64_t SysSetpriority(SyscallContext& ctx);
+int64_t SysSchedSetaffinity(SyscallContext& ctx);
+int64_t SysSchedGetparam(SyscallContext& ctx);
+int64_t SysSchedSetparam(SyscallContext& ctx);
+int64_t SysSchedGetscheduler(SyscallContext& ctx);
+int64_t SysSchedSetscheduler(SyscallContext& ctx);
+int64_t SysSchedGetPriorityMax(SyscallContext& ctx);
+int64_t SysSchedGetPriorityMin(SyscallContext& ctx);
+int64_t SysGetcpu(SyscallContext& ctx);
+int64_t SysMembarrier(SyscallContext& ctx);
+
 // sys_signal.cc
 int64_t SysRtSigaction(SyscallContext& ctx);
 int64_t SysRtSigprocmask(SyscallContext& ctx);
