@@ -159,9 +159,10 @@ int64_t SysStatx(SyscallContext& ctx) {
     if (::syscall(SYS_statx, dirfd, path, flags, mask, &stx) != 0) return -errno;
     return CopyOut(ctx.mem(), ctx.arg(4), stx);
   };
-  // Since Linux 6.11 a null path with AT_EMPTY_PATH names dirfd, as "" does.
+  // Since Linux 6.11 a null path with AT_EMPTY_PATH names dirfd, as "" does; before, it is a
+  // fault. The host's kernel says which.
   if (ctx.arg(1) == 0 && (flags & AT_EMPTY_PATH) != 0) {
-    return WithDirFd(ctx, dirfd, "", [&] { return statx_at(""); });
+    return WithDirFd(ctx, dirfd, "", [&] { return statx_at(nullptr); });
   }
   return WithPathAt(ctx, dirfd, ctx.arg(1), statx_at);
 }

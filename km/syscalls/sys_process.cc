@@ -119,7 +119,7 @@ int64_t SysGetgroups(SyscallContext& ctx) {
   std::vector<gid_t> groups(std::max(::getgroups(0, nullptr), 0));
   const int n = ::getgroups(static_cast<int>(groups.size()), groups.data());
   if (n < 0) return -errno;
-  if (size == 0) return n;
+  if (size == 0 || n == 0) return n;  // nothing to copy, so no pointer to check, as on Linux
   if (n > size) return -EINVAL;
   if (int e = CopyOutBytes(ctx.mem(), ctx.arg(1), groups.data(), n * sizeof(gid_t)); e != 0) {
     return e;
