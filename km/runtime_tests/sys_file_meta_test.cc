@@ -2,6 +2,7 @@
 // that are km's), and that offsets, times and null paths behave as on Linux.
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "km/runtime/guest_thread.h"
 #include "km/runtime_tests/syscalls_fixture.h"
 
 namespace km {
@@ -267,6 +269,17 @@ TEST_F(GuestFiles, CopiesTakeAndUpdateTheirOffsets) {
   EXPECT_EQ(Call(SYS_sendfile, out, in, page, 2), -EFAULT);
   EXPECT_EQ(FileText(out_path), "41245");
 
+  // Into a pipe nobody reads: EPIPE, and SIGPIPE for the thread, as a write gets.
+  signal(SIGPIPE, SIG_IGN);  // the host's, for this test process
+  int p[2];
+  ASSERT_EQ(Call(SYS_pipe, kData + 0x200), 0);
+  ASSERT_TRUE(mem().Read(kData + 0x200, p, sizeof p).ok());
+  EXPECT_EQ(Call(SYS_close, p[0]), 0);
+  EXPECT_EQ(process_->main_thread()->PendingSignals() & (1ull << (SIGPIPE - 1)), 0u);
+  EXPECT_EQ(Call(SYS_sendfile, p[1], in, 0, 2), -EPIPE);
+  EXPECT_NE(process_->main_thread()->PendingSignals() & (1ull << (SIGPIPE - 1)), 0u);
+
+  Call(SYS_close, p[1]);
   Call(SYS_close, in);
   Call(SYS_close, out);
   unlink(in_path.c_str());

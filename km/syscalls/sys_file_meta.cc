@@ -35,6 +35,7 @@ int64_t WithReachedPathAt(SyscallContext& ctx, int dirfd, uint64_t gva, F f) {
   });
 }
 
+// uid and gid arguments are 32 bits; -1 leaves one unchanged.
 uid_t IdArg(uint64_t arg) { return static_cast<uid_t>(arg); }
 
 int64_t ChownAt(SyscallContext& ctx, int dirfd, uint64_t path_gva, uint64_t uid, uint64_t gid,

@@ -44,7 +44,7 @@ int64_t SysWaitid(SyscallContext& ctx) {
     r = -EINVAL;
   } else if (which == P_PIDFD) {
     // No guest fd is a pidfd: km serves neither pidfd_open nor CLONE_PIDFD.
-    r = id < 0 ? -EINVAL : ctx.process.fds().Owns(id) ? -EINVAL : -EBADF;
+    r = (id < 0 || ctx.process.fds().Owns(id)) ? -EINVAL : -EBADF;
   } else if ((which == P_PID && id <= 0) || (which == P_PGID && id < 0) ||
              (which != P_ALL && which != P_PID && which != P_PGID)) {
     r = -EINVAL;
