@@ -68,6 +68,30 @@ struct Table {
     h[SYS_getcwd] = SysGetcwd;
     h[SYS_chdir] = SysChdir;
 
+    h[SYS_chmod] = SysChmod;
+    h[SYS_fchmod] = SysFchmod;
+    h[SYS_fchmodat] = SysFchmodat;
+    h[SYS_chown] = SysChown;
+    h[SYS_fchown] = SysFchown;
+    h[SYS_lchown] = SysLchown;
+    h[SYS_fchownat] = SysFchownat;
+    h[SYS_utimensat] = SysUtimensat;
+    h[SYS_statfs] = SysStatfs;
+    h[SYS_fstatfs] = SysFstatfs;
+    h[SYS_statx] = SysStatx;
+    h[SYS_link] = SysLink;
+    h[SYS_linkat] = SysLinkat;
+    h[SYS_symlink] = SysSymlink;
+    h[SYS_symlinkat] = SysSymlinkat;
+    h[SYS_truncate] = SysTruncate;
+    h[SYS_fallocate] = SysFallocate;
+    h[SYS_flock] = SysFlock;
+    h[SYS_sendfile] = SysSendfile;
+    h[SYS_copy_file_range] = SysCopyFileRange;
+    h[SYS_sync] = SysSync;
+    h[SYS_syncfs] = SysSyncfs;
+    h[SYS_fadvise64] = SysFadvise64;
+
     h[SYS_brk] = SysBrk;
     h[SYS_mmap] = SysMmap;
     h[SYS_munmap] = SysMunmap;
@@ -97,6 +121,30 @@ struct Table {
     h[SYS_getrlimit] = SysGetrlimit;
     h[SYS_setrlimit] = SysSetrlimit;
     h[SYS_sysinfo] = SysSysinfo;
+
+    h[SYS_wait4] = SysWait4;
+    h[SYS_waitid] = SysWaitid;
+    h[SYS_getrusage] = SysGetrusage;
+    h[SYS_times] = SysTimes;
+    h[SYS_getpgrp] = SysGetpgrp;
+    h[SYS_getpgid] = SysGetpgid;
+    h[SYS_getsid] = SysGetsid;
+    h[SYS_setsid] = SysSetsid;
+    h[SYS_setpgid] = SysSetpgid;
+    h[SYS_umask] = SysUmask;
+    h[SYS_getgroups] = SysGetgroups;
+    h[SYS_setgroups] = SysSetgroups;
+    h[SYS_getpriority] = SysGetpriority;
+    h[SYS_setpriority] = SysSetpriority;
+    h[SYS_sched_setaffinity] = SysSchedSetaffinity;
+    h[SYS_sched_getparam] = SysSchedGetparam;
+    h[SYS_sched_setparam] = SysSchedSetparam;
+    h[SYS_sched_getscheduler] = SysSchedGetscheduler;
+    h[SYS_sched_setscheduler] = SysSchedSetscheduler;
+    h[SYS_sched_get_priority_max] = SysSchedGetPriorityMax;
+    h[SYS_sched_get_priority_min] = SysSchedGetPriorityMin;
+    h[SYS_getcpu] = SysGetcpu;
+    h[SYS_membarrier] = SysMembarrier;
 
     h[SYS_rt_sigaction] = SysRtSigaction;
     h[SYS_rt_sigprocmask] = SysRtSigprocmask;

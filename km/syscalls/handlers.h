@@ -49,6 +49,31 @@ int64_t SysReadlinkat(SyscallContext& ctx);
 int64_t SysGetcwd(SyscallContext& ctx);
 int64_t SysChdir(SyscallContext& ctx);
 
+// sys_file_meta.cc: a file's mode, owner, times, links and size; copies; file systems.
+int64_t SysChmod(SyscallContext& ctx);
+int64_t SysFchmod(SyscallContext& ctx);
+int64_t SysFchmodat(SyscallContext& ctx);
+int64_t SysChown(SyscallContext& ctx);
+int64_t SysFchown(SyscallContext& ctx);
+int64_t SysLchown(SyscallContext& ctx);
+int64_t SysFchownat(SyscallContext& ctx);
+int64_t SysUtimensat(SyscallContext& ctx);
+int64_t SysStatfs(SyscallContext& ctx);
+int64_t SysFstatfs(SyscallContext& ctx);
+int64_t SysStatx(SyscallContext& ctx);
+int64_t SysLink(SyscallContext& ctx);
+int64_t SysLinkat(SyscallContext& ctx);
+int64_t SysSymlink(SyscallContext& ctx);
+int64_t SysSymlinkat(SyscallContext& ctx);
+int64_t SysTruncate(SyscallContext& ctx);
+int64_t SysFallocate(SyscallContext& ctx);
+int64_t SysFlock(SyscallContext& ctx);
+int64_t SysSendfile(SyscallContext& ctx);
+int64_t SysCopyFileRange(SyscallContext& ctx);
+int64_t SysSync(SyscallContext& ctx);
+int64_t SysSyncfs(SyscallContext& ctx);
+int64_t SysFadvise64(SyscallContext& ctx);
+
 // sys_memory.cc
 int64_t SysBrk(SyscallContext& ctx);
 int64_t SysMmap(SyscallContext& ctx);
@@ -81,6 +106,31 @@ int64_t SysPrlimit64(SyscallContext& ctx);
 int64_t SysGetrlimit(SyscallContext& ctx);
 int64_t SysSetrlimit(SyscallContext& ctx);
 int64_t SysSysinfo(SyscallContext& ctx);
+
+// sys_process.cc: the payload as a process (km), its waits, usage, groups and scheduling.
+int64_t SysWait4(SyscallContext& ctx);
+int64_t SysWaitid(SyscallContext& ctx);
+int64_t SysGetrusage(SyscallContext& ctx);
+int64_t SysTimes(SyscallContext& ctx);
+int64_t SysGetpgrp(SyscallContext& ctx);
+int64_t SysGetpgid(SyscallContext& ctx);
+int64_t SysGetsid(SyscallContext& ctx);
+int64_t SysSetsid(SyscallContext& ctx);
+int64_t SysSetpgid(SyscallContext& ctx);
+int64_t SysUmask(SyscallContext& ctx);
+int64_t SysGetgroups(SyscallContext& ctx);
+int64_t SysSetgroups(SyscallContext& ctx);
+int64_t SysGetpriority(SyscallContext& ctx);
+int64_t SysSetpriority(SyscallContext& ctx);
+int64_t SysSchedSetaffinity(SyscallContext& ctx);
+int64_t SysSchedGetparam(SyscallContext& ctx);
+int64_t SysSchedSetparam(SyscallContext& ctx);
+int64_t SysSchedGetscheduler(SyscallContext& ctx);
+int64_t SysSchedSetscheduler(SyscallContext& ctx);
+int64_t SysSchedGetPriorityMax(SyscallContext& ctx);
+int64_t SysSchedGetPriorityMin(SyscallContext& ctx);
+int64_t SysGetcpu(SyscallContext& ctx);
+int64_t SysMembarrier(SyscallContext& ctx);
 
 // sys_signal.cc
 int64_t SysRtSigaction(SyscallContext& ctx);

@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <string>
 
 #include "absl/time/time.h"
 #include "km/runtime/fd_table.h"
 #include "km/runtime/guest_thread.h"
 #include "km/runtime/process.h"
 #include "km/syscalls/dispatch.h"
+#include "km/syscalls/guest_io.h"
 
 namespace km {
 
@@ -80,6 +82,19 @@ template <typename F>
 int64_t WithDirFd(SyscallContext& ctx, int dirfd, const std::string& path, F f) {
   if (dirfd == AT_FDCWD || (!path.empty() && path[0] == '/')) return f();
   return WithFd(ctx, dirfd, f);
+}
+
+// Reads the path at gva and runs f(path) with dirfd checked.
+template <typename F>
+int64_t WithPathAt(SyscallContext& ctx, int dirfd, uint64_t gva, F f) {
+  std::string path;
+  if (int e = ReadPath(ctx.mem(), gva, &path); e != 0) return e;
+  return WithDirFd(ctx, dirfd, path, [&]() -> int64_t { return f(path.c_str()); });
+}
+
+// pid arguments name the payload when 0 or its own pid / one of its tids.
+inline bool IsSelf(SyscallContext& ctx, int64_t pid) {
+  return pid == 0 || pid == ::getpid() || ctx.process.FindThread(static_cast<int>(pid)) != nullptr;
 }
 
 }  // namespace km

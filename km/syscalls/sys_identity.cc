@@ -21,11 +21,6 @@
 namespace km {
 namespace {
 
-// pid arguments name the payload when 0 or its own pid / one of its tids.
-bool IsSelf(SyscallContext& ctx, int64_t pid) {
-  return pid == 0 || pid == ::getpid() || ctx.process.FindThread(static_cast<int>(pid)) != nullptr;
-}
-
 // The limits a payload reads: the host's, except the stack, which is km's fixed guest stack.
 void GuestRlimit(int resource, struct rlimit* lim) {
   ::getrlimit(resource, lim);

@@ -19,14 +19,6 @@
 namespace km {
 namespace {
 
-// Reads the path at gva and runs f(path) with dirfd checked.
-template <typename F>
-int64_t WithPathAt(SyscallContext& ctx, int dirfd, uint64_t gva, F f) {
-  std::string path;
-  if (int e = ReadPath(ctx.mem(), gva, &path); e != 0) return e;
-  return WithDirFd(ctx, dirfd, path, [&]() -> int64_t { return f(path.c_str()); });
-}
-
 int64_t OpenAt(SyscallContext& ctx, int dirfd, uint64_t path_gva, int flags, mode_t mode) {
   return WithPathAt(ctx, dirfd, path_gva, [&](const char* path) -> int64_t {
     if (int e = CheckOpenPath(dirfd, path, ctx.process.fds()); e != 0) return e;

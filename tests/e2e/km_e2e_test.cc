@@ -213,6 +213,18 @@ TEST_P(KmE2eTest, SocketsAndWaitingLikeNative) {
   EXPECT_THAT(km.out, HasSubstr("\n0 failures\n"));
 }
 
+// File metadata, copies and locks in a directory of its own, then the process's own state. The
+// payload checks each result against Linux's answer and prints relations, never host values.
+TEST_P(KmE2eTest, FileMetadataAndProcessState) {
+  RunResult native = RunNative("fsmeta", {MakeDir("fsmeta_native")});
+  ASSERT_EQ(native.status, 0) << Describe(native);
+  EXPECT_THAT(native.out, HasSubstr("\n0 unexpected results\n"));
+  RunResult km = RunKm("fsmeta", {MakeDir(absl::StrCat("fsmeta_", GetParam()))});
+  EXPECT_EQ(km.out, native.out) << Describe(km);
+  EXPECT_EQ(km.status, native.status) << Describe(km);
+  EXPECT_THAT(km.err, IsEmpty());
+}
+
 TEST_P(KmE2eTest, BadPointersGetEfault) {
   RunResult km = ExpectSameAsNative("badptr", {});
   EXPECT_EQ(km.status, 0) << Describe(km);
