@@ -90,8 +90,9 @@ static void* sleep_long(void* arg) {
   (void)arg;
   struct timespec req = {30, 0}, rem = {0, 0};
   long r = nanosleep(&req, &rem);
+  // Only an upper bound: one native run under load was seen to report none left.
   printf("nanosleep: %s, %s\n", describe(r, errno),
-         rem.tv_sec > 0 && rem.tv_sec < 30 ? "time left between 0 and 30 s" : "no time left?");
+         rem.tv_sec <= 30 && rem.tv_nsec < 1000000000 ? "time left at most 30 s" : "bad time left");
   atomic_store(&worker_done, 1);
   return NULL;
 }
@@ -382,9 +383,10 @@ static void check_posix_timers(void) {
   printf("timer armed for 200 ms: %s\n",
          left.it_value.tv_sec == 0 && left.it_value.tv_nsec > 0 ? "time left below 200 ms"
                                                                 : "wrong time left");
-  struct timespec req = {10, 0}, rem;
+  struct timespec req = {10, 0}, rem = {0, 0};
   long r = nanosleep(&req, &rem);
-  printf("nanosleep until the timer: %s; si_value %d, si_code %s\n", describe(r, errno),
+  printf("nanosleep until the timer: %s, %s; si_value %d, si_code %s\n", describe(r, errno),
+         rem.tv_sec >= 8 && rem.tv_sec < 10 ? "between 8 and 10 s left" : "wrong time left",
          atomic_load(&timer_value), atomic_load(&timer_code) == SI_TIMER ? "SI_TIMER" : "other");
   timer_gettime(timer, &left);
   printf("after it fired: %ld s %ld ns left\n", (long)left.it_value.tv_sec,
