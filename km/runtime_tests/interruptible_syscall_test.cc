@@ -90,8 +90,7 @@ TEST_F(InterruptibleSyscallTest, NoSignalIsLostWhateverItsTiming) {
     word = 0;
     round = i;
     // Spin a varying while so the signal lands before, inside and after the window.
-    for (volatile int spin = 0; spin < (i % 97) * 10; spin = spin + 1) {
-    }
+    for (int spin = 0; spin < (i % 97) * 10; spin++) asm volatile("" ::: "memory");
     word = 1;
     InterruptHostThread(tid);
     while (done.load() != i) std::this_thread::yield();
