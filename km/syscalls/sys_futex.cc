@@ -1,7 +1,8 @@
 // futex: guest memory is host memory, so a guest futex word is a host futex word. km translates
 // the addresses and calls the host's futex; a wait blocks only this guest thread's host thread
-// (its vCPU is outside Run(), so the engine is free to run the others). Guest tids are host tids,
-// so the priority-inheritance ops, which keep the owner's tid in the word, work as they are.
+// (its vCPU is outside Run(), so the engine is free to run the others) until a wake, its timeout
+// or a signal for the thread (EINTR, or a restart). Guest tids are host tids, so the
+// priority-inheritance ops, which keep the owner's tid in the word, work as they are.
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
