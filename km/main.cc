@@ -1,5 +1,5 @@
 // km: runs a static x86-64 Linux ELF payload in its own VM and exits with its status.
-//   km [--accel=auto|kvm|tcg] [--memory=SIZE] PAYLOAD [ARGS...]
+//   km [--accel=auto|kvm|tcg] [--memory=SIZE] [--core-pattern=PATTERN] PAYLOAD [ARGS...]
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -25,6 +25,10 @@ ABSL_FLAG(km::Accel, accel, km::Accel::kAuto,
           "opens, else tcg)");
 ABSL_FLAG(km::MemorySize, memory, km::MemorySize{km::kDefaultMemorySize},
           "guest memory size, e.g. 512M or 2G");
+ABSL_FLAG(std::string, core_pattern, "core",
+          "where a payload killed by a signal that dumps core (SIGSEGV, SIGABRT...) gets its core "
+          "file, if its RLIMIT_CORE (ulimit -c) allows one: %p pid, %e payload name, %t time, %% "
+          "a percent sign; empty: never");
 ABSL_FLAG(std::string, debug_socket, "",
           "serve the km.debug.v1 debug service on this unix socket (mode 0600)");
 ABSL_FLAG(absl::Duration, debug_session_grace, km_hooks::kDefaultSessionGrace,
@@ -84,6 +88,7 @@ int main(int argc, char** argv) {
     _exit(status);
   });
   km::Process* running = process->release();
+  running->set_core_pattern(absl::GetFlag(FLAGS_core_pattern));
   km::ForwardHostSignals(*running);
 
   const std::string socket = absl::GetFlag(FLAGS_debug_socket);

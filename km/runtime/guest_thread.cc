@@ -228,7 +228,7 @@ bool GuestThread::DeliverSignal(const SignalInfo& info, bool injected) {
     case SignalEffect::kTerminate: {
       const std::string message = info.fault ? FaultMessage({signo, info.rip, info.addr})
                                              : KillMessage(signo);
-      process_.End({ExitStatusForSignal(signo), signo, message});
+      process_.EndBySignal(*this, info, {ExitStatusForSignal(signo), signo, message});
       return false;
     }
     case SignalEffect::kRunHandler:
@@ -259,8 +259,13 @@ bool GuestThread::DeliverSignal(const SignalInfo& info, bool injected) {
   }
   if (!handler.ok()) {
     // What Linux does when it cannot set up a handler's frame (a blown stack, say).
-    process_.End({ExitStatusForSignal(SIGSEGV), SIGSEGV,
-                  absl::StrFormat("%s: %s", KillMessage(SIGSEGV), handler.status().message())});
+    SignalInfo segv;
+    segv.signo = SIGSEGV;
+    segv.code = SI_KERNEL;
+    process_.EndBySignal(
+        *this, segv,
+        {ExitStatusForSignal(SIGSEGV), SIGSEGV,
+         absl::StrFormat("%s: %s", KillMessage(SIGSEGV), handler.status().message())});
     return false;
   }
   if ((action.flags & SA_RESETHAND) != 0) process_.signals().Set(signo, KernelSigaction{});

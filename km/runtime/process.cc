@@ -4,9 +4,11 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "km/layout.h"
+#include "km/runtime/core_dump.h"
 #include "km/runtime/fault.h"
 #include "km/runtime/interruptible_syscall.h"
 
@@ -241,19 +243,36 @@ bool Process::ended() {
   return ended_;
 }
 
-void Process::End(const ExitInfo& info) {
-  std::vector<std::shared_ptr<GuestThread>> threads;
-  {
-    absl::MutexLock lock(&mu_);
-    if (ended_) return;
-    ended_ = true;
-    exit_info_ = info;
-    for (const auto& [tid, thread] : threads_) threads.push_back(thread);
-  }
+bool Process::BeginEnd(const ExitInfo& info, std::vector<std::shared_ptr<GuestThread>>* threads) {
+  absl::MutexLock lock(&mu_);
+  if (ended_) return false;
+  ended_ = true;
+  exit_info_ = info;
+  for (const auto& [tid, thread] : threads_) threads->push_back(thread);
+  return true;
+}
+
+void Process::FinishEnd(const ExitInfo& info,
+                        const std::vector<std::shared_ptr<GuestThread>>& threads) {
   if (!info.message.empty()) std::fprintf(stderr, "%s\n", info.message.c_str());
   for (const auto& thread : threads) thread->Kill();
   if (DebugObserver* observer = debug_observer()) observer->OnProcessExit(info);
   if (exit_handler_) exit_handler_(info.status);
+}
+
+void Process::End(const ExitInfo& info) {
+  std::vector<std::shared_ptr<GuestThread>> threads;
+  if (BeginEnd(info, &threads)) FinishEnd(info, threads);
+}
+
+void Process::EndBySignal(GuestThread& thread, const SignalInfo& signal, ExitInfo info) {
+  std::vector<std::shared_ptr<GuestThread>> threads;
+  if (!BeginEnd(info, &threads)) return;
+  if (SignalDumpsCore(signal.signo)) {
+    const std::string core = DumpCore(*this, thread, signal, threads);
+    if (!core.empty()) absl::StrAppend(&info.message, " (", core, ")");
+  }
+  FinishEnd(info, threads);
 }
 
 void Process::ThreadFinished(GuestThread& thread) {

@@ -53,6 +53,10 @@ class Process {
   void set_exit_handler(std::function<void(int status)> handler) {
     exit_handler_ = std::move(handler);
   }
+  // Where a signal that ends the payload and dumps core (SIGSEGV, SIGABRT...) writes the core
+  // (core_dump.h's CorePath); empty: nowhere. A Process starts with none.
+  void set_core_pattern(std::string pattern) { core_pattern_ = std::move(pattern); }
+  const std::string& core_pattern() const { return core_pattern_; }
   // Runs the main guest thread on the calling host thread, then waits for the payload's end.
   int Run();
 
@@ -93,6 +97,10 @@ class Process {
   // wins; it prints the message, stops every vCPU and calls the exit handler.
   void End(const ExitInfo& info);
   void ExitGroup(int status) { End({status & 0xff, 0, ""}); }
+  // A signal's default action ends the payload, on `thread`'s own host thread. Like End(info),
+  // where info.signo is signal.signo; a signal that dumps core first writes the core (the
+  // payload's threads are paused for it) and km's message says where.
+  void EndBySignal(GuestThread& thread, const SignalInfo& signal, ExitInfo info);
   bool ended();
   // A thread's loop finished (its exit syscall, or the payload ending).
   void ThreadFinished(GuestThread& thread);
@@ -101,6 +109,11 @@ class Process {
   Process(std::unique_ptr<GuestMemory> mem, std::unique_ptr<Engine> engine, LoadedImage image,
           std::string auxv);
   int AllocVcpuId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // End()'s first half: false if the payload had ended already, else marks it ended and
+  // returns its threads.
+  bool BeginEnd(const ExitInfo& info, std::vector<std::shared_ptr<GuestThread>>* threads);
+  // End()'s second half: the message, the threads killed, the observer told, the exit handler.
+  void FinishEnd(const ExitInfo& info, const std::vector<std::shared_ptr<GuestThread>>& threads);
 
   // Members are destroyed in reverse order: threads (vCPUs) before the engine before memory.
   std::unique_ptr<GuestMemory> mem_;
@@ -114,6 +127,7 @@ class Process {
   SharedPendingSignals shared_signals_;
   std::atomic<DebugObserver*> observer_{nullptr};
   std::function<void(int)> exit_handler_;
+  std::string core_pattern_;
 
   absl::Mutex mu_;
   std::shared_ptr<GuestThread> main_thread_;

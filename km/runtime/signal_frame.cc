@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "km/runtime/fpu_image.h"
 
 namespace km {
 namespace {
@@ -57,36 +58,9 @@ struct RtSigframe {
 static_assert(sizeof(RtSigframe) == 440);
 static_assert(offsetof(RtSigframe, uc) == 8 && offsetof(RtSigframe, info) == 312);
 
-// FXSAVE's 512-byte image (64-bit form), then XSAVE's header and AVX area.
-struct FpuImage {
-  uint16_t fcw, fsw;
-  uint8_t ftw;  // abridged: one bit per physical register, set if not empty
-  uint8_t reserved1;
-  uint16_t fop;
-  uint32_t fioff, fiseg, fooff, foseg;
-  uint32_t mxcsr, mxcsr_mask;
-  uint8_t st[8][16];
-  uint8_t xmm[16][16];
-  uint8_t reserved2[48];
-  // fx_sw_bytes: says an XSAVE image follows (magic1) and how big it is.
-  uint32_t magic1, extended_size;
-  uint64_t xfeatures;
-  uint32_t xstate_size;
-  uint32_t reserved3[7];
-  // XSAVE header and the AVX state component (ymm0..15, bits 128..255).
-  uint64_t xstate_bv, xcomp_bv;
-  uint8_t header_reserved[48];
-  uint8_t ymmh[16][16];
-};
-static_assert(offsetof(FpuImage, magic1) == 464 && offsetof(FpuImage, xstate_bv) == 512);
-static_assert(offsetof(FpuImage, ymmh) == 576 && sizeof(FpuImage) == 832);
-
 constexpr uint64_t kRedZone = 128;
 constexpr uint32_t kFpXstateMagic1 = 0x46505853;
 constexpr uint32_t kFpXstateMagic2 = 0x46505845;
-constexpr uint64_t kXfeaturesX87SseAvx = 0x7;
-constexpr uint64_t kFxsaveSize = 512;
-constexpr uint64_t kXsaveSize = sizeof(FpuImage);
 constexpr uint64_t kUcFpXstate = 0x1;
 constexpr uint64_t kUcSigcontextSs = 0x2;
 constexpr uint64_t kUcStrictRestoreSs = 0x4;
@@ -95,64 +69,6 @@ constexpr uint64_t kSaRestorer = 0x04000000;
 constexpr uint64_t kFixEflags = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x4000 |
                                 0x10000 | 0x40000;
 constexpr uint64_t kTf = 0x100, kDf = 0x400, kRf = 0x10000;
-
-// x87 tag of a register from its contents: valid 0, zero 1, special 2.
-uint16_t ClassifyX87(const uint8_t reg[10]) {
-  const unsigned exponent = ((reg[9] & 0x7fu) << 8) | reg[8];
-  uint64_t mantissa;
-  std::memcpy(&mantissa, reg, sizeof mantissa);
-  if (exponent == 0x7fff) return 2;
-  if (exponent == 0) return mantissa == 0 ? 1 : 2;
-  return (mantissa >> 63) != 0 ? 0 : 2;
-}
-
-void ToImage(const FpuRegs& fpu, bool avx, FpuImage* img) {
-  std::memset(img, 0, sizeof *img);
-  img->fcw = fpu.fcw;
-  img->fsw = fpu.fsw;
-  for (int p = 0; p < 8; p++) {
-    if (((fpu.ftw >> (2 * p)) & 3) != 3) img->ftw |= static_cast<uint8_t>(1u << p);
-  }
-  img->fop = fpu.fop;
-  img->fioff = fpu.fioff;
-  img->fiseg = fpu.fiseg;
-  img->fooff = fpu.fooff;
-  img->foseg = fpu.foseg;
-  img->mxcsr = fpu.mxcsr;
-  img->mxcsr_mask = 0xffff;
-  for (int i = 0; i < 8; i++) std::memcpy(img->st[i], fpu.st[i], 10);
-  std::memcpy(img->xmm, fpu.xmm, sizeof img->xmm);
-  if (!avx) return;
-  img->magic1 = kFpXstateMagic1;
-  img->extended_size = kXsaveSize + sizeof(kFpXstateMagic2);
-  img->xfeatures = kXfeaturesX87SseAvx;
-  img->xstate_size = kXsaveSize;
-  img->xstate_bv = kXfeaturesX87SseAvx;
-  std::memcpy(img->ymmh, fpu.ymmh, sizeof img->ymmh);
-}
-
-FpuRegs FromImage(const FpuImage& img, bool with_ymmh) {
-  FpuRegs fpu = {};
-  fpu.fcw = img.fcw;
-  fpu.fsw = img.fsw;
-  fpu.fop = img.fop;
-  fpu.fioff = img.fioff;
-  fpu.fiseg = img.fiseg;
-  fpu.fooff = img.fooff;
-  fpu.foseg = img.foseg;
-  fpu.mxcsr = img.mxcsr;
-  for (int i = 0; i < 8; i++) std::memcpy(fpu.st[i], img.st[i], 10);
-  std::memcpy(fpu.xmm, img.xmm, sizeof fpu.xmm);
-  // The abridged tag keeps only "empty or not"; the rest follows from the registers, which
-  // FXSAVE stores from the top of the stack while tags are by physical register.
-  const int top = (img.fsw >> 11) & 7;
-  for (int p = 0; p < 8; p++) {
-    const uint16_t tag = (img.ftw & (1u << p)) == 0 ? 3 : ClassifyX87(fpu.st[(p - top) & 7]);
-    fpu.ftw |= static_cast<uint16_t>(tag << (2 * p));
-  }
-  if (with_ymmh) std::memcpy(fpu.ymmh, img.ymmh, sizeof fpu.ymmh);
-  return fpu;
-}
 
 KernelSiginfo ToKernel(const SignalInfo& info) {
   KernelSiginfo k;
@@ -202,8 +118,13 @@ absl::StatusOr<SignalContext> PushSignalFrame(const GuestMemory& mem, const Sign
   const uint64_t fpstate = (sp - fpu_size) & ~uint64_t{63};
   const uint64_t frame = ((fpstate - sizeof(RtSigframe)) & ~uint64_t{15}) - 8;
 
-  FpuImage img;
-  ToImage(from.fpu, avx, &img);
+  FpuImage img = ToFpuImage(from.fpu, avx);
+  if (avx) {
+    img.magic1 = kFpXstateMagic1;
+    img.extended_size = kXsaveSize + sizeof(kFpXstateMagic2);
+    img.xfeatures = kXfeaturesX87SseAvx;
+    img.xstate_size = kXsaveSize;
+  }
   absl::Status s = mem.Write(fpstate, &img, avx ? kXsaveSize : kFxsaveSize);
   if (s.ok() && avx) s = mem.Write(fpstate + kXsaveSize, &kFpXstateMagic2, sizeof kFpXstateMagic2);
 
@@ -287,7 +208,7 @@ absl::StatusOr<SignalContext> PopSignalFrame(const GuestMemory& mem, const Signa
           "rt_sigreturn: unreadable FPU state at 0x%x: %s", mc.fpstate, s.message()));
     }
     // Without an AVX image (or with its AVX bit clear) the upper halves start over from zero.
-    to.fpu = FromImage(img, xsave && (img.xstate_bv & 0x4) != 0);
+    to.fpu = FromFpuImage(img, xsave && (img.xstate_bv & 0x4) != 0);
   }
   to.blocked = uc.sigmask & ~kUnblockableSignals;
 

@@ -27,6 +27,14 @@ void GuestRlimit(int resource, struct rlimit* lim) {
   if (resource == RLIMIT_STACK) lim->rlim_cur = lim->rlim_max = kStackSize;
 }
 
+// New limits are checked and not applied (they would bind km, not the payload), except
+// RLIMIT_CORE: km's own is the one km reads when it writes the payload's core (core_dump.h).
+int SetGuestRlimit(int resource, const struct rlimit& lim) {
+  if (lim.rlim_cur > lim.rlim_max) return -EINVAL;
+  if (resource != RLIMIT_CORE) return 0;
+  return ::setrlimit(RLIMIT_CORE, &lim) == 0 ? 0 : -errno;
+}
+
 }  // namespace
 
 int64_t SysGetpid(SyscallContext&) { return ::getpid(); }
@@ -76,16 +84,14 @@ int64_t SysPrlimit64(SyscallContext& ctx) {
   if (!IsSelf(ctx, static_cast<int>(ctx.arg(0)))) return -ESRCH;
   const int resource = static_cast<int>(ctx.arg(1));
   if (resource < 0 || resource >= RLIM_NLIMITS) return -EINVAL;
-  // New limits are accepted and not applied: they would bind km, not the payload.
+  struct rlimit old;
+  GuestRlimit(resource, &old);
   if (ctx.arg(2) != 0) {
-    struct rlimit ignored;
-    if (int e = CopyIn(ctx.mem(), ctx.arg(2), &ignored); e != 0) return e;
-  }
-  if (ctx.arg(3) != 0) {
     struct rlimit lim;
-    GuestRlimit(resource, &lim);
-    if (int e = CopyOut(ctx.mem(), ctx.arg(3), lim); e != 0) return e;
+    if (int e = CopyIn(ctx.mem(), ctx.arg(2), &lim); e != 0) return e;
+    if (int e = SetGuestRlimit(resource, lim); e != 0) return e;
   }
+  if (ctx.arg(3) != 0) return CopyOut(ctx.mem(), ctx.arg(3), old);
   return 0;
 }
 
@@ -100,8 +106,9 @@ int64_t SysGetrlimit(SyscallContext& ctx) {
 int64_t SysSetrlimit(SyscallContext& ctx) {
   const int resource = static_cast<int>(ctx.arg(0));
   if (resource < 0 || resource >= RLIM_NLIMITS) return -EINVAL;
-  struct rlimit ignored;
-  return CopyIn(ctx.mem(), ctx.arg(1), &ignored);
+  struct rlimit lim;
+  if (int e = CopyIn(ctx.mem(), ctx.arg(1), &lim); e != 0) return e;
+  return SetGuestRlimit(resource, lim);
 }
 
 int64_t SysSysinfo(SyscallContext& ctx) {

@@ -1,0 +1,36 @@
+// Core dumps of the payload, as Linux writes them for a process killed by SIGSEGV, SIGABRT,
+// SIGQUIT...: km, not the host kernel, must write them, since the host would dump km itself.
+// Whether one is written follows the payload's RLIMIT_CORE (km's own, which the payload's
+// setrlimit sets); where, km's --core-pattern. The file's layout is core_file.h's.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "km/runtime/signal_state.h"
+
+namespace km {
+
+class GuestThread;
+class Process;
+
+// Linux's default action for signo dumps core.
+bool SignalDumpsCore(int signo);
+
+// The path a core pattern names: %p the payload's pid, %e its name (the basename of its path),
+// %t the time in seconds since the epoch, %% a percent sign. Linux drops other %-sequences,
+// and so does this.
+std::string CorePath(std::string_view pattern, int pid, std::string_view name, int64_t time);
+
+// The payload is ending on `dying`'s host thread of `signal`, whose default action dumps core;
+// `threads` are all of its threads (dying included). Pauses the others (they are about to be
+// killed) and writes the core where the process's core pattern says, unless RLIMIT_CORE is
+// below a page (no core wanted: as Linux, nothing is written) or the pattern is empty.
+// Returns what km's message on the payload's end adds: "core dumped to PATH", "core not
+// dumped: WHY", or "" when no core was wanted.
+std::string DumpCore(Process& process, GuestThread& dying, const SignalInfo& signal,
+                     const std::vector<std::shared_ptr<GuestThread>>& threads);
+
+}  // namespace km
