@@ -74,6 +74,10 @@ class DebugController : public km::DebugObserver {
   absl::StatusOr<v1::RecordingStatus> SetRecording(bool enabled, uint64_t max_instructions);
   v1::RecordingStatus GetRecording();
 
+  // A core file of the payload as it is (see WriteCore in the proto), every thread stopped;
+  // tid's thread first (debug_controller_core.cc).
+  absl::StatusOr<v1::WriteCoreResponse> WriteCore(const std::string& path, int tid);
+
   // km::DebugObserver, called on guest threads' host threads.
   km::DebugAction OnStop(km::GuestThread& thread, const km::StopEvent& event) override;
   km::DebugAction OnSignal(km::GuestThread& thread, const km::SignalInfo& info) override;

@@ -218,4 +218,14 @@ grpc::Status DebugService::GetRecording(grpc::ServerContext*, const v1::GetRecor
   return grpc::Status::OK;
 }
 
+grpc::Status DebugService::WriteCore(grpc::ServerContext*, const v1::WriteCoreRequest* req,
+                                     v1::WriteCoreResponse* out) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  absl::StatusOr<v1::WriteCoreResponse> written = controller_.WriteCore(req->path(), req->tid());
+  if (!written.ok()) return ToGrpc(written.status());
+  *out = std::move(*written);
+  return grpc::Status::OK;
+}
+
 }  // namespace km_hooks

@@ -45,6 +45,8 @@ class DebugService final : public v1::Debug::Service {
                             v1::RecordingStatus* out) override;
   grpc::Status GetRecording(grpc::ServerContext*, const v1::GetRecordingRequest*,
                             v1::RecordingStatus* out) override;
+  grpc::Status WriteCore(grpc::ServerContext*, const v1::WriteCoreRequest* req,
+                         v1::WriteCoreResponse* out) override;
 
  private:
   void EndSession(const std::string& session);

@@ -752,6 +752,38 @@ TEST_P(RunningPayloadTest, ReverseExecutionNeedsEveryThreadStoppedThenMovesThemA
   Finish(session, /*resume=*/false);
 }
 
+// WriteCore wants a still picture: refused while threads run, then a core of all five once
+// they are stopped (gdb reads such cores in //tools/kmctl:kmctl_test and
+// //tests/gdb:core_dump_test); a thread that does not exist cannot come first.
+TEST_P(RunningPayloadTest, WriteCoreNeedsEveryThreadStopped) {
+  AllThreads();
+  const std::string session = Attach();
+  OpenEvents(session);
+  v1::WriteCoreRequest req;
+  req.set_session(session);
+  req.set_path(absl::StrCat(getenv("TEST_TMPDIR"), "/running.core"));
+  v1::WriteCoreResponse written;
+  grpc::Status s = stub_->WriteCore(Context().get(), req, &written);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "a core needs every thread stopped"))
+      << s.error_message();
+
+  v1::StopRequest stop;
+  stop.set_session(session);
+  v1::StopResponse stopped;
+  ASSERT_TRUE(stub_->Stop(Context().get(), stop, &stopped).ok());
+  req.set_tid(1);
+  s = stub_->WriteCore(Context().get(), req, &written);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  req.set_tid(stopped.stopped(stopped.stopped_size() - 1).tid());
+  s = stub_->WriteCore(Context().get(), req, &written);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(written.threads(), 5u);
+  EXPECT_EQ(written.path(), req.path());
+  EXPECT_GT(written.size(), 0u);
+  Finish(session);
+}
+
 TEST_P(RunningPayloadTest, StopFreezesEveryThreadAndResumeLetsThemRun) {
   // The workers start some time after the socket appears (much later under a sanitizer).
   v1::ListThreadsResponse started;

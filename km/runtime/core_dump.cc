@@ -93,25 +93,8 @@ std::string CorePath(std::string_view pattern, int pid, std::string_view name, i
   return path;
 }
 
-std::string DumpCore(Process& process, GuestThread& dying, const SignalInfo& signal,
-                     const std::vector<std::shared_ptr<GuestThread>>& threads) {
-  struct rlimit limit;
-  ::getrlimit(RLIMIT_CORE, &limit);
-  if (process.core_pattern().empty() || limit.rlim_cur < kPageSize) return "";
-
-  const std::vector<std::string>& argv = process.argv();
-  const std::string name = Basename(argv.empty() ? std::string() : argv[0]);
-  const std::string path =
-      CorePath(process.core_pattern(), ::getpid(), name, static_cast<int64_t>(std::time(nullptr)));
-  const int fd =
-      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::StrFormat("core not dumped: %s: %s", path, strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::StrFormat("core not dumped: %s is not a regular file", path);
-  }
-
+CoreProcess CollectCore(Process& process, GuestThread& first,
+                        const std::vector<GuestThread*>& others, const SignalInfo& signal) {
   CoreProcess core;
   core.pid = ::getpid();
   core.ppid = ::getppid();
@@ -119,32 +102,56 @@ std::string DumpCore(Process& process, GuestThread& dying, const SignalInfo& sig
   core.sid = ::getsid(0);
   core.uid = ::getuid();
   core.gid = ::getgid();
-  core.argv = argv;
+  core.argv = process.argv();
   core.signal = signal;
   core.auxv = process.auxv();
   core.avx = process.engine().caps().avx;
-  CoreThread first;
-  if (ReadThread(dying, &first)) core.threads.push_back(first);
-  // The others in the order they were made, as gdb numbers a live process's threads.
-  std::vector<GuestThread*> others;
-  for (const auto& thread : threads) {
-    if (thread.get() != &dying) others.push_back(thread.get());
-  }
-  std::sort(others.begin(), others.end(),
+  std::vector<GuestThread*> ordered = others;
+  std::sort(ordered.begin(), ordered.end(),
             [](GuestThread* a, GuestThread* b) { return a->tid() < b->tid(); });
-  for (GuestThread* thread : others) {
-    thread->Pause();
+  ordered.insert(ordered.begin(), &first);
+  for (GuestThread* thread : ordered) {
     CoreThread t;
     if (ReadThread(*thread, &t)) core.threads.push_back(t);
   }
   core.mappings = Mappings(process.memory());
+  return core;
+}
 
-  const uint64_t max = limit.rlim_cur == RLIM_INFINITY ? UINT64_MAX : limit.rlim_cur;
-  absl::Status written = WriteCoreFile(fd, core, max);
-  ::close(fd);
-  if (!written.ok()) {
-    return absl::StrFormat("core not dumped: %s: %s", path, written.message());
+absl::Status WriteCoreTo(const std::string& path, const CoreProcess& core, uint64_t limit) {
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::ErrnoToStatus(errno, path);
+  struct stat st;
+  absl::Status written;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    written = absl::FailedPreconditionError(absl::StrCat(path, " is not a regular file"));
+  } else {
+    written = WriteCoreFile(fd, core, limit);
+    if (!written.ok()) written = absl::Status(written.code(), absl::StrCat(path, ": ", written.message()));
   }
+  ::close(fd);
+  return written;
+}
+
+std::string DumpCore(Process& process, GuestThread& dying, const SignalInfo& signal,
+                     const std::vector<std::shared_ptr<GuestThread>>& threads) {
+  struct rlimit limit;
+  ::getrlimit(RLIMIT_CORE, &limit);
+  if (process.core_pattern().empty() || limit.rlim_cur < kPageSize) return "";
+  const std::vector<std::string>& argv = process.argv();
+  const std::string path =
+      CorePath(process.core_pattern(), ::getpid(), Basename(argv.empty() ? "" : argv[0]),
+               static_cast<int64_t>(std::time(nullptr)));
+  std::vector<GuestThread*> others;
+  for (const auto& thread : threads) {
+    if (thread.get() == &dying) continue;
+    thread->Pause();
+    others.push_back(thread.get());
+  }
+  const uint64_t max = limit.rlim_cur == RLIM_INFINITY ? UINT64_MAX : limit.rlim_cur;
+  absl::Status written = WriteCoreTo(path, CollectCore(process, dying, others, signal), max);
+  if (!written.ok()) return absl::StrCat("core not dumped: ", written.message());
   return absl::StrCat("core dumped to ", path);
 }
 

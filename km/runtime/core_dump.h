@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "km/runtime/core_file.h"
 #include "km/runtime/signal_state.h"
 
 namespace km {
@@ -23,6 +25,16 @@ bool SignalDumpsCore(int signo);
 // %t the time in seconds since the epoch, %% a percent sign. Linux drops other %-sequences,
 // and so does this.
 std::string CorePath(std::string_view pattern, int pid, std::string_view name, int64_t time);
+
+// The payload's state as a core: `first`'s thread first (gdb's current thread), then the
+// others in the order they were made. Every one must be paused (or in a syscall): a thread
+// whose registers cannot be read (it exited meanwhile) is left out.
+CoreProcess CollectCore(Process& process, GuestThread& first,
+                        const std::vector<GuestThread*>& others, const SignalInfo& signal);
+
+// Creates (or truncates) path, 0600, not through a symlink and only as a regular file, and
+// writes the core there, at most limit bytes. The error names the path and why.
+absl::Status WriteCoreTo(const std::string& path, const CoreProcess& core, uint64_t limit);
 
 // The payload is ending on `dying`'s host thread of `signal`, whose default action dumps core;
 // `threads` are all of its threads (dying included). Pauses the others (they are about to be

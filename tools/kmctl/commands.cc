@@ -26,7 +26,7 @@ bool IsControl(const std::string& c) {
   static const auto* kControl = new std::vector<std::string>{
       "stop",   "resume", "step",           "set-reg",      "break",           "hbreak",
       "watch",  "delete", "wait",           "detach",       "catch-syscalls",
-      "reverse-step",     "reverse-continue"};
+      "reverse-step",     "reverse-continue", "core"};
   return std::find(kControl->begin(), kControl->end(), c) != kControl->end();
 }
 
@@ -76,6 +76,7 @@ Controlling (only inside `kmctl ... session`, which reads commands from stdin):
   catch-syscalls all|off|NUMBER...   stop threads at these syscalls' entry and return
   record on [--max N] | record off   execution recording, keeping the last N instructions
   reverse-step TID  reverse-continue back through the recording; `wait` shows where
+  core PATH [TID]             km writes a core of the stopped payload at PATH (TID's thread first)
   wait [SECONDS]  detach
 ADDR is 0x hex, or with --elf a symbol (main, main+0x10).
 Exit status: 0 ok, 2 usage, 3 connection, 4 the call failed.
@@ -176,6 +177,7 @@ absl::Status Commands::Run(const std::vector<std::string>& words, const Options&
     return Breakpoint(c, args, o, out);
   }
   if (c == "catch-syscalls") return CatchSyscalls(args, o, out);
+  if (c == "core") return Core(args, o, out);
   if (c == "wait") return Wait(args, o, out);
   if (c == "detach") {
     KMCTL_RETURN_IF_ERROR(WantArgs("detach", args, 0, 0));
@@ -343,6 +345,28 @@ absl::Status Commands::Record(const std::vector<std::string>& args, const Option
     if (!s.ok()) return RpcError("SetRecording", s);
   }
   out << (o.json ? ToJson(status) : FormatRecording(status));
+  return absl::OkStatus();
+}
+
+absl::Status Commands::Core(const std::vector<std::string>& args, const Options& o,
+                            std::ostream& out) {
+  KMCTL_RETURN_IF_ERROR(WantArgs("core PATH [TID]", args, 1, 2));
+  v1::WriteCoreRequest req;
+  req.set_session(session_->id());
+  req.set_path(args[0]);
+  if (args.size() == 2) {
+    KMCTL_ASSIGN(tid, Tid(args[1]));
+    req.set_tid(tid);
+  }
+  v1::WriteCoreResponse resp;
+  grpc::Status s = stub_->WriteCore(CallContext().get(), req, &resp);
+  if (!s.ok()) return RpcError("WriteCore", s);
+  if (o.json) {
+    out << ToJson(resp);
+  } else {
+    out << absl::StrFormat("core of %d threads written to %s (%d bytes)\n", resp.threads(),
+                           resp.path(), resp.size());
+  }
   return absl::OkStatus();
 }
 

@@ -203,6 +203,37 @@ TEST_P(KmctlTest, SessionBreaksAtMainThenDetachesAndThePayloadFinishes) {
   EXPECT_EQ(km_->Out(), "done 3 42\n");
 }
 
+// A core of the stopped payload, without gdb: gdb then debugs it offline, and the breakpoint
+// km had planted at main is not in it.
+TEST_P(KmctlTest, CoreWritesTheStoppedPayloadForGdbToOpen) {
+  const std::string core = tmp_ + "/kmctl.core";
+  // Outside a session: refused, saying why.
+  km_test::RunResult r = Kmctl({"core", core});
+  EXPECT_EQ(r.status, 2) << km_test::Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "needs a debug session")) << r.err;
+  // A relative path (km's working directory is not the script's) ends the session, which lets
+  // the payload go on.
+  r = Session("break main\nresume\nwait\ncore " + core + "\ncore relative.core\n");
+  EXPECT_EQ(r.status, 4) << km_test::Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.out, "core of 1 threads written to " + core + " (")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.err, "'relative.core' must be absolute")) << r.err;
+  EXPECT_EQ(WaitKm(), 7);
+  auto gdb = [&](const std::vector<std::string>& commands) {
+    std::vector<std::string> argv = {"/usr/bin/gdb", "-batch", "-nx", payload_};
+    for (const std::string& c : commands) argv.insert(argv.end(), {"-ex", c});
+    absl::StatusOr<km_test::RunResult> run = km_test::Run(argv, {.env = {"LANG=C"}});
+    EXPECT_TRUE(run.ok()) << run.status();
+    return run.ok() ? run->out : "";
+  };
+  const std::string out = gdb({"core-file " + core, "p/x $rip", "x/4xb main"});
+  EXPECT_TRUE(absl::StrContains(out, absl::StrFormat("$1 = 0x%x\n", syms_["main"]))) << out;
+  const std::string code = gdb({"x/4xb main"});
+  ASSERT_TRUE(absl::StrContains(code, "<main>:")) << code;
+  EXPECT_TRUE(absl::StrContains(out, code)) << "main's bytes in the core: " << out
+                                            << "\nin the executable: " << code;
+
+}
+
 TEST_P(KmctlTest, SessionWaitPrintsStopsForPeople) {
   km_test::RunResult r = Session("step " + std::to_string(km_pid_) + "\nwait\nresume\nwait\n");
   ASSERT_EQ(r.status, 0) << km_test::Describe(r);
