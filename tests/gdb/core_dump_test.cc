@@ -176,10 +176,10 @@ TEST_P(CoreDumpTest, AbortDumpsCoreWithEveryThread) {
 }
 
 TEST_P(CoreDumpTest, ASignalFromOutsideThatDumpsCoreDumpsIt) {
-  absl::StatusOr<Child> km = StartProcess(
+  absl::StatusOr<Child> km = Child::Start(
       {km_test::Runfile("km/km"), "--accel=" + GetParam(),
        "--core-pattern=" + dir_ + "/core.%e.%p", Payload(), "quit"},
-      "km-quit");
+      Environment(), dir_ + "/km-quit.out", dir_ + "/km-quit.err");
   ASSERT_TRUE(km.ok()) << km.status();
   ASSERT_TRUE(WaitForText([&] { return km->Out(); }, "waiting for SIGQUIT", absl::Seconds(60)))
       << km->Out();
