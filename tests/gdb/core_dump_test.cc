@@ -195,6 +195,27 @@ TEST_P(CoreDumpTest, ASignalFromOutsideThatDumpsCoreDumpsIt) {
   EXPECT_THAT(out, HasSubstr("$1 = 3\n$2 = 0\n$3 = 1")) << "sent by this test (SI_USER)";
 }
 
+// Under gdb, the fatal signal stops the payload first, as with ptrace; once gdb lets it through,
+// the payload dies of it and km writes the core.
+TEST_P(CoreDumpTest, ASignalGdbLetsThroughDumpsCore) {
+  const std::string core = dir_ + "/through-gdb.core";
+  SessionOptions options;
+  options.engine = GetParam();
+  options.payload = "coredump";
+  options.payload_args = {"segv"};
+  options.km_args = {"--core-pattern=" + core};
+  options.gdb_commands = {"continue", "continue"};
+  absl::StatusOr<SessionResult> r = RunSession(options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->gdb_out, HasSubstr("received signal SIGSEGV, Segmentation fault.")) << r->Describe();
+  EXPECT_THAT(r->gdb_out, HasSubstr("Program terminated with signal SIGSEGV")) << r->Describe();
+  EXPECT_EQ(r->km_status, 128 + SIGSEGV) << r->Describe();
+  EXPECT_THAT(r->km_err, HasSubstr("(core dumped to " + core + ")")) << r->Describe();
+  const std::string out = Gdb({"core-file " + core, "bt"});
+  EXPECT_THAT(out, HasSubstr("in crash (how=")) << out;
+  EXPECT_THAT(out, HasSubstr(Line("crash-segv"))) << out;
+}
+
 TEST_P(CoreDumpTest, NoCoreWhereRlimitCoreSaysNone) {
   km_test::RunResult km = RunKm("segv", 0);
   EXPECT_EQ(km.status, 128 + SIGSEGV) << km_test::Describe(km);

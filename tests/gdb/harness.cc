@@ -42,8 +42,10 @@ int NextId() {
   return ++id;
 }
 
+// The sanitizer options keep a sanitized km's RLIMIT_CORE (they would set it to 0 at start).
 std::vector<std::string> BaseEnv() {
-  return {absl::StrCat("HOME=", TmpDir()), "PATH=/usr/bin:/bin", "LANG=C", "TERM=dumb"};
+  return {absl::StrCat("HOME=", TmpDir()), "PATH=/usr/bin:/bin", "LANG=C", "TERM=dumb",
+          "ASAN_OPTIONS=detect_leaks=0:disable_coredump=0", "TSAN_OPTIONS=disable_coredump=0"};
 }
 
 std::string OutputPath(int id, absl::string_view name) {
@@ -104,10 +106,12 @@ void RemoveSocket(const std::string& socket) {
 
 absl::StatusOr<Child> StartKm(const std::string& engine, const std::string& payload,
                               const std::vector<std::string>& payload_args,
-                              const std::string& socket, int id) {
+                              const std::string& socket, int id,
+                              const std::vector<std::string>& km_args) {
   std::vector<std::string> argv = {km_test::Runfile("km/km"), "--accel=" + engine,
-                                   "--debug-socket", socket, "--debug-wait",
-                                   km_test::Runfile("tests/payloads/bin/" + payload)};
+                                   "--debug-socket", socket, "--debug-wait"};
+  argv.insert(argv.end(), km_args.begin(), km_args.end());
+  argv.push_back(km_test::Runfile("tests/payloads/bin/" + payload));
   argv.insert(argv.end(), payload_args.begin(), payload_args.end());
   absl::StatusOr<Child> km = Child::Start(argv, BaseEnv(), OutputPath(id, "km.out"),
                                           OutputPath(id, "km.err"));
@@ -173,13 +177,14 @@ absl::StatusOr<Child> StartAgentWithArgs(const std::vector<std::string>& args, i
 absl::StatusOr<Running> StartKmAndAgent(const std::string& engine, const std::string& payload,
                                         const std::vector<std::string>& payload_args,
                                         bool agent_once,
-                                        const std::vector<std::string>& agent_args) {
+                                        const std::vector<std::string>& agent_args,
+                                        const std::vector<std::string>& km_args) {
   const int id = NextId();
   // A unix socket path must fit in 108 bytes; TEST_TMPDIR is too long.
   absl::StatusOr<std::string> socket_or = NewSocketPath();
   if (!socket_or.ok()) return socket_or.status();
   const std::string socket = *socket_or;
-  absl::StatusOr<Child> km = StartKm(engine, payload, payload_args, socket, id);
+  absl::StatusOr<Child> km = StartKm(engine, payload, payload_args, socket, id, km_args);
   if (!km.ok()) return km.status();
   int port = 0;
   std::vector<std::string> args = {"--debug-socket", socket, "--port", "0"};
@@ -200,7 +205,8 @@ absl::StatusOr<SessionResult> RunSession(const SessionOptions& options) {
     absl::StatusOr<std::string> socket_or = NewSocketPath();
     if (!socket_or.ok()) return socket_or.status();
     socket = *socket_or;
-    absl::StatusOr<Child> km = StartKm(options.engine, options.payload, options.payload_args, socket, id);
+    absl::StatusOr<Child> km =
+        StartKm(options.engine, options.payload, options.payload_args, socket, id, options.km_args);
     if (!km.ok()) return km.status();
     stdio_km.emplace(*std::move(km));
     target = absl::StrCat("target remote | ", km_test::Runfile("agent/km-gdb-agent"),
@@ -208,7 +214,7 @@ absl::StatusOr<SessionResult> RunSession(const SessionOptions& options) {
   } else {
     absl::StatusOr<Running> r = StartKmAndAgent(options.engine, options.payload, options.payload_args,
                                                 /*agent_once=*/options.second_gdb_commands.empty(),
-                                                options.agent_args);
+                                                options.agent_args, options.km_args);
     if (!r.ok()) return r.status();
     running.emplace(*std::move(r));
     socket = running->socket;

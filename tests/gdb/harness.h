@@ -31,6 +31,7 @@ struct SessionOptions {
   // A second gdb run after the first one ended (same agent), for reconnect tests.
   std::vector<std::string> second_gdb_commands;
   std::vector<std::string> agent_args;  // more arguments for the agent, e.g. --verbose
+  std::vector<std::string> km_args;     // more of km's flags, e.g. --core-pattern
 };
 
 struct SessionResult {
@@ -65,7 +66,8 @@ struct Running {
 absl::StatusOr<Running> StartKmAndAgent(const std::string& engine, const std::string& payload,
                                         const std::vector<std::string>& payload_args,
                                         bool agent_once,
-                                        const std::vector<std::string>& agent_args = {});
+                                        const std::vector<std::string>& agent_args = {},
+                                        const std::vector<std::string>& km_args = {});
 // Another agent on the same km, e.g. to see km refuse a second controller.
 absl::StatusOr<Child> StartAgent(const std::string& socket, bool once, int* port);
 
