@@ -119,8 +119,8 @@ CoreProcess CollectCore(Process& process, GuestThread& first,
 }
 
 absl::Status WriteCoreTo(const std::string& path, const CoreProcess& core, uint64_t limit) {
-  const int fd =
-      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+  const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  const int fd = ::open(path.c_str(), flags, 0600);
   if (fd < 0) return absl::ErrnoToStatus(errno, path);
   struct stat st;
   absl::Status written;
@@ -128,7 +128,9 @@ absl::Status WriteCoreTo(const std::string& path, const CoreProcess& core, uint6
     written = absl::FailedPreconditionError(absl::StrCat(path, " is not a regular file"));
   } else {
     written = WriteCoreFile(fd, core, limit);
-    if (!written.ok()) written = absl::Status(written.code(), absl::StrCat(path, ": ", written.message()));
+    if (!written.ok()) {
+      written = absl::Status(written.code(), absl::StrCat(path, ": ", written.message()));
+    }
   }
   ::close(fd);
   return written;

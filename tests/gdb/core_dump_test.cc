@@ -207,7 +207,8 @@ TEST_P(CoreDumpTest, ASignalGdbLetsThroughDumpsCore) {
   options.gdb_commands = {"continue", "continue"};
   absl::StatusOr<SessionResult> r = RunSession(options);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_THAT(r->gdb_out, HasSubstr("received signal SIGSEGV, Segmentation fault.")) << r->Describe();
+  EXPECT_THAT(r->gdb_out, HasSubstr("received signal SIGSEGV, Segmentation fault."))
+      << r->Describe();
   EXPECT_THAT(r->gdb_out, HasSubstr("Program terminated with signal SIGSEGV")) << r->Describe();
   EXPECT_EQ(r->km_status, 128 + SIGSEGV) << r->Describe();
   EXPECT_THAT(r->km_err, HasSubstr("(core dumped to " + core + ")")) << r->Describe();
@@ -301,7 +302,8 @@ TEST(CoreFileTest, GdbReadsTheYmmRegistersOfAnAvxCore) {
 
   absl::StatusOr<km_test::RunResult> gdb = km_test::Run(
       {"/usr/bin/gdb", "-batch", "-nx", "-ex", "core-file " + path, "-ex", "p/x $ymm3.v4_int64",
-       "-ex", "p/x $rax", "-ex", "p (char*)0x600008", "-ex", "p $_siginfo._sifields._sigfault.si_addr"},
+       "-ex", "p/x $rax", "-ex", "p (char*)0x600008", "-ex",
+       "p $_siginfo._sifields._sigfault.si_addr"},
       {.env = Environment()});
   ASSERT_TRUE(gdb.ok()) << gdb.status();
   EXPECT_THAT(gdb->out, HasSubstr("$1 = {0x1716151413121110, 0x1f1e1d1c1b1a1918, "

@@ -173,7 +173,8 @@ TEST_P(KmctlTest, LsListsTheServiceMethods) {
   EXPECT_TRUE(absl::StartsWith(text.out, "km.debug.v1.Debug\n")) << text.out;
   EXPECT_TRUE(absl::StrContains(text.out, "Events(EventsRequest) returns (stream Event)"));
   EXPECT_TRUE(absl::StrContains(text.out, "SetRecording(SetRecordingRequest) returns (RecordingStatus)"));
-  EXPECT_TRUE(absl::StrContains(text.out, "WriteCore(WriteCoreRequest) returns (WriteCoreResponse)"));
+  EXPECT_TRUE(
+      absl::StrContains(text.out, "WriteCore(WriteCoreRequest) returns (WriteCoreResponse)"));
   auto service = FromJson<google::protobuf::ServiceDescriptorProto>(Kmctl({"ls", "--json"}).out);
   EXPECT_EQ(service.name(), "Debug");
   EXPECT_EQ(service.method_size(), 17);
