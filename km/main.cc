@@ -44,11 +44,6 @@ namespace {
 
 constexpr char kUsage[] = "km [flags] PAYLOAD [ARGS...]: runs a static x86-64 Linux ELF";
 
-std::string Basename(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 void PrintLine(const std::string& line) {
   std::fprintf(stderr, "%s%s\n", absl::StartsWith(line, "km:") ? "" : "km: ", line.c_str());
 }
@@ -111,6 +106,6 @@ int main(int argc, char** argv) {
   }
   // Linux names a process after its program; the payload's threads inherit the name from the
   // host thread that runs its main thread (km's own threads, made above, keep "km").
-  prctl(PR_SET_NAME, Basename(options.payload).c_str());
+  prctl(PR_SET_NAME, running->name().c_str());
   return running->Run();
 }

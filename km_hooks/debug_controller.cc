@@ -181,6 +181,19 @@ std::vector<v1::Thread> DebugController::Threads() {
   return out;
 }
 
+absl::Status DebugController::EveryThreadStoppedLocked(
+    const std::vector<std::shared_ptr<km::GuestThread>>& threads, std::string_view what) {
+  for (const auto& thread : threads) {
+    if (thread->state() == km::ThreadState::kExited) continue;
+    auto it = threads_.find(thread->tid());
+    if (it == threads_.end() || !it->second.stopped) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "%s needs every thread stopped; thread %d is running", what, thread->tid()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<km::GuestThread>> DebugController::FindThread(int tid) {
   auto thread = process_.FindThread(tid);
   if (thread == nullptr || thread->state() == km::ThreadState::kExited) {

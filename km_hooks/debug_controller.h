@@ -112,6 +112,11 @@ class DebugController : public km::DebugObserver {
   // is given: the engine runs the original instruction for this thread alone.
   absl::Status StepFrom(km::GuestThread& thread, uint64_t rip, std::optional<uint8_t> original);
   bool OnHwBreakpoint(uint64_t addr);
+  // FAILED_PRECONDITION ("<what> needs every thread stopped; thread N is running") unless every
+  // one of threads that has not exited is stopped for the debugger.
+  absl::Status EveryThreadStoppedLocked(
+      const std::vector<std::shared_ptr<km::GuestThread>>& threads, std::string_view what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a thread (not single-stepping) stops at this syscall's entry and return.
   bool CatchesLocked(uint64_t number) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After one step of a range step: true if the thread steps on without a stop (rip still in

@@ -190,14 +190,13 @@ absl::Status DebugController::ReverseResume(const v1::ThreadAction& action) {
             [](const auto& a, const auto& b) { return a->vcpu_id() < b->vcpu_id(); });
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& thread : threads) {
-      if (thread->state() == km::ThreadState::kExited) continue;
-      auto it = threads_.find(thread->tid());
-      if (it == threads_.end() || !it->second.stopped) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "reverse execution needs every thread stopped; thread %d is running", thread->tid()));
-      }
-      if (named == nullptr && (action.tid() == 0 || action.tid() == thread->tid())) named = thread;
+    if (absl::Status s = EveryThreadStoppedLocked(threads, "reverse execution"); !s.ok()) return s;
+  }
+  for (const auto& thread : threads) {
+    if (thread->state() == km::ThreadState::kExited) continue;
+    if (action.tid() == 0 || action.tid() == thread->tid()) {
+      named = thread;
+      break;
     }
   }
   if (named == nullptr) return absl::NotFoundError(absl::StrFormat("no thread %d", action.tid()));

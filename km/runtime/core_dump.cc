@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
@@ -19,8 +18,6 @@
 
 namespace km {
 namespace {
-
-std::string Basename(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
 // The thread's state for the core; false if it can no longer be read (it exited meanwhile).
 bool ReadThread(GuestThread& thread, CoreThread* out) {
@@ -102,6 +99,7 @@ CoreProcess CollectCore(Process& process, GuestThread& first,
   core.sid = ::getsid(0);
   core.uid = ::getuid();
   core.gid = ::getgid();
+  core.name = process.name();
   core.argv = process.argv();
   core.signal = signal;
   core.auxv = process.auxv();
@@ -118,18 +116,20 @@ CoreProcess CollectCore(Process& process, GuestThread& first,
   return core;
 }
 
-absl::Status WriteCoreTo(const std::string& path, const CoreProcess& core, uint64_t limit) {
+absl::StatusOr<uint64_t> WriteCoreTo(const std::string& path, const CoreProcess& core,
+                                     uint64_t limit) {
   const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
   const int fd = ::open(path.c_str(), flags, 0600);
   if (fd < 0) return absl::ErrnoToStatus(errno, path);
   struct stat st;
-  absl::Status written;
+  absl::StatusOr<uint64_t> written;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     written = absl::FailedPreconditionError(absl::StrCat(path, " is not a regular file"));
   } else {
     written = WriteCoreFile(fd, core, limit);
     if (!written.ok()) {
-      written = absl::Status(written.code(), absl::StrCat(path, ": ", written.message()));
+      written = absl::Status(written.status().code(),
+                             absl::StrCat(path, ": ", written.status().message()));
     }
   }
   ::close(fd);
@@ -141,10 +141,8 @@ std::string DumpCore(Process& process, GuestThread& dying, const SignalInfo& sig
   struct rlimit limit;
   ::getrlimit(RLIMIT_CORE, &limit);
   if (process.core_pattern().empty() || limit.rlim_cur < kPageSize) return "";
-  const std::vector<std::string>& argv = process.argv();
-  const std::string path =
-      CorePath(process.core_pattern(), ::getpid(), Basename(argv.empty() ? "" : argv[0]),
-               static_cast<int64_t>(std::time(nullptr)));
+  const std::string path = CorePath(process.core_pattern(), ::getpid(), process.name(),
+                                    static_cast<int64_t>(std::time(nullptr)));
   std::vector<GuestThread*> others;
   for (const auto& thread : threads) {
     if (thread.get() == &dying) continue;
@@ -152,8 +150,9 @@ std::string DumpCore(Process& process, GuestThread& dying, const SignalInfo& sig
     others.push_back(thread.get());
   }
   const uint64_t max = limit.rlim_cur == RLIM_INFINITY ? UINT64_MAX : limit.rlim_cur;
-  absl::Status written = WriteCoreTo(path, CollectCore(process, dying, others, signal), max);
-  if (!written.ok()) return absl::StrCat("core not dumped: ", written.message());
+  absl::StatusOr<uint64_t> written =
+      WriteCoreTo(path, CollectCore(process, dying, others, signal), max);
+  if (!written.ok()) return absl::StrCat("core not dumped: ", written.status().message());
   return absl::StrCat("core dumped to ", path);
 }
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "km/runtime/core_file.h"
 #include "km/runtime/signal_state.h"
 
@@ -33,8 +33,10 @@ CoreProcess CollectCore(Process& process, GuestThread& first,
                         const std::vector<GuestThread*>& others, const SignalInfo& signal);
 
 // Creates (or truncates) path, 0600, not through a symlink and only as a regular file, and
-// writes the core there, at most limit bytes. The error names the path and why.
-absl::Status WriteCoreTo(const std::string& path, const CoreProcess& core, uint64_t limit);
+// writes the core there, at most limit bytes; returns the file's length. The error names the
+// path and why.
+absl::StatusOr<uint64_t> WriteCoreTo(const std::string& path, const CoreProcess& core,
+                                     uint64_t limit);
 
 // The payload is ending on `dying`'s host thread of `signal`, whose default action dumps core;
 // `threads` are all of its threads (dying included). Pauses the others (they are about to be

@@ -91,13 +91,9 @@ void AddProcessInfo(const CoreProcess& core, NoteWriter& notes) {
   info.pr_ppid = core.ppid;
   info.pr_pgrp = core.pgrp;
   info.pr_sid = core.sid;
-  if (!core.argv.empty()) {
-    const std::string& path = core.argv[0];
-    const std::string name = path.substr(path.rfind('/') + 1);
-    std::strncpy(info.pr_fname, name.c_str(), sizeof info.pr_fname - 1);
-    const std::string args = absl::StrJoin(core.argv, " ");
-    std::strncpy(info.pr_psargs, args.c_str(), sizeof info.pr_psargs - 1);
-  }
+  std::strncpy(info.pr_fname, core.name.c_str(), sizeof info.pr_fname - 1);
+  const std::string args = absl::StrJoin(core.argv, " ");
+  std::strncpy(info.pr_psargs, args.c_str(), sizeof info.pr_psargs - 1);
   notes.Add("CORE", NT_PRPSINFO, &info, sizeof info);
 }
 
@@ -152,12 +148,13 @@ class LimitedFile {
     return absl::OkStatus();
   }
 
-  // The file ends at `size` (or the limit): the holes at its end count.
-  absl::Status Finish(uint64_t size) {
-    if (::ftruncate(fd_, static_cast<off_t>(std::min(size, limit_))) != 0) {
+  // The file ends at `size` (or the limit): the holes at its end count. Returns its length.
+  absl::StatusOr<uint64_t> Finish(uint64_t size) {
+    const uint64_t length = std::min(size, limit_);
+    if (::ftruncate(fd_, static_cast<off_t>(length)) != 0) {
       return absl::ErrnoToStatus(errno, "sizing the core");
     }
-    return absl::OkStatus();
+    return length;
   }
 
  private:
@@ -172,7 +169,7 @@ uint32_t SegmentFlags(uint32_t prot) {
 
 }  // namespace
 
-absl::Status WriteCoreFile(int fd, const CoreProcess& core, uint64_t limit) {
+absl::StatusOr<uint64_t> WriteCoreFile(int fd, const CoreProcess& core, uint64_t limit) {
   const std::string notes = BuildNotes(core);
   const size_t phnum = 1 + core.mappings.size();
 
@@ -220,8 +217,8 @@ absl::Status WriteCoreFile(int fd, const CoreProcess& core, uint64_t limit) {
     if (core.mappings[i].bytes == nullptr) continue;
     s = file.WriteMemory(phdrs[i + 1].p_offset, core.mappings[i].bytes, core.mappings[i].size);
   }
-  if (s.ok()) s = file.Finish(offset);
-  return s;
+  if (!s.ok()) return s;
+  return file.Finish(offset);
 }
 
 }  // namespace km

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "km/regs.h"
 #include "km/runtime/signal_state.h"
 
@@ -37,7 +37,8 @@ struct CoreMapping {
 struct CoreProcess {
   int pid = 0, ppid = 0, pgrp = 0, sid = 0;
   uint32_t uid = 0, gid = 0;
-  std::vector<std::string> argv;  // names the process (its basename) and its arguments
+  std::string name;                // Process::name()
+  std::vector<std::string> argv;
   SignalInfo signal;               // what ended it
   std::string auxv;
   bool avx = false;  // the engine has AVX: each thread gets an NT_X86_XSTATE note
@@ -45,9 +46,9 @@ struct CoreProcess {
   std::vector<CoreMapping> mappings;  // sorted by gva, not overlapping
 };
 
-// Writes the core to fd, an empty regular file. As Linux does, it stops at `limit` bytes (the
-// payload's RLIMIT_CORE) and leaves all-zero pages as holes. Fails with the errno's message if
-// a write fails.
-absl::Status WriteCoreFile(int fd, const CoreProcess& core, uint64_t limit);
+// Writes the core to fd, an empty regular file, and returns the file's length. As Linux does,
+// it stops at `limit` bytes (the payload's RLIMIT_CORE) and leaves all-zero pages as holes.
+// Fails with the errno's message if a write fails.
+absl::StatusOr<uint64_t> WriteCoreFile(int fd, const CoreProcess& core, uint64_t limit);
 
 }  // namespace km

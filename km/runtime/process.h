@@ -67,6 +67,10 @@ class Process {
   const std::string& auxv() const { return auxv_; }
   // The payload's argv as km started it (empty for a process made FromParts).
   const std::vector<std::string>& argv() const { return argv_; }
+  // The payload's name as Linux gives a process its name: its path's last component.
+  std::string name() const {
+    return argv_.empty() ? "" : argv_[0].substr(argv_[0].rfind('/') + 1);
+  }
   FdTable& fds() { return fds_; }
   ProgramBreak& program_break() { return brk_; }
   SignalDispositions& signals() { return signals_; }

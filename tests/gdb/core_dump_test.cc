@@ -37,14 +37,6 @@ std::string Line(absl::string_view tag) {
   return absl::StrCat("coredump.c:", SourceLine("coredump", tag));
 }
 
-// A sanitized km (--config=asan, tsan) would otherwise set its own RLIMIT_CORE to 0 at start:
-// the sanitizers' disable_coredump, for their terabytes of shadow memory.
-const std::vector<std::string>& Environment() {
-  static const auto* env = new std::vector<std::string>{
-      "PATH=/usr/bin:/bin", "LANG=C", "ASAN_OPTIONS=detect_leaks=0:disable_coredump=0",
-      "TSAN_OPTIONS=disable_coredump=0"};
-  return *env;
-}
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -57,7 +49,7 @@ std::string Gdb(const std::vector<std::string>& commands) {
                                    "set pagination off", "-iex", "set width 0", Payload()};
   for (const std::string& c : commands) argv.insert(argv.end(), {"-ex", c});
   absl::StatusOr<km_test::RunResult> gdb =
-      km_test::Run(argv, {.env = Environment(), .timeout = absl::Seconds(120)});
+      km_test::Run(argv, {.env = ChildEnv(), .timeout = absl::Seconds(120)});
   if (!gdb.ok()) return gdb.status().ToString();
   return gdb->out + gdb->err;
 }
@@ -116,7 +108,7 @@ class CoreDumpTest : public ::testing::TestWithParam<std::string> {
     absl::StatusOr<km_test::RunResult> km =
         km_test::Run({km_test::Runfile("km/km"), "--accel=" + GetParam(),
                       "--core-pattern=" + dir_ + "/core.%e.%p", Payload(), variant},
-                     {.env = Environment()});
+                     {.env = ChildEnv()});
     limit.rlim_cur = RLIM_INFINITY;
     EXPECT_EQ(setrlimit(RLIMIT_CORE, &limit), 0);
     EXPECT_TRUE(km.ok()) << km.status();
@@ -179,7 +171,7 @@ TEST_P(CoreDumpTest, ASignalFromOutsideThatDumpsCoreDumpsIt) {
   absl::StatusOr<Child> km = Child::Start(
       {km_test::Runfile("km/km"), "--accel=" + GetParam(),
        "--core-pattern=" + dir_ + "/core.%e.%p", Payload(), "quit"},
-      Environment(), dir_ + "/km-quit.out", dir_ + "/km-quit.err");
+      ChildEnv(), dir_ + "/km-quit.out", dir_ + "/km-quit.err");
   ASSERT_TRUE(km.ok()) << km.status();
   ASSERT_TRUE(WaitForText([&] { return km->Out(); }, "waiting for SIGQUIT", absl::Seconds(60)))
       << km->Out();
@@ -256,7 +248,7 @@ TEST_P(CoreDumpTest, ACoreThatCannotBeWrittenIsNamedAndThePayloadStillEndsAsItWo
     absl::StatusOr<km_test::RunResult> km = km_test::Run(
         {km_test::Runfile("km/km"), "--accel=" + GetParam(), "--core-pattern=" + pattern,
          Payload(), "segv"},
-        {.env = Environment()});
+        {.env = ChildEnv()});
     ASSERT_TRUE(km.ok()) << km.status();
     EXPECT_EQ(km->status, 128 + SIGSEGV) << km_test::Describe(*km);
     EXPECT_THAT(km->err, HasSubstr(absl::StrCat("(core not dumped: ", pattern, ": ", why, ")")));
@@ -270,6 +262,7 @@ TEST_P(CoreDumpTest, ACoreThatCannotBeWrittenIsNamedAndThePayloadStillEndsAsItWo
 TEST(CoreFileTest, GdbReadsTheYmmRegistersOfAnAvxCore) {
   km::CoreProcess core;
   core.pid = 4242;
+  core.name = "avx";
   core.argv = {"/payloads/avx", "arg"};
   core.signal.signo = SIGSEGV;
   core.signal.code = 1;
@@ -304,7 +297,7 @@ TEST(CoreFileTest, GdbReadsTheYmmRegistersOfAnAvxCore) {
       {"/usr/bin/gdb", "-batch", "-nx", "-ex", "core-file " + path, "-ex", "p/x $ymm3.v4_int64",
        "-ex", "p/x $rax", "-ex", "p (char*)0x600008", "-ex",
        "p $_siginfo._sifields._sigfault.si_addr"},
-      {.env = Environment()});
+      {.env = ChildEnv()});
   ASSERT_TRUE(gdb.ok()) << gdb.status();
   EXPECT_THAT(gdb->out, HasSubstr("$1 = {0x1716151413121110, 0x1f1e1d1c1b1a1918, "
                                   "0xa7a6a5a4a3a2a1a0, 0xafaeadacabaaa9a8}"))

@@ -42,11 +42,6 @@ int NextId() {
   return ++id;
 }
 
-// The sanitizer options keep a sanitized km's RLIMIT_CORE (they would set it to 0 at start).
-std::vector<std::string> BaseEnv() {
-  return {absl::StrCat("HOME=", TmpDir()), "PATH=/usr/bin:/bin", "LANG=C", "TERM=dumb",
-          "ASAN_OPTIONS=detect_leaks=0:disable_coredump=0", "TSAN_OPTIONS=disable_coredump=0"};
-}
 
 std::string OutputPath(int id, absl::string_view name) {
   return absl::StrFormat("%s/s%d-%s", TmpDir(), id, name);
@@ -113,7 +108,7 @@ absl::StatusOr<Child> StartKm(const std::string& engine, const std::string& payl
   argv.insert(argv.end(), km_args.begin(), km_args.end());
   argv.push_back(km_test::Runfile("tests/payloads/bin/" + payload));
   argv.insert(argv.end(), payload_args.begin(), payload_args.end());
-  absl::StatusOr<Child> km = Child::Start(argv, BaseEnv(), OutputPath(id, "km.out"),
+  absl::StatusOr<Child> km = Child::Start(argv, ChildEnv(), OutputPath(id, "km.out"),
                                           OutputPath(id, "km.err"));
   if (!km.ok()) return km.status();
   struct stat st;
@@ -129,13 +124,18 @@ absl::StatusOr<Child> StartKm(const std::string& engine, const std::string& payl
 
 }  // namespace
 
+std::vector<std::string> ChildEnv() {
+  return {absl::StrCat("HOME=", TmpDir()), "PATH=/usr/bin:/bin", "LANG=C", "TERM=dumb",
+          "ASAN_OPTIONS=detect_leaks=0:disable_coredump=0", "TSAN_OPTIONS=disable_coredump=0"};
+}
+
 Running::~Running() {
   if (!socket.empty()) RemoveSocket(socket);
 }
 
 absl::StatusOr<Child> StartProcess(const std::vector<std::string>& argv, absl::string_view name) {
   const int id = NextId();
-  return Child::Start(argv, BaseEnv(), OutputPath(id, absl::StrCat(name, ".out")),
+  return Child::Start(argv, ChildEnv(), OutputPath(id, absl::StrCat(name, ".out")),
                       OutputPath(id, absl::StrCat(name, ".err")));
 }
 
@@ -224,7 +224,7 @@ absl::StatusOr<SessionResult> RunSession(const SessionOptions& options) {
   result.km_pid = km.pid();
 
   {
-    absl::StatusOr<Child> gdb = Child::Start(GdbArgv(target, options.gdb_commands), BaseEnv(),
+    absl::StatusOr<Child> gdb = Child::Start(GdbArgv(target, options.gdb_commands), ChildEnv(),
                                              OutputPath(id, "gdb.out"), OutputPath(id, "gdb.err"));
     if (!gdb.ok()) return gdb.status();
     if (options.during_gdb) options.during_gdb(*gdb, km);
@@ -242,7 +242,7 @@ absl::StatusOr<SessionResult> RunSession(const SessionOptions& options) {
     if (result.gdb_status < 0) absl::StrAppend(&result.gdb_out, "\n[gdb TIMED OUT and was killed]");
   }
   if (!options.second_gdb_commands.empty()) {
-    absl::StatusOr<Child> gdb = Child::Start(GdbArgv(target, options.second_gdb_commands), BaseEnv(),
+    absl::StatusOr<Child> gdb = Child::Start(GdbArgv(target, options.second_gdb_commands), ChildEnv(),
                                              OutputPath(id, "gdb2.out"), OutputPath(id, "gdb2.err"));
     if (!gdb.ok()) return gdb.status();
     if (gdb->Wait(absl::Seconds(45)) < 0) gdb->Kill();

@@ -71,6 +71,10 @@ absl::StatusOr<Running> StartKmAndAgent(const std::string& engine, const std::st
 // Another agent on the same km, e.g. to see km refuse a second controller.
 absl::StatusOr<Child> StartAgent(const std::string& socket, bool once, int* port);
 
+// The whole environment of every child these tests start (km, the agent, gdb): nothing
+// inherited. Its sanitizer options keep a sanitized km's RLIMIT_CORE, which they would set to 0
+// at start (disable_coredump, for their terabytes of shadow memory).
+std::vector<std::string> ChildEnv();
 // A child with the tests' environment, its output in TEST_TMPDIR files named after name.
 absl::StatusOr<Child> StartProcess(const std::vector<std::string>& argv, absl::string_view name);
 // The agent with these arguments, once it listens; *port says where.
