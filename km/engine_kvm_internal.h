@@ -156,7 +156,8 @@ inline constexpr size_t kPvcsR11 = 0x68;
 inline constexpr uint16_t kPvcsVectorStd = 0x100;
 
 // The signal that kicks a vCPU thread out of KVM_RUN (SIGRTMIN + 4; glibc keeps the first two
-// real-time signals for itself, and nothing else in km uses real-time signals). Its handler does
+// real-time signals for itself, and km's syscall interrupt is SIGRTMIN + 5,
+// km/runtime/interruptible_syscall.h). Its handler does
 // nothing and is installed with SA_RESTART: KVM_RUN still returns EINTR (KVM answers a pending
 // signal with -EINTR, which is never restarted), while a late kick that lands after Run()
 // returned, in a blocking host syscall km makes for the guest, restarts that syscall instead of

@@ -83,6 +83,7 @@ SocketListener::~SocketListener() {
 
 void SocketListener::AcceptLoop() {
   const uid_t our_uid = getuid();
+  const pid_t our_pid = getpid();
   for (;;) {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) {
@@ -96,8 +97,8 @@ void SocketListener::AcceptLoop() {
     ucred cred = {};
     socklen_t len = sizeof(cred);
     if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-        !PeerAllowed(cred, our_uid, getpid())) {
-      if (cred.pid == getpid()) {
+        !PeerAllowed(cred, our_uid, our_pid)) {
+      if (cred.pid == our_pid) {
         fprintf(stderr, "km: debug socket %s: refused a connection from the payload itself\n",
                 path_.c_str());
       } else {

@@ -136,13 +136,16 @@ absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv, const RunOpt
 
   RunResult result;
   const absl::Time deadline = absl::Now() + options.timeout;
+  auto expire = [&] {
+    result.timed_out = true;
+    if (options.dump_on_timeout) result.hang_dump = HostThreadsOf(pid);
+    kill(pid, SIGKILL);
+  };
   bool out_open = true, err_open = true;
   while (out_open || err_open) {
     absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
-      result.timed_out = true;
-      if (options.dump_on_timeout) result.hang_dump = HostThreadsOf(pid);
-      kill(pid, SIGKILL);
+      expire();
       break;
     }
     pollfd fds[2] = {{out_open ? out.read_end.get() : -1, POLLIN, 0},
@@ -167,11 +170,7 @@ absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv, const RunOpt
     if (done < 0 && errno != EINTR) {
       return absl::InternalError(absl::StrCat("waitpid: ", strerror(errno)));
     }
-    if (!result.timed_out && absl::Now() >= deadline) {
-      result.timed_out = true;
-      if (options.dump_on_timeout) result.hang_dump = HostThreadsOf(pid);
-      kill(pid, SIGKILL);
-    }
+    if (!result.timed_out && absl::Now() >= deadline) expire();
     absl::SleepFor(absl::Milliseconds(2));
   }
   result.status = StatusOf(wait_status);

@@ -27,7 +27,7 @@ bool SignalDumpsCore(int signo);
 std::string CorePath(std::string_view pattern, int pid, std::string_view name, int64_t time);
 
 // The payload's state as a core: `first`'s thread first (gdb's current thread), then the
-// others in the order they were made. Every one must be paused (or in a syscall): a thread
+// others by tid (so, mostly, in the order they were made, as gdb numbers a live process's). Every one must be paused (or in a syscall): a thread
 // whose registers cannot be read (it exited meanwhile) is left out.
 CoreProcess CollectCore(Process& process, GuestThread& first,
                         const std::vector<GuestThread*>& others, const SignalInfo& signal);

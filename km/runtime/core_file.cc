@@ -19,9 +19,6 @@
 namespace km {
 namespace {
 
-// Where Linux puts XCR0 in an NT_X86_XSTATE image: gdb learns from it which state is present.
-constexpr size_t kXstateXcr0Offset = 464;
-
 uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 class NoteWriter {
@@ -189,7 +186,6 @@ absl::StatusOr<uint64_t> WriteCoreFile(int fd, const CoreProcess& core, uint64_t
   eh.e_phnum = static_cast<Elf64_Half>(phnum);
 
   std::vector<Elf64_Phdr> phdrs(phnum);
-  std::memset(phdrs.data(), 0, phnum * sizeof(Elf64_Phdr));
   const uint64_t notes_offset = sizeof eh + phnum * sizeof(Elf64_Phdr);
   phdrs[0].p_type = PT_NOTE;
   phdrs[0].p_offset = notes_offset;

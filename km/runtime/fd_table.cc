@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "km/runtime/signal_state.h"
+
 namespace km {
 
 FdTable::Ref& FdTable::Ref::operator=(Ref&& other) noexcept {
@@ -101,7 +103,7 @@ std::optional<uint64_t> FdTable::SignalfdMask(int fd) {
 void FdTable::NotifySignalfds(int signo) {
   absl::MutexLock lock(&mu_);
   for (const auto& [fd, entry] : fds_) {
-    if (entry.signal_mask && (*entry.signal_mask & (1ull << (signo - 1))) != 0) {
+    if (entry.signal_mask && (*entry.signal_mask & SignalBit(signo)) != 0) {
       const uint64_t one = 1;
       (void)!::write(fd, &one, sizeof one);
     }

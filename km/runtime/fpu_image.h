@@ -32,6 +32,10 @@ struct FpuImage {
   uint8_t ymmh[16][16];
 };
 static_assert(offsetof(FpuImage, magic1) == 464 && offsetof(FpuImage, xstate_bv) == 512);
+
+// Where Linux puts XCR0 in an NT_X86_XSTATE (or ptrace) image: gdb learns from it which state
+// is present.
+inline constexpr size_t kXstateXcr0Offset = offsetof(FpuImage, magic1);
 static_assert(offsetof(FpuImage, ymmh) == 576 && sizeof(FpuImage) == 832);
 
 inline constexpr uint64_t kFxsaveSize = 512;

@@ -155,12 +155,7 @@ void GuestThread::SendSignal(const SignalInfo& info) {
   {
     absl::MutexLock lock(&mu_);
     pending_[info.signo] = info;
-    if (state_ == ThreadState::kRunning) {
-      vcpu_->RequestStop();
-    } else if (state_ == ThreadState::kInSyscall && !blocked) {
-      syscall_interrupt_.store(1);
-      InterruptHostThread(tid());
-    }
+    WakeForSignalLocked(blocked);
   }
   process_.fds().NotifySignalfds(info.signo);
 }
@@ -170,35 +165,48 @@ void GuestThread::InjectSignal(const SignalInfo& info) {
   injected_ = info;
 }
 
-uint64_t GuestThread::PendingMaskLocked() const {
-  uint64_t set = process_.shared_signals().Mask();
+void GuestThread::WakeForSignalLocked(bool blocked) {
+  if (state_ == ThreadState::kRunning) {
+    vcpu_->RequestStop();
+  } else if (state_ == ThreadState::kInSyscall && !blocked) {
+    syscall_interrupt_.store(1);
+    InterruptHostThread(tid());
+  }
+}
+
+uint64_t GuestThread::OwnPendingLocked() const {
+  uint64_t set = 0;
   for (int signo = 1; signo <= kMaxSignal; signo++) {
     if (pending_[signo]) set |= SignalBit(signo);
   }
   return set;
 }
 
+uint64_t GuestThread::PendingMaskLocked() const {
+  return OwnPendingLocked() | process_.shared_signals().Mask();
+}
+
 std::optional<SignalInfo> GuestThread::TakeLowestLocked(uint64_t among) {
   // The thread's own first, then the payload's, as Linux dequeues them.
-  uint64_t own = 0;
-  for (int signo = 1; signo <= kMaxSignal; signo++) {
-    if (pending_[signo]) own |= SignalBit(signo);
-  }
-  if ((own & among) != 0) {
-    return std::exchange(pending_[std::countr_zero(own & among) + 1], std::nullopt);
-  }
+  const uint64_t own = OwnPendingLocked() & among;
+  if (own != 0) return std::exchange(pending_[std::countr_zero(own) + 1], std::nullopt);
   return process_.shared_signals().Take(among);
+}
+
+std::optional<int> GuestThread::NextDeliverableLocked() const {
+  if (injected_) return injected_->signo;
+  const uint64_t ready = ~signals_.blocked.load();
+  const uint64_t own = OwnPendingLocked() & ready;
+  const uint64_t shared = process_.shared_signals().Mask() & ready;
+  if (own != 0) return std::countr_zero(own) + 1;
+  if (shared != 0) return std::countr_zero(shared) + 1;
+  return std::nullopt;
 }
 
 void GuestThread::NoticeSharedSignal(int signo) {
   absl::MutexLock lock(&mu_);
   if ((signals_.blocked.load() & SignalBit(signo)) != 0) return;
-  if (state_ == ThreadState::kRunning) {
-    vcpu_->RequestStop();
-  } else if (state_ == ThreadState::kInSyscall) {
-    syscall_interrupt_.store(1);
-    InterruptHostThread(tid());
-  }
+  WakeForSignalLocked(/*blocked=*/false);
 }
 
 std::optional<SignalInfo> GuestThread::TakeDeliverableLocked(bool* injected) {
@@ -228,7 +236,7 @@ bool GuestThread::DeliverSignal(const SignalInfo& info, bool injected) {
     case SignalEffect::kTerminate: {
       const std::string message = info.fault ? FaultMessage({signo, info.rip, info.addr})
                                              : KillMessage(signo);
-      process_.EndBySignal(*this, info, {ExitStatusForSignal(signo), signo, message});
+      process_.EndBySignal(*this, info, message);
       return false;
     }
     case SignalEffect::kRunHandler:
@@ -259,13 +267,7 @@ bool GuestThread::DeliverSignal(const SignalInfo& info, bool injected) {
   }
   if (!handler.ok()) {
     // What Linux does when it cannot set up a handler's frame (a blown stack, say).
-    SignalInfo segv;
-    segv.signo = SIGSEGV;
-    segv.code = SI_KERNEL;
-    process_.EndBySignal(
-        *this, segv,
-        {ExitStatusForSignal(SIGSEGV), SIGSEGV,
-         absl::StrFormat("%s: %s", KillMessage(SIGSEGV), handler.status().message())});
+    process_.EndByForcedSigsegv(*this, handler.status().message());
     return false;
   }
   if ((action.flags & SA_RESETHAND) != 0) process_.signals().Set(signo, KernelSigaction{});
@@ -292,33 +294,29 @@ uint64_t GuestThread::PendingSignals() {
   return PendingMaskLocked();
 }
 
-bool GuestThread::HasDeliverableLocked() const {
-  return injected_.has_value() || (PendingMaskLocked() & ~signals_.blocked.load()) != 0;
+bool GuestThread::InterruptPendingLocked() const {
+  return killed_ || NextDeliverableLocked().has_value();
 }
 
 const std::atomic<int>* GuestThread::ArmSyscallInterrupt() {
   absl::MutexLock lock(&mu_);
-  syscall_interrupt_.store(killed_ || HasDeliverableLocked() ? 1 : 0);
+  syscall_interrupt_.store(InterruptPendingLocked() ? 1 : 0);
   return &syscall_interrupt_;
 }
 
 bool GuestThread::SignalInterruptsSyscall() {
   absl::MutexLock lock(&mu_);
-  return killed_ || HasDeliverableLocked();
+  return InterruptPendingLocked();
 }
 
 bool GuestThread::NextSignalRestartsSyscall() {
-  int signo;
+  std::optional<int> next;
   {
     absl::MutexLock lock(&mu_);
-    if (injected_) {
-      signo = injected_->signo;
-    } else {
-      const uint64_t ready = PendingMaskLocked() & ~signals_.blocked.load();
-      if (ready == 0) return true;
-      signo = std::countr_zero(ready) + 1;
-    }
+    next = NextDeliverableLocked();
   }
+  if (!next) return true;
+  const int signo = *next;
   const KernelSigaction action = process_.signals().Get(signo);
   return SignalDispositions::EffectOf(signo, action) != SignalEffect::kRunHandler ||
          (action.flags & SA_RESTART) != 0;

@@ -134,9 +134,16 @@ class GuestThread {
   // The injected signal, else the lowest pending one the thread does not block.
   std::optional<SignalInfo> TakeDeliverableLocked(bool* injected)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether a signal is waiting that the thread takes when it next runs.
-  bool HasDeliverableLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The pending signals as a sigset; the lowest-numbered pending one in `among`, dequeued.
+  // The number of the signal TakeDeliverableLocked would take (in the same order), if any.
+  std::optional<int> NextDeliverableLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the thread, in a syscall, has reason to leave it: killed, or a signal to take.
+  bool InterruptPendingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes the thread for a signal just made pending: stops its guest code, or cuts its syscall
+  // short unless it blocks the signal.
+  void WakeForSignalLocked(bool blocked) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The pending signals as a sigset: the thread's own; with the payload's shared ones; the
+  // lowest-numbered pending one in `among`, dequeued.
+  uint64_t OwnPendingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t PendingMaskLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<SignalInfo> TakeLowestLocked(uint64_t among) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reports it to a debugger (unless injected), then runs its handler or takes its default

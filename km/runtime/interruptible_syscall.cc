@@ -19,13 +19,10 @@ extern const char km_interruptible_syscall_interrupted[];
 namespace km {
 namespace {
 
-// The kvm engine's vCPU kick is SIGRTMIN + 4.
-int SignalNumber() { return SIGRTMIN + 5; }
-
 void OnInterruptSignal(int, siginfo_t*, void* context) {
   auto* uc = static_cast<ucontext_t*>(context);
   greg_t& rip = uc->uc_mcontext.gregs[REG_RIP];
-  const auto at = reinterpret_cast<uintptr_t>(reinterpret_cast<const void*>(rip));
+  const auto at = static_cast<uintptr_t>(rip);
   if (at >= reinterpret_cast<uintptr_t>(km_interruptible_syscall_window_start) &&
       at < reinterpret_cast<uintptr_t>(km_interruptible_syscall_window_end)) {
     rip = static_cast<greg_t>(reinterpret_cast<uintptr_t>(km_interruptible_syscall_interrupted));
@@ -34,7 +31,8 @@ void OnInterruptSignal(int, siginfo_t*, void* context) {
 
 }  // namespace
 
-int InterruptSignal() { return SignalNumber(); }
+// The kvm engine's vCPU kick is SIGRTMIN + 4.
+int InterruptSignal() { return SIGRTMIN + 5; }
 
 void InstallSyscallInterruptHandler() {
   static std::once_flag once;
@@ -43,7 +41,7 @@ void InstallSyscallInterruptHandler() {
     action.sa_sigaction = OnInterruptSignal;
     action.sa_flags = SA_SIGINFO;  // no SA_RESTART: a blocked host syscall returns EINTR
     sigemptyset(&action.sa_mask);
-    if (sigaction(SignalNumber(), &action, nullptr) != 0) {
+    if (sigaction(InterruptSignal(), &action, nullptr) != 0) {
       std::perror("km: sigaction for the syscall interrupt signal");
     }
   });
@@ -56,6 +54,6 @@ int64_t InterruptibleSyscall(const std::atomic<int>* interrupt, int64_t nr, uint
                                   a6);
 }
 
-void InterruptHostThread(pid_t tid) { ::syscall(SYS_tgkill, ::getpid(), tid, SignalNumber()); }
+void InterruptHostThread(pid_t tid) { ::syscall(SYS_tgkill, ::getpid(), tid, InterruptSignal()); }
 
 }  // namespace km

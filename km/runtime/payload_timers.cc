@@ -56,10 +56,15 @@ int PayloadTimers::Delete(int id) {
   return 0;
 }
 
-PayloadTimers::Setting PayloadTimers::Remaining(const Timer& timer, int64_t now) const {
+PayloadTimers::Setting PayloadTimers::Remaining(const Timer& timer, int64_t now) {
   if (timer.deadline == 0) return {};
   // An expired timer whose signal is still on its way reads as 1 ns, not as disarmed.
   return {std::max<int64_t>(1, timer.deadline - now), timer.interval};
+}
+
+PayloadTimers::Timer* PayloadTimers::FindLocked(int id) {
+  auto it = id < 0 ? timers_.end() : timers_.find(id);
+  return it == timers_.end() ? nullptr : &it->second;
 }
 
 void PayloadTimers::ArmLocked(Timer& timer, int64_t deadline, int64_t interval) {
@@ -71,9 +76,9 @@ void PayloadTimers::ArmLocked(Timer& timer, int64_t deadline, int64_t interval) 
 
 int PayloadTimers::Set(int id, bool absolute, const Setting& next, Setting* old) {
   absl::MutexLock lock(&mu_);
-  auto it = id < 0 ? timers_.end() : timers_.find(id);
-  if (it == timers_.end()) return -EINVAL;
-  Timer& timer = it->second;
+  Timer* found = FindLocked(id);
+  if (found == nullptr) return -EINVAL;
+  Timer& timer = *found;
   const int64_t now = Monotonic();
   *old = Remaining(timer, now);
   int64_t deadline = 0;
@@ -88,17 +93,16 @@ int PayloadTimers::Set(int id, bool absolute, const Setting& next, Setting* old)
 
 int PayloadTimers::Get(int id, Setting* now) {
   absl::MutexLock lock(&mu_);
-  auto it = id < 0 ? timers_.end() : timers_.find(id);
-  if (it == timers_.end()) return -EINVAL;
-  *now = Remaining(it->second, Monotonic());
+  const Timer* timer = FindLocked(id);
+  if (timer == nullptr) return -EINVAL;
+  *now = Remaining(*timer, Monotonic());
   return 0;
 }
 
 int PayloadTimers::Overrun(int id) {
   absl::MutexLock lock(&mu_);
-  auto it = id < 0 ? timers_.end() : timers_.find(id);
-  if (it == timers_.end()) return -EINVAL;
-  return it->second.overrun;
+  const Timer* timer = FindLocked(id);
+  return timer == nullptr ? -EINVAL : timer->overrun;
 }
 
 PayloadTimers::Setting PayloadTimers::SetReal(const Setting& next) {
@@ -147,20 +151,20 @@ void PayloadTimers::Loop() {
       mu_.Lock();
       continue;
     }
-    const absl::Duration wait = earliest == std::numeric_limits<int64_t>::max()
-                                    ? absl::Seconds(1)
-                                    : absl::Nanoseconds(earliest - now);
     // A timer set meanwhile may be due sooner: Set and SetReal change timers_ under mu_, which
     // wakes this wait (the Condition is re-evaluated on every unlock).
-    int64_t seen_earliest = earliest;
-    auto changed = [this, seen_earliest]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto changed = [this, earliest]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       if (stopping_) return true;
       for (const auto& [id, timer] : timers_) {
-        if (timer.deadline != 0 && timer.deadline < seen_earliest) return true;
+        if (timer.deadline != 0 && timer.deadline < earliest) return true;
       }
       return false;
     };
-    mu_.AwaitWithTimeout(absl::Condition(&changed), wait);
+    if (earliest == std::numeric_limits<int64_t>::max()) {
+      mu_.Await(absl::Condition(&changed));
+    } else {
+      mu_.AwaitWithTimeout(absl::Condition(&changed), absl::Nanoseconds(earliest - now));
+    }
   }
 }
 

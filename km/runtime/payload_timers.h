@@ -67,7 +67,9 @@ class PayloadTimers {
   static constexpr int kRealTimer = -1;  // ITIMER_REAL's key in timers_
   static constexpr int kMaxTimers = 1024;
 
-  Setting Remaining(const Timer& timer, int64_t now) const;
+  static Setting Remaining(const Timer& timer, int64_t now);
+  // The payload's timer with this id (never ITIMER_REAL's), or nullptr.
+  Timer* FindLocked(int id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ArmLocked(Timer& timer, int64_t deadline, int64_t interval)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The host thread: waits for the earliest deadline, fires what is due, until stopping_.

@@ -1,5 +1,7 @@
 #include "km/runtime/process.h"
 
+#include <signal.h>
+
 #include <cstdio>
 #include <thread>
 #include <utility>
@@ -265,7 +267,8 @@ void Process::End(const ExitInfo& info) {
   if (BeginEnd(info, &threads)) FinishEnd(info, threads);
 }
 
-void Process::EndBySignal(GuestThread& thread, const SignalInfo& signal, ExitInfo info) {
+void Process::EndBySignal(GuestThread& thread, const SignalInfo& signal, std::string message) {
+  ExitInfo info{ExitStatusForSignal(signal.signo), signal.signo, std::move(message)};
   std::vector<std::shared_ptr<GuestThread>> threads;
   if (!BeginEnd(info, &threads)) return;
   if (SignalDumpsCore(signal.signo)) {
@@ -273,6 +276,11 @@ void Process::EndBySignal(GuestThread& thread, const SignalInfo& signal, ExitInf
     if (!core.empty()) absl::StrAppend(&info.message, " (", core, ")");
   }
   FinishEnd(info, threads);
+}
+
+void Process::EndByForcedSigsegv(GuestThread& thread, absl::string_view why) {
+  EndBySignal(thread, {.signo = SIGSEGV, .code = SI_KERNEL},
+              absl::StrFormat("%s: %s", KillMessage(SIGSEGV), why));
 }
 
 void Process::ThreadFinished(GuestThread& thread) {

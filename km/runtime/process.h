@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "km/elf_loader.h"
 #include "km/engine.h"
@@ -101,10 +102,13 @@ class Process {
   // wins; it prints the message, stops every vCPU and calls the exit handler.
   void End(const ExitInfo& info);
   void ExitGroup(int status) { End({status & 0xff, 0, ""}); }
-  // A signal's default action ends the payload, on `thread`'s own host thread. Like End(info),
-  // where info.signo is signal.signo; a signal that dumps core first writes the core (the
-  // payload's threads are paused for it) and km's message says where.
-  void EndBySignal(GuestThread& thread, const SignalInfo& signal, ExitInfo info);
+  // A signal's default action ends the payload, on `thread`'s own host thread, with km's line
+  // `message`. A signal that dumps core first writes the core (the payload's threads are paused
+  // for it) and the line says where.
+  void EndBySignal(GuestThread& thread, const SignalInfo& signal, std::string message);
+  // Linux's force_sigsegv: a signal frame km could not write, or read back in rt_sigreturn,
+  // ends the payload by SIGSEGV whatever its handler; `why` names the frame's problem.
+  void EndByForcedSigsegv(GuestThread& thread, absl::string_view why);
   bool ended();
   // A thread's loop finished (its exit syscall, or the payload ending).
   void ThreadFinished(GuestThread& thread);

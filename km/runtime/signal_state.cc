@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <bit>
 #include <utility>
 
 namespace km {
@@ -41,26 +42,19 @@ SignalEffect SignalDispositions::EffectOf(int signo, const KernelSigaction& acti
 
 void SharedPendingSignals::Put(const SignalInfo& info) {
   absl::MutexLock lock(&mu_);
-  if (!pending_[info.signo]) pending_[info.signo] = info;
-}
-
-uint64_t SharedPendingSignals::Mask() {
-  absl::MutexLock lock(&mu_);
-  uint64_t set = 0;
-  for (int signo = 1; signo <= kMaxSignal; signo++) {
-    if (pending_[signo]) set |= SignalBit(signo);
-  }
-  return set;
+  if (pending_[info.signo]) return;
+  pending_[info.signo] = info;
+  mask_.store(mask_.load() | SignalBit(info.signo));
 }
 
 std::optional<SignalInfo> SharedPendingSignals::Take(uint64_t among) {
+  if ((mask_.load() & among) == 0) return std::nullopt;
   absl::MutexLock lock(&mu_);
-  for (int signo = 1; signo <= kMaxSignal; signo++) {
-    if (pending_[signo] && (among & SignalBit(signo)) != 0) {
-      return std::exchange(pending_[signo], std::nullopt);
-    }
-  }
-  return std::nullopt;
+  const uint64_t ready = mask_.load() & among;
+  if (ready == 0) return std::nullopt;
+  const int signo = std::countr_zero(ready) + 1;
+  mask_.store(mask_.load() & ~SignalBit(signo));
+  return std::exchange(pending_[signo], std::nullopt);
 }
 
 }  // namespace km

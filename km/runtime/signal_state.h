@@ -99,13 +99,16 @@ class SignalDispositions {
 class SharedPendingSignals {
  public:
   void Put(const SignalInfo& info);
-  uint64_t Mask();
+  uint64_t Mask() const { return mask_.load(); }
   // The lowest-numbered pending one in `among`, dequeued.
   std::optional<SignalInfo> Take(uint64_t among);
 
  private:
   absl::Mutex mu_;
   std::array<std::optional<SignalInfo>, kMaxSignal + 1> pending_ ABSL_GUARDED_BY(mu_);
+  // pending_ as a sigset, changed under mu_: every thread looks at it whenever it is about to
+  // run guest code, and nearly always finds nothing, without taking the lock.
+  std::atomic<uint64_t> mask_{0};
 };
 
 }  // namespace km

@@ -229,9 +229,7 @@ int64_t SysRtSigtimedwait(SyscallContext& ctx) {
 int64_t SysRtSigreturn(SyscallContext& ctx) {
   absl::StatusOr<uint64_t> rax = ctx.thread.ReturnFromSignalHandler();
   if (!rax.ok()) {
-    // Linux's answer to a bad frame.
-    ctx.process.End({ExitStatusForSignal(SIGSEGV), SIGSEGV,
-                     absl::StrFormat("%s: %s", KillMessage(SIGSEGV), rax.status().message())});
+    ctx.process.EndByForcedSigsegv(ctx.thread, rax.status().message());
     ctx.end_thread = true;
     return 0;
   }

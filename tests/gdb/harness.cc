@@ -42,7 +42,6 @@ int NextId() {
   return ++id;
 }
 
-
 std::string OutputPath(int id, absl::string_view name) {
   return absl::StrFormat("%s/s%d-%s", TmpDir(), id, name);
 }
