@@ -83,6 +83,8 @@ void FdTable::AdoptDupOf(int newfd, int oldfd) {
 void FdTable::AdoptSignalfd(int fd, uint64_t mask) {
   absl::MutexLock lock(&mu_);
   fds_[fd] = Entry{.signal_mask = mask};
+  had_signalfd_.store(true);
+  watched_signals_.fetch_or(mask);
 }
 
 int FdTable::SetSignalfdMask(int fd, uint64_t mask) {
@@ -91,16 +93,19 @@ int FdTable::SetSignalfdMask(int fd, uint64_t mask) {
   if (it == fds_.end() || it->second.closing) return -EBADF;
   if (!it->second.signal_mask) return -EINVAL;
   it->second.signal_mask = mask;
+  watched_signals_.fetch_or(mask);
   return 0;
 }
 
 std::optional<uint64_t> FdTable::SignalfdMask(int fd) {
+  if (!had_signalfd_.load()) return std::nullopt;
   absl::MutexLock lock(&mu_);
   auto it = fds_.find(fd);
   return it == fds_.end() ? std::nullopt : it->second.signal_mask;
 }
 
 void FdTable::NotifySignalfds(int signo) {
+  if ((watched_signals_.load() & SignalBit(signo)) == 0) return;
   absl::MutexLock lock(&mu_);
   for (const auto& [fd, entry] : fds_) {
     if (entry.signal_mask && (*entry.signal_mask & SignalBit(signo)) != 0) {

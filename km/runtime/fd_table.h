@@ -8,6 +8,7 @@
 // call's retry, or the guest's next use, would land on it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 
@@ -77,6 +78,11 @@ class FdTable {
 
   absl::Mutex mu_;
   absl::flat_hash_map<int, Entry> fds_ ABSL_GUARDED_BY(mu_);
+  // Whether a signalfd was ever made, and every signal one ever read: most payloads make none,
+  // and then a read or a signal sent needs no look at the table (a stale answer only costs
+  // that look).
+  std::atomic<bool> had_signalfd_{false};
+  std::atomic<uint64_t> watched_signals_{0};
 };
 
 }  // namespace km

@@ -59,6 +59,22 @@ inline int64_t AdoptNewFd(SyscallContext& ctx, int fd) {
   return fd;
 }
 
+// pipe2, socketpair: the new pair, copied out to the guest's int[2] at gva and then the
+// guest's; on a fault both are closed and the call fails with EFAULT.
+inline int64_t AdoptNewFdPair(SyscallContext& ctx, const int (&fds)[2], uint64_t gva) {
+  if (int e = CopyOutBytes(ctx.mem(), gva, fds, sizeof fds); e != 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return e;
+  }
+  ctx.process.fds().Adopt(fds[0]);
+  ctx.process.fds().Adopt(fds[1]);
+  return 0;
+}
+
+// A host pointer as a raw syscall argument.
+inline uint64_t Ptr(const void* p) { return reinterpret_cast<uint64_t>(p); }
+
 // The size of a kernel sigset, which the signal-taking calls must be given.
 inline constexpr uint64_t kSigsetSize = 8;
 

@@ -24,7 +24,7 @@ namespace {
 int64_t TransferIovecs(SyscallContext& ctx, int fd, const std::vector<iovec>& iov, int64_t offset,
                        bool to_guest) {
   const auto host_fd = static_cast<uint64_t>(fd);
-  const auto vec = reinterpret_cast<uint64_t>(iov.data());
+  const uint64_t vec = Ptr(iov.data());
   const uint64_t n = iov.size();
   int64_t r;
   if (offset < 0) {
@@ -239,14 +239,7 @@ namespace {
 int64_t MakePipe(SyscallContext& ctx, uint64_t fds_gva, int flags) {
   int fds[2];
   if (::pipe2(fds, flags) != 0) return -errno;
-  if (int e = CopyOutBytes(ctx.mem(), fds_gva, fds, sizeof fds); e != 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return e;
-  }
-  ctx.process.fds().Adopt(fds[0]);
-  ctx.process.fds().Adopt(fds[1]);
-  return 0;
+  return AdoptNewFdPair(ctx, fds, fds_gva);
 }
 
 }  // namespace

@@ -214,7 +214,7 @@ int64_t SysSendfile(SyscallContext& ctx) {
       // Writing to a pipe or socket may block.
       const int64_t r = BlockingHostCall(
           ctx, SYS_sendfile, static_cast<uint64_t>(out_fd), static_cast<uint64_t>(in_fd),
-          offset_gva == 0 ? 0 : reinterpret_cast<uint64_t>(&offset), ctx.arg(3));
+          offset_gva == 0 ? 0 : Ptr(&offset), ctx.arg(3));
       if (r == -EPIPE) RaiseSigpipe(ctx);
       if (offset_gva != 0 && CopyOut(ctx.mem(), offset_gva, offset) != 0) return -EFAULT;
       return r;

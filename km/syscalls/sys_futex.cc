@@ -11,6 +11,7 @@
 #include "km/syscalls/guest_io.h"
 #include "km/syscalls/handlers.h"
 #include "km/syscalls/sys_common.h"
+#include "km/syscalls/timespec.h"
 
 namespace km {
 namespace {
@@ -35,18 +36,16 @@ int64_t Wait(SyscallContext& ctx, uint32_t* uaddr, int op, uint32_t val, uint64_
     if (int e = CopyIn(ctx.mem(), timeout_gva, &deadline); e != 0) return e;
     deadline_ptr = &deadline;
     if ((op & FUTEX_CMD_MASK) == FUTEX_WAIT) {
-      if (deadline.tv_sec < 0 || deadline.tv_nsec < 0 || deadline.tv_nsec >= 1000000000) {
-        return -EINVAL;
-      }
+      if (!ValidTimespec(deadline)) return -EINVAL;
       const clockid_t clock =
           (op & FUTEX_CLOCK_REALTIME) != 0 ? CLOCK_REALTIME : CLOCK_MONOTONIC;
       struct timespec now;
       ::clock_gettime(clock, &now);
       deadline.tv_sec += now.tv_sec;
       deadline.tv_nsec += now.tv_nsec;
-      if (deadline.tv_nsec >= 1000000000) {
+      if (deadline.tv_nsec >= kNanosPerSecond) {
         deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
+        deadline.tv_nsec -= kNanosPerSecond;
       }
       op = (op & ~FUTEX_CMD_MASK) | FUTEX_WAIT_BITSET;
       bitset = FUTEX_BITSET_MATCH_ANY;
@@ -55,9 +54,8 @@ int64_t Wait(SyscallContext& ctx, uint32_t* uaddr, int op, uint32_t val, uint64_
   // As on Linux: a wait without a timeout starts over after an SA_RESTART handler; a timed one
   // returns EINTR.
   ctx.restartable = deadline_ptr == nullptr;
-  return BlockingHostCall(ctx, SYS_futex, reinterpret_cast<uint64_t>(uaddr),
-                          static_cast<uint64_t>(op), val, reinterpret_cast<uint64_t>(deadline_ptr),
-                          0, bitset);
+  return BlockingHostCall(ctx, SYS_futex, Ptr(uaddr), static_cast<uint64_t>(op), val,
+                          Ptr(deadline_ptr), 0, bitset);
 }
 
 }  // namespace

@@ -21,11 +21,10 @@
 #include "km/syscalls/guest_io.h"
 #include "km/syscalls/handlers.h"
 #include "km/syscalls/sys_common.h"
+#include "km/syscalls/timespec.h"
 
 namespace km {
 namespace {
-
-uint64_t Ptr(const void* p) { return reinterpret_cast<uint64_t>(p); }
 
 // A call's timeout as a deadline on CLOCK_MONOTONIC, so that it ends on time however many times
 // the host call is issued.
@@ -51,7 +50,7 @@ int TimespecTimeout(const GuestMemory& mem, uint64_t gva, Timeout* out) {
   if (gva == 0) return 0;
   struct timespec ts;
   if (int e = CopyIn(mem, gva, &ts); e != 0) return e;
-  if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) return -EINVAL;
+  if (!ValidTimespec(ts)) return -EINVAL;
   *out = After(absl::DurationFromTimespec(ts));
   return 0;
 }

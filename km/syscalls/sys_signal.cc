@@ -18,6 +18,7 @@
 #include "km/syscalls/guest_io.h"
 #include "km/syscalls/handlers.h"
 #include "km/syscalls/sys_common.h"
+#include "km/syscalls/timespec.h"
 
 namespace km {
 namespace {
@@ -208,7 +209,7 @@ int64_t SysRtSigtimedwait(SyscallContext& ctx) {
   if (ctx.arg(2) != 0) {
     struct timespec timeout;
     if (int e = CopyIn(ctx.mem(), ctx.arg(2), &timeout); e != 0) return e;
-    if (timeout.tv_sec < 0 || timeout.tv_nsec < 0 || timeout.tv_nsec >= 1000000000) return -EINVAL;
+    if (!ValidTimespec(timeout)) return -EINVAL;
     deadline = absl::Now() + absl::DurationFromTimespec(timeout);
   }
   SignalInfo taken;

@@ -19,8 +19,6 @@
 namespace km {
 namespace {
 
-constexpr uint64_t kSigsetBytes = 8;
-
 signalfd_siginfo ToRecord(const SignalInfo& info) {
   signalfd_siginfo r = {};
   r.ssi_signo = static_cast<uint32_t>(info.signo);
@@ -55,7 +53,7 @@ void SyncReadiness(SyscallContext& ctx, int fd, uint64_t mask) {
 }
 
 int64_t Signalfd(SyscallContext& ctx, int fd, uint64_t mask_gva, uint64_t mask_size, int flags) {
-  if (mask_size != kSigsetBytes || (flags & ~(SFD_NONBLOCK | SFD_CLOEXEC)) != 0) return -EINVAL;
+  if (mask_size != kSigsetSize || (flags & ~(SFD_NONBLOCK | SFD_CLOEXEC)) != 0) return -EINVAL;
   uint64_t mask;
   if (int e = CopyIn(ctx.mem(), mask_gva, &mask); e != 0) return e;
   // As Linux: SIGKILL and SIGSTOP cannot be read from a signalfd.
@@ -95,8 +93,6 @@ int64_t ReadSignalfd(SyscallContext& ctx, int fd, uint64_t mask, uint64_t buf, u
       e != 0) {
     return e;
   }
-  const int fl = ::fcntl(fd, F_GETFL);
-  const bool nonblocking = fl >= 0 && (fl & O_NONBLOCK) != 0;
   std::vector<signalfd_siginfo> records;
   SignalInfo info;
   while (records.size() < room &&
@@ -105,7 +101,8 @@ int64_t ReadSignalfd(SyscallContext& ctx, int fd, uint64_t mask, uint64_t buf, u
     records.push_back(ToRecord(info));
   }
   if (records.empty()) {
-    if (nonblocking) {
+    const int fl = ::fcntl(fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK) != 0) {
       SyncReadiness(ctx, fd, mask);
       return -EAGAIN;
     }

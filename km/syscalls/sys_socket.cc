@@ -21,8 +21,6 @@
 namespace km {
 namespace {
 
-uint64_t Ptr(const void* p) { return reinterpret_cast<uint64_t>(p); }
-
 bool FamilySupported(int domain) {
   return domain == AF_UNIX || domain == AF_INET || domain == AF_INET6;
 }
@@ -310,14 +308,7 @@ int64_t SysSocketpair(SyscallContext& ctx) {
   if (::socketpair(domain, static_cast<int>(ctx.arg(1)), static_cast<int>(ctx.arg(2)), sv) != 0) {
     return -errno;
   }
-  if (int e = CopyOutBytes(ctx.mem(), ctx.arg(3), sv, sizeof sv); e != 0) {
-    ::close(sv[0]);
-    ::close(sv[1]);
-    return e;
-  }
-  ctx.process.fds().Adopt(sv[0]);
-  ctx.process.fds().Adopt(sv[1]);
-  return 0;
+  return AdoptNewFdPair(ctx, sv, ctx.arg(3));
 }
 
 int64_t SysBind(SyscallContext& ctx) {

@@ -9,15 +9,12 @@
 #include "km/syscalls/guest_io.h"
 #include "km/syscalls/handlers.h"
 #include "km/syscalls/sys_common.h"
+#include "km/syscalls/timespec.h"
 
 namespace km {
 namespace {
 
 clockid_t ClockArg(uint64_t arg) { return static_cast<clockid_t>(arg); }
-
-constexpr int64_t kNanosPerSecond = 1000000000;
-
-int64_t Nanos(const timespec& t) { return t.tv_sec * kNanosPerSecond + t.tv_nsec; }
 
 // nanosleep and clock_nanosleep: sleeps on `clock` until the request (relative unless
 // TIMER_ABSTIME) is over or a signal for the thread cuts it short, then writes what was left
@@ -27,25 +24,23 @@ int64_t GuestSleep(SyscallContext& ctx, clockid_t clock, int flags, uint64_t req
                    uint64_t rem_gva) {
   struct timespec req;
   if (int e = CopyIn(ctx.mem(), req_gva, &req); e != 0) return e;
-  if (req.tv_sec < 0 || req.tv_nsec < 0 || req.tv_nsec >= kNanosPerSecond) return -EINVAL;
+  if (!ValidTimespec(req)) return -EINVAL;
   struct timespec deadline = req;
   const bool relative = (flags & TIMER_ABSTIME) == 0;
   if (relative) {
     struct timespec now;
     if (::clock_gettime(clock, &now) != 0) return -errno;
-    const int64_t at = Nanos(now) + Nanos(req);
-    deadline = {at / kNanosPerSecond, at % kNanosPerSecond};
+    deadline = ToTimespec(Nanos(now) + Nanos(req));
   }
   // Linux never restarts a sleep after a handler, SA_RESTART or not.
   ctx.restartable = false;
   const int64_t r = BlockingHostCall(ctx, SYS_clock_nanosleep, static_cast<uint64_t>(clock),
-                                     TIMER_ABSTIME, reinterpret_cast<uint64_t>(&deadline), 0);
+                                     TIMER_ABSTIME, Ptr(&deadline), 0);
   if (r == -EINTR && relative && rem_gva != 0 && !ctx.interrupted_before_start) {
     struct timespec now;
     ::clock_gettime(clock, &now);
     const int64_t left = std::max<int64_t>(0, Nanos(deadline) - Nanos(now));
-    const struct timespec rem = {left / kNanosPerSecond, left % kNanosPerSecond};
-    if (int e = CopyOut(ctx.mem(), rem_gva, rem); e != 0) return e;
+    if (int e = CopyOut(ctx.mem(), rem_gva, ToTimespec(left)); e != 0) return e;
   }
   return r;
 }

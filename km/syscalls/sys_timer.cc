@@ -11,11 +11,11 @@
 #include "km/syscalls/guest_io.h"
 #include "km/syscalls/handlers.h"
 #include "km/syscalls/sys_common.h"
+#include "km/syscalls/timespec.h"
 
 namespace km {
 namespace {
 
-constexpr int64_t kNanosPerSecond = 1000000000;
 constexpr int64_t kNanosPerMicro = 1000;
 
 // struct sigevent as the x86-64 kernel reads it.
@@ -28,15 +28,10 @@ struct KernelSigevent {
 };
 static_assert(sizeof(KernelSigevent) == 64);
 
-bool ValidTimespec(const timespec& t) {
-  return t.tv_sec >= 0 && t.tv_nsec >= 0 && t.tv_nsec < kNanosPerSecond;
-}
 bool ValidTimeval(const timeval& t) {
   return t.tv_sec >= 0 && t.tv_usec >= 0 && t.tv_usec < 1000000;
 }
-int64_t Nanos(const timespec& t) { return t.tv_sec * kNanosPerSecond + t.tv_nsec; }
 int64_t Nanos(const timeval& t) { return t.tv_sec * kNanosPerSecond + t.tv_usec * kNanosPerMicro; }
-timespec ToTimespec(int64_t ns) { return {ns / kNanosPerSecond, ns % kNanosPerSecond}; }
 // Rounded up, as Linux reports an interval timer (never 0 for a timer still armed).
 timeval ToTimeval(int64_t ns) {
   const int64_t us = (ns + kNanosPerMicro - 1) / kNanosPerMicro;
