@@ -359,7 +359,7 @@ absl::Status GuestMemory::Protect(uint64_t gva, uint64_t size, uint32_t prot) {
   return absl::OkStatus();
 }
 
-absl::Status GuestMemory::Read(uint64_t gva, void* dst, uint64_t len, Access need) const {
+absl::Status GuestMemory::ReadOrCheck(uint64_t gva, void* dst, uint64_t len, Access need) const {
   if (len == 0) return absl::OkStatus();
   if (Wraps(gva, len)) return WrapError(gva, len);
   const uint32_t want = NeededProt(need);
@@ -371,7 +371,9 @@ absl::Status GuestMemory::Read(uint64_t gva, void* dst, uint64_t len, Access nee
                                  forbidden = true;
                                  return false;
                                }
-                               memcpy(static_cast<uint8_t*>(dst) + off, host, n);
+                               if (dst != nullptr) {
+                                 memcpy(static_cast<uint8_t*>(dst) + off, host, n);
+                               }
                                return true;
                              });
   if (done < len) return FaultError(gva + done, forbidden, need);

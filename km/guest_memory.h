@@ -85,8 +85,15 @@ class GuestMemory {
   // Copies between host and guest, checking protection as the kernel does for user pointers.
   // The range may span adjacent regions. len 0 always succeeds. On error dst may be partly
   // written.
-  absl::Status Read(uint64_t gva, void* dst, uint64_t len, Access need = Access::kRead) const;
+  absl::Status Read(uint64_t gva, void* dst, uint64_t len, Access need = Access::kRead) const {
+    return ReadOrCheck(gva, dst, len, need);
+  }
   absl::Status Write(uint64_t gva, const void* src, uint64_t len) const;
+  // Read's checks without the copy: whether the kernel would accept [gva, gva + len) as a
+  // buffer it reads (kRead) or fills (kWrite), before a call whose effect cannot be undone.
+  absl::Status Check(uint64_t gva, uint64_t len, Access need) const {
+    return ReadOrCheck(gva, nullptr, len, need);
+  }
   // Debugger access: ignores protection (writes reach read-only text), stops at the first
   // unmapped byte and returns how many bytes were copied (0 if gva itself is unmapped).
   uint64_t ReadIgnoringProt(uint64_t gva, void* dst, uint64_t len) const;
@@ -109,6 +116,8 @@ class GuestMemory {
 
  private:
   GuestMemory() = default;
+  // Read, or (dst nullptr) Check.
+  absl::Status ReadOrCheck(uint64_t gva, void* dst, uint64_t len, Access need) const;
   absl::Status MapLocked(uint64_t gva, uint64_t size, uint32_t prot, RegionKind kind,
                          const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Allocates exactly [gpa, gpa + size) if it is free.

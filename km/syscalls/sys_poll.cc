@@ -198,9 +198,7 @@ int64_t EpollWait(SyscallContext& ctx, int epfd, uint64_t events_gva, int maxeve
   }
   std::vector<epoll_event> events(std::min(maxevents, kMaxEventsPerWait));
   // Checked first: the host cannot take back an event it handed over.
-  if (!ctx.mem()
-           .Read(events_gva, events.data(), events.size() * sizeof(epoll_event), Access::kWrite)
-           .ok()) {
+  if (!ctx.mem().Check(events_gva, events.size() * sizeof(epoll_event), Access::kWrite).ok()) {
     return -EFAULT;
   }
   return WithFd(ctx, epfd, [&]() -> int64_t {

@@ -87,12 +87,7 @@ int64_t ReadSignalfd(SyscallContext& ctx, int fd, uint64_t mask, uint64_t buf, u
   const uint64_t room = count / sizeof(signalfd_siginfo);
   if (room == 0) return -EINVAL;
   // Checked before any signal is taken: a bad buffer must not lose one.
-  std::vector<iovec> unused;
-  if (int e = GuestBufferIovecs(ctx.mem(), buf, room * sizeof(signalfd_siginfo), Access::kWrite,
-                                &unused, SIZE_MAX);
-      e != 0) {
-    return e;
-  }
+  if (!ctx.mem().Check(buf, room * sizeof(signalfd_siginfo), Access::kWrite).ok()) return -EFAULT;
   std::vector<signalfd_siginfo> records;
   SignalInfo info;
   while (records.size() < room &&

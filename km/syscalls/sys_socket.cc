@@ -413,7 +413,7 @@ int64_t SysRecvmsg(SyscallContext& ctx) {
     if (g.control != 0 && g.controllen != 0) {
       m.control.resize(std::min(g.controllen, kMaxControl));
       // Checked first: fds received cannot be given back to the sender.
-      if (!ctx.mem().Read(g.control, m.control.data(), m.control.size(), Access::kWrite).ok()) {
+      if (!ctx.mem().Check(g.control, m.control.size(), Access::kWrite).ok()) {
         return -EFAULT;
       }
       m.msg.msg_control = m.control.data();
