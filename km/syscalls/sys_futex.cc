@@ -41,12 +41,7 @@ int64_t Wait(SyscallContext& ctx, uint32_t* uaddr, int op, uint32_t val, uint64_
           (op & FUTEX_CLOCK_REALTIME) != 0 ? CLOCK_REALTIME : CLOCK_MONOTONIC;
       struct timespec now;
       ::clock_gettime(clock, &now);
-      deadline.tv_sec += now.tv_sec;
-      deadline.tv_nsec += now.tv_nsec;
-      if (deadline.tv_nsec >= kNanosPerSecond) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= kNanosPerSecond;
-      }
+      deadline = DeadlineAfter(now, deadline);
       op = (op & ~FUTEX_CMD_MASK) | FUTEX_WAIT_BITSET;
       bitset = FUTEX_BITSET_MATCH_ANY;
     }

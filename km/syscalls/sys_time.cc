@@ -30,7 +30,7 @@ int64_t GuestSleep(SyscallContext& ctx, clockid_t clock, int flags, uint64_t req
   if (relative) {
     struct timespec now;
     if (::clock_gettime(clock, &now) != 0) return -errno;
-    deadline = ToTimespec(Nanos(now) + Nanos(req));
+    deadline = DeadlineAfter(now, req);
   }
   // Linux never restarts a sleep after a handler, SA_RESTART or not.
   ctx.restartable = false;
@@ -39,8 +39,7 @@ int64_t GuestSleep(SyscallContext& ctx, clockid_t clock, int flags, uint64_t req
   if (r == -EINTR && relative && rem_gva != 0 && !ctx.interrupted_before_start) {
     struct timespec now;
     ::clock_gettime(clock, &now);
-    const int64_t left = std::max<int64_t>(0, Nanos(deadline) - Nanos(now));
-    if (int e = CopyOut(ctx.mem(), rem_gva, ToTimespec(left)); e != 0) return e;
+    if (int e = CopyOut(ctx.mem(), rem_gva, TimeLeft(now, deadline)); e != 0) return e;
   }
   return r;
 }

@@ -8,6 +8,7 @@
 //   interrupts sigpipe  writes to a pipe nobody reads, with SIGPIPE's default action
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <poll.h>
 #include <semaphore.h>
@@ -97,6 +98,17 @@ static void* sleep_long(void* arg) {
   return NULL;
 }
 
+// `sleep infinity`'s request: the largest time there is.
+static void* sleep_forever(void* arg) {
+  (void)arg;
+  struct timespec req = {LONG_MAX, 999999999}, rem = {0, 0};
+  long r = nanosleep(&req, &rem);
+  printf("nanosleep forever: %s, %s\n", describe(r, errno),
+         rem.tv_sec > 365L * 86400 ? "more than a year left" : "less than a year left");
+  atomic_store(&worker_done, 1);
+  return NULL;
+}
+
 static sem_t sem;
 
 static void* wait_sem(void* arg) {
@@ -120,6 +132,7 @@ static void check_blocked_syscalls(void) {
   handle(SIGUSR1, 0);
   run_worker(read_once, SIGUSR1);
   run_worker(sleep_long, SIGUSR1);
+  run_worker(sleep_forever, SIGUSR1);
   sem_init(&sem, 0, 0);
   run_worker(wait_sem, SIGUSR1);
 
