@@ -280,6 +280,7 @@ class GrpcTarget : public Target {
     req.set_session(session_);
     req.set_wait_for_stop_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(wait.wait)));
     req.set_list_threads(wait.list_threads);
+    req.set_stop_others(wait.stop_others);
     for (const ThreadAction& a : actions) {
       v1::ThreadAction* p = req.add_actions();
       p->set_tid(a.tid);
@@ -295,6 +296,7 @@ class GrpcTarget : public Target {
         absl::MutexLock lock(&mu_);
         ThreadStop stop = FromProto(resp.stop());
         for (const v1::Thread& t : resp.threads()) stop.threads.push_back(FromProto(t));
+        for (const v1::StopEvent& e : resp.stopped()) stop.all_stopped.push_back(FromProto(e));
         handed_.emplace_back(resp.stream_events_before(), std::move(stop));
       }
       Wake();

@@ -49,10 +49,13 @@ absl::StatusOr<std::optional<StopReport>> RunControl::Resume(
       return std::optional<StopReport>(ReportThread(*t.stop, false));
     }
   }
-  // One thread runs alone: the threads km lists at its stop are what gdb asks for next.
-  bool alone = to_run.size() == 1;
+  // All-stop: when more than one thread may run (a default action also covers threads born
+  // meanwhile), km stops the rest at the first stop before it answers, so the threads it lists
+  // then are what gdb asks for next, as when one ran alone.
+  bool alone = to_run.size() == 1 && rest == nullptr;
   for (const auto& [tid, t] : records()) alone = alone && !t.running;
-  absl::Status s = target_.Resume(actions, StopWait{kStopWait, alone});
+  absl::Status s = target_.Resume(
+      actions, StopWait{.wait = kStopWait, .list_threads = true, .stop_others = !alone});
   // A signal the payload does not handle ends it, often inside the call: km exits before it
   // answers. Its ProcessExited event (or the stream's end) tells the rest. A handled one runs
   // its handler, and the stops that follow are news like any other.
@@ -77,7 +80,9 @@ absl::StatusOr<std::optional<StopReport>> RunControl::HandleEvent(const Event& e
     if (!running_) return std::optional<StopReport>();
     bool others_running = false;
     for (const auto& [tid, other] : records()) others_running = others_running || other.running;
-    if (others_running) {
+    if (others_running && !stop->all_stopped.empty()) {
+      AbsorbAll(stop->all_stopped, /*first_contact=*/false);
+    } else if (others_running) {
       absl::Status s = StopAll(/*first_contact=*/false);
       if (!s.ok()) return s;
     }
@@ -150,14 +155,18 @@ absl::Status RunControl::Kill() {
 absl::Status RunControl::StopAll(bool first_contact) {
   absl::StatusOr<std::vector<ThreadStop>> stops = target_.Stop({});
   if (!stops.ok()) return stops.status();
+  AbsorbAll(*stops, first_contact);
+  return absl::OkStatus();
+}
+
+void RunControl::AbsorbAll(const std::vector<ThreadStop>& stops, bool first_contact) {
   std::map<int, ThreadRecord> previous;
   previous.swap(records());
-  for (const ThreadStop& s : *stops) {
+  for (const ThreadStop& s : stops) {
     auto it = previous.find(s.tid);
     if (it != previous.end()) records()[s.tid] = std::move(it->second);
     Absorb(s, first_contact);
   }
-  return absl::OkStatus();
 }
 
 void RunControl::Absorb(const ThreadStop& stop, bool first_contact) {

@@ -66,6 +66,9 @@ class RunControl {
  private:
   // Stops every thread and records what each one stopped with.
   absl::Status StopAll(bool first_contact);
+  // Takes every thread's state from a complete list of them all stopped (threads not in it are
+  // gone).
+  void AbsorbAll(const std::vector<ThreadStop>& stops, bool first_contact);
   void Absorb(const ThreadStop& stop, bool first_contact);
   bool StillReportable(const ThreadStop& stop) const;
   StopReport ReportThread(const ThreadStop& stop, bool interrupted);

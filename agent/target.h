@@ -67,6 +67,10 @@ struct ThreadStop {
   // Every thread as ListThreads would list them at the stop, when the resume asked for it
   // (StopWait::list_threads) and the stop came back inside the call; else empty.
   std::vector<ThreadInfo> threads;
+  // Every thread as Stop({}) returns them, this one included, when km stopped the others at this
+  // stop (StopWait::stop_others) and the stop came back inside the call; else empty. The stack
+  // bytes were then read with every thread stopped.
+  std::vector<ThreadStop> all_stopped;
 
   bool operator==(const ThreadStop& o) const {
     return tid == o.tid && reason == o.reason && regs == o.regs;
@@ -153,6 +157,7 @@ struct RecordingStatus {
 struct StopWait {
   absl::Duration wait = absl::ZeroDuration();
   bool list_threads = false;  // see ThreadStop::threads
+  bool stop_others = false;   // see ThreadStop::all_stopped
 };
 
 class Target {

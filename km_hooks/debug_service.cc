@@ -123,11 +123,25 @@ grpc::Status DebugService::Resume(grpc::ServerContext*, const v1::ResumeRequest*
   if (handed) {
     *out->mutable_stop() = std::move(handed->stop);
     out->set_stream_events_before(handed->stream_events_before);
+    if (req->stop_others()) StopOthers(&handed->stop, out);
     if (req->list_threads()) {
       for (v1::Thread& t : controller_.Threads()) *out->add_threads() = std::move(t);
     }
   }
   return grpc::Status::OK;
+}
+
+void DebugService::StopOthers(v1::StopEvent* stop, v1::ResumeResponse* out) {
+  // With no tids Stop cannot fail; were it to, the client stops the others itself.
+  absl::StatusOr<std::vector<v1::StopEvent>> stopped = controller_.Stop({});
+  if (!stopped.ok()) return;
+  for (v1::StopEvent& e : *stopped) {
+    if (e.tid() == stop->tid()) {
+      stop->set_stack_addr(e.stack_addr());
+      stop->set_stack(e.stack());
+    }
+    *out->add_stopped() = std::move(e);
+  }
 }
 
 grpc::Status DebugService::ReadRegisters(grpc::ServerContext*, const v1::ReadRegistersRequest* req,

@@ -50,6 +50,9 @@ class DebugService final : public v1::Debug::Service {
 
  private:
   void EndSession(const std::string& session);
+  // All-stop at a stop answered inside Resume: stops every other thread, lists them all in out,
+  // and rereads the stop's stack bytes, which another thread may have written since.
+  void StopOthers(v1::StopEvent* stop, v1::ResumeResponse* out);
 
   DebugController& controller_;
   Sessions sessions_;

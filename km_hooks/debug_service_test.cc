@@ -927,6 +927,57 @@ TEST_P(RunningPayloadTest, ContinueWhoseWaitTimesOutLeavesTheStopToTheStream) {
   EXPECT_EQ(km_->Out(), "spin done\n");
 }
 
+// All-stop decided in km: a Resume of every thread that asks for the stop in the call and
+// stop_others gets the first stop with every other thread already stopped, all of them listed,
+// and that stop's stack bytes read after the others stopped.
+TEST_P(RunningPayloadTest, StopOthersAnswersTheStopWithEveryThreadStopped) {
+  const std::string session = Attach();
+  OpenEvents(session);
+  AllThreads();
+  v1::StopRequest stop;
+  stop.set_session(session);
+  v1::StopResponse first;
+  ASSERT_TRUE(stub_->Stop(Context().get(), stop, &first).ok());
+  const uint64_t counter1 = syms_["counters"] + sizeof(uint64_t);
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_WATCH_WRITE, counter1, 8, true).ok());
+
+  v1::ResumeRequest req;
+  req.set_session(session);
+  req.set_wait_for_stop_ms(100);
+  req.set_stop_others(true);
+  req.set_list_threads(true);
+  req.add_actions()->set_mode(v1::RESUME_MODE_CONTINUE);  // tid 0: every thread
+  v1::ResumeResponse resp;
+  ASSERT_TRUE(stub_->Resume(Context().get(), req, &resp).ok());
+  ASSERT_TRUE(resp.has_stop()) << resp.ShortDebugString();
+  EXPECT_EQ(resp.stop().reason().kind(), v1::STOP_KIND_WATCHPOINT);
+  EXPECT_EQ(resp.stop().reason().watch_addr(), counter1);
+  ASSERT_EQ(resp.stopped_size(), 5);  // main and the four workers
+  for (const v1::StopEvent& e : resp.stopped()) {
+    if (e.tid() == resp.stop().tid()) {
+      EXPECT_EQ(e.reason().kind(), v1::STOP_KIND_WATCHPOINT);
+      EXPECT_EQ(e.rip(), resp.stop().rip());
+    } else {
+      EXPECT_EQ(e.reason().kind(), v1::STOP_KIND_INTERRUPTED) << e.tid();
+    }
+  }
+  ASSERT_EQ(resp.threads_size(), 5);
+  for (const v1::Thread& t : resp.threads()) {
+    EXPECT_EQ(t.state(), v1::THREAD_STATE_STOPPED) << t.tid();
+  }
+  // Nothing runs: the counters stay, and the stack bytes are what memory holds now.
+  const std::vector<uint64_t> frozen = Counters();
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(Counters(), frozen) << "a thread ran after the stop";
+  ASSERT_FALSE(resp.stop().stack().empty());
+  absl::StatusOr<std::string> stack = Read(resp.stop().stack_addr(), resp.stop().stack().size());
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  EXPECT_EQ(*stack, resp.stop().stack());
+
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_WATCH_WRITE, counter1, 8, false).ok());
+  Finish(session);
+}
+
 // Whether pid blocks SIGUSR1, waiting up to 20 s for it to.
 bool BlocksSigusr1(pid_t pid) {
   for (int i = 0; i < 2000; i++) {

@@ -215,19 +215,48 @@ TEST_F(HandlersTest, ThreadsListedWithALoneStepAnswerGdbsThreadListRead) {
   EXPECT_EQ(target_.calls().back(), "ListThreads");
 }
 
-TEST_F(HandlersTest, ThreadsAreNotAskedForWhenOthersRunToo) {
+// A stop that came on the stream while others ran: the agent stops them and asks for the list.
+TEST_F(HandlersTest, ThreadsAreAskedForWhenTheStopCameWhileOthersRan) {
   target_.AddThread(kWorker, "worker-1", /*running=*/true);
   target_.PushEvent(ThreadCreated{kWorker});
   DeliverEvents();  // born while stopped: the agent stops it
   target_.calls().clear();
   EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64;c").resumed);
-  EXPECT_FALSE(target_.last_wait().list_threads);
+  EXPECT_TRUE(target_.last_wait().stop_others);
   target_.threads()[kMain].stop.threads = {ThreadInfo{kMain, "stale", ThreadState::kStopped}};
+  target_.threads()[kWorker].running = true;
   target_.StopsOnItsOwn(kMain, StopReason{StopKind::kStep, 5}, 0x401004);
   DeliverEvents();
   EXPECT_THAT(Send("qXfer:threads:read::0,1000"),
               AllOf(HasSubstr("name=\"main\""), HasSubstr("name=\"worker-1\"")));
-  EXPECT_EQ(target_.calls().back(), "ListThreads");
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(100:s:0;0:c:0)", "Stop()", "ListThreads"));
+}
+
+// All-stop in km: the stop answered in the call comes with every thread stopped, so a step
+// that let another thread run costs one call, its stack and thread list good for gdb's reads.
+TEST_F(HandlersTest, AStopWithTheOthersStoppedInKmCostsOneCall) {
+  target_.AddThread(kWorker, "worker-1", /*running=*/true);
+  target_.PushEvent(ThreadCreated{kWorker});
+  DeliverEvents();
+  target_.calls().clear();
+  EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64;c").resumed);
+  EXPECT_TRUE(target_.last_wait().stop_others);
+  EXPECT_TRUE(target_.last_wait().list_threads);
+  target_.threads()[kWorker].running = true;
+  ThreadStop& main = target_.threads()[kMain].stop;
+  main.threads = {ThreadInfo{kMain, "renamed", ThreadState::kStopped},
+                  ThreadInfo{kWorker, "worker-1", ThreadState::kStopped}};
+  main.stack_addr = 0x400100;
+  main.stack = std::string(8, '\x11');
+  target_.StopsInTheCall(kMain, StopReason{StopKind::kStep, 5}, 0x401004);
+  EXPECT_THAT(DeliverEvents(), HasSubstr("thread:p64.64;"));
+  EXPECT_THAT(Send("qXfer:threads:read::0,1000"),
+              AllOf(HasSubstr("name=\"renamed\""), HasSubstr("name=\"worker-1\"")));
+  EXPECT_EQ(Send("m400100,8"), "1111111111111111");
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(100:s:0;0:c:0)"));
+  // The worker is stopped as far as the agent knows: gdb's next step of main runs it alone.
+  EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64").resumed);
+  EXPECT_FALSE(target_.last_wait().stop_others);
 }
 
 TEST_F(HandlersTest, BreakpointRemovalsWaitForTheNextResume) {

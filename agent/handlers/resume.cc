@@ -90,17 +90,26 @@ Response Handlers::ResumeWith(const std::vector<ThreadAction>& actions) {
 std::optional<std::string> Handlers::HandleEvent(const Event& event) {
   // After a detach the stream's end only confirms it: the payload runs on.
   if (detached_) return std::nullopt;
-  stop_threads_.reset();
-  if (non_stop_) return NonStopEvent(event);
-  // A thread that was still running (one just born) may have written memory.
-  memory_.Invalidate();
+  if (non_stop_) {
+    stop_threads_.reset();
+    return NonStopEvent(event);
+  }
   const auto* thread_stop = std::get_if<ThreadStop>(&event);
-  // The stack bytes and threads that came with the stop hold only if nothing else ran after it.
+  // While everything is stopped a thread's stop is old news (the stream's copy of a stop the
+  // agent took from km with the others, or one held back): nothing ran since gdb's reads. Any
+  // other event may mean a thread ran (one just born) and wrote memory.
+  if (run_.running() || thread_stop == nullptr) {
+    stop_threads_.reset();
+    memory_.Invalidate();
+  }
+  // The stack bytes and threads that came with the stop hold only if nothing else ran after it:
+  // it ran alone, or km stopped the others before it read them.
   const bool alone =
       thread_stop != nullptr &&
-      std::all_of(threads().records().begin(), threads().records().end(), [&](const auto& r) {
-        return !r.second.running || r.first == thread_stop->tid;
-      });
+      (!thread_stop->all_stopped.empty() ||
+       std::all_of(threads().records().begin(), threads().records().end(), [&](const auto& r) {
+         return !r.second.running || r.first == thread_stop->tid;
+       }));
   absl::StatusOr<std::optional<StopReport>> stop = run_.HandleEvent(event);
   if (!stop.ok()) {
     Log(stop.status().message());

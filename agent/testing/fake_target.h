@@ -54,6 +54,20 @@ class FakeTarget : public Target {
     t.stop.regs.rip = rip;
     if (push_event) PushEvent(t.stop);
   }
+  // The stop km answers inside the Resume call: when that resume asked for stop_others, every
+  // other thread is stopped first and all of them come with it.
+  void StopsInTheCall(int tid, StopReason reason, uint64_t rip) {
+    StopsOnItsOwn(tid, reason, rip, /*push_event=*/false);
+    ThreadStop stop = threads_[tid].stop;
+    if (last_wait_.stop_others) {
+      for (auto& [other, t] : threads_) {
+        if (t.running) t.stop.reason = StopReason{StopKind::kInterrupted, 0};
+        t.running = false;
+        stop.all_stopped.push_back(t.stop);
+      }
+    }
+    PushEvent(stop);
+  }
   void PushEvent(Event e) {
     events_.push_back(std::move(e));
     const uint64_t one = 1;
