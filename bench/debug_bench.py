@@ -1,9 +1,11 @@
 """km-debug against gdbserver and qemu-user, side by side, on the same static program.
 
 Raw RSP figures (no gdb in the timed loop: this times the servers, not gdb):
-  stepi rate, breakpoint hit rate, memory read throughput, interrupt latency, attach-idle overhead.
+  stepi rate, breakpoint hit rate (alone, and with three more threads that all-stop stops at each
+  hit), memory read throughput, interrupt latency, attach-idle overhead.
 Whole-gdb figures (gdb -batch, timed inside gdb around the command):
-  N stepi, N next over a line of many instructions, a conditional breakpoint false N times.
+  N stepi, N next over a line of many instructions, a conditional breakpoint false N times,
+  N continues to a breakpoint with three more threads.
 
 Repetitions are interleaved (rep 1 of every server, then rep 2...) so that the machine's load
 drifting during the run weighs on every server alike. Prints a Markdown table: median and
@@ -44,12 +46,14 @@ class Counts:
         self.gdb_nexts = 10 if quick else 200
         self.gdb_false = 50 if quick else 10000
         self.gdb_record = 20 if quick else 2000
+        self.gdb_hits = 10 if quick else 300
 
 
 FIGURES = [
     # key, title, unit, higher is better
     ("stepi", "stepi (vCont;s round trips)", "steps/s", True),
     ("bp", "breakpoint hits (continue → stop)", "hits/s", True),
+    ("bp_threads", "breakpoint hits, 3 more threads (blocked)", "hits/s", True),
     ("memory", "memory read (largest m packet)", "MiB/s", True),
     ("interrupt", "interrupt latency (\\x03 → stop reply)", "ms", False),
     ("idle", "attach-idle run time (attached / no debugger)", "x", False),
@@ -57,6 +61,7 @@ FIGURES = [
     ("gdb_next", "gdb: next N over a long line", "s", False),
     ("gdb_cond", "gdb: conditional breakpoint false N times", "s", False),
     ("gdb_record", "gdb: record a loop of N calls, reverse-continue to its start", "s", False),
+    ("gdb_threads", "gdb: continue to a breakpoint N times, 3 more threads (blocked)", "s", False),
 ]
 
 
@@ -152,9 +157,9 @@ def session_spin(tools, name, counts, syms, results):
         server.stop()
 
 
-def session_breakpoints(tools, name, counts, syms, results):
+def session_breakpoints(tools, name, counts, syms, results, mode="loop", key="bp"):
     """Breakpoint hit rate: every hit must be one iteration, then the program exits."""
-    server = servers.STARTERS[name](tools, ["loop", str(counts.hits)])
+    server = servers.STARTERS[name](tools, [mode, str(counts.hits)])
     client = None
     try:
         client = RspClient(server.port)
@@ -165,7 +170,7 @@ def session_breakpoints(tools, name, counts, syms, results):
         for _ in range(counts.hits):
             stop = client.resume("c")
             check(stop.kind in "TS" and stop.signal == 5, "breakpoint: %r" % stop)
-        results["bp"].append(counts.hits / (time.perf_counter() - start))
+        results[key].append(counts.hits / (time.perf_counter() - start))
         client.remove_breakpoint(syms["hot"])
         stop = client.resume("c")
         check(stop.kind == "W", "after %d hits, want the exit, got %r" % (counts.hits, stop))
@@ -206,7 +211,7 @@ def attach_idle(tools, name, counts, results):
 
 DEBUG_TARGET_SOURCE = "debug_target.c"
 # The printf after the loops in debug_target.c's main.
-PRINT_LINE = 61
+PRINT_LINE = 81
 
 GDB_ELAPSED = re.compile(r"bench_elapsed=([0-9.]+)")
 
@@ -266,6 +271,18 @@ def gdb_figures(tools, name, counts, results):
     check("No more reverse-execution history" in text, "reverse-continue did not reach the "
           "recording's start:\n" + text[-2000:])
     results["gdb_record"].append(seconds)
+
+
+def gdb_thread_figures(tools, name, counts, results):
+    n = counts.gdb_hits
+    seconds, text = run_gdb(tools, name, ["threads", str(n + 1)],
+                            ["break ready", "continue", "break hot"],
+                            ["python [gdb.execute('continue', to_string=True) for _ in range(%d)]" % n],
+                            ["print i", "info threads"])
+    threads = re.findall(r"^[ *] +\d+ +Thread ", text, re.M)
+    check(re.search(r"\$1 = %d\b" % (n - 1), text) and len(threads) == 4,
+          "the continues ended elsewhere, or not with 4 threads:\n" + text[-2000:])
+    results["gdb_threads"].append(seconds)
 
 
 def machine():
@@ -332,9 +349,10 @@ def table(names, results, counts):
     lines.append("")
     lines.append("Counts: %d repetitions; stepi %d steps; %d breakpoint hits; %d KiB read; "
                  "%d interrupts per repetition; gdb: stepi %d, next %d, condition false %d times, "
-                 "record %d calls."
+                 "record %d calls, %d continues among threads."
                  % (counts.reps, counts.steps, counts.hits, counts.memory >> 10, counts.interrupts,
-                    counts.gdb_steps, counts.gdb_nexts, counts.gdb_false, counts.gdb_record))
+                    counts.gdb_steps, counts.gdb_nexts, counts.gdb_false, counts.gdb_record,
+                    counts.gdb_hits))
     details = []
     for n in names:
         r = results[n]
@@ -380,8 +398,13 @@ def main():
             for what, run in [("spin", lambda: session_spin(tools, n, counts, syms, results[n])),
                               ("breakpoints",
                                lambda: session_breakpoints(tools, n, counts, syms, results[n])),
+                              ("breakpoints, threads",
+                               lambda: session_breakpoints(tools, n, counts, syms, results[n],
+                                                           "threads", "bp_threads")),
                               ("attach-idle", lambda: attach_idle(tools, n, counts, results[n])),
-                              ("gdb", lambda: gdb_figures(tools, n, counts, results[n]))]:
+                              ("gdb", lambda: gdb_figures(tools, n, counts, results[n])),
+                              ("gdb, threads",
+                               lambda: gdb_thread_figures(tools, n, counts, results[n]))]:
                 started = time.monotonic()
                 try:
                     run()
