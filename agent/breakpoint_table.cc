@@ -33,14 +33,18 @@ absl::Status BreakpointTable::Remove(BreakpointKind kind, uint64_t addr, uint64_
   return absl::OkStatus();
 }
 
-absl::Status BreakpointTable::Flush() {
+absl::Status BreakpointTable::Flush(std::optional<uint64_t> keep_software_at) {
   absl::Status first_error;
-  for (const auto& [key, conditions] : deferred_) {
-    const auto& [kind, addr, len] = key;
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    const auto& [kind, addr, len] = it->first;
+    if (kind == BreakpointKind::kSoftware && addr == keep_software_at) {
+      ++it;
+      continue;
+    }
     absl::Status s = target_.RemoveBreakpoint(kind, addr, len);
     if (!s.ok() && !absl::IsNotFound(s) && first_error.ok()) first_error = s;
+    it = deferred_.erase(it);
   }
-  deferred_.clear();
   return first_error;
 }
 

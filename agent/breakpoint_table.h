@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -24,8 +25,9 @@ class BreakpointTable {
                       const std::vector<std::string>& conditions);
   // Deferred: the breakpoint stays in km until Flush, but no longer counts as gdb's.
   absl::Status Remove(BreakpointKind kind, uint64_t addr, uint64_t len);
-  // Takes out of km everything gdb removed; call before the target runs.
-  absl::Status Flush();
+  // Takes out of km everything gdb removed; call before the target runs. keep_software_at: a
+  // software breakpoint removed there stays in km, still to be taken out at a later Flush.
+  absl::Status Flush(std::optional<uint64_t> keep_software_at = std::nullopt);
   // Non-stop: threads run while gdb removes a breakpoint, and gdb no longer removes and
   // re-inserts them at each stop, so removals reach km at once (after a Flush of the deferred).
   absl::Status StopDeferring();

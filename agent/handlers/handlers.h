@@ -97,6 +97,8 @@ class Handlers {
   Response VCont(absl::string_view packet);
   Response LegacyResume(absl::string_view packet);
   Response ResumeWith(const std::vector<ThreadAction>& actions);
+  // Where a lone step without a signal starts: the breakpoint gdb removed there can stay in km.
+  std::optional<uint64_t> SteppedOffBreakpoint(const std::vector<ThreadAction>& actions);
   // reverse.cc
   Response ReverseResume(absl::string_view packet);
   // `monitor record [on [MAX]|off]`: args is what follows "record".

@@ -271,6 +271,45 @@ TEST_F(HandlersTest, BreakpointRemovalsWaitForTheNextResume) {
   EXPECT_THAT(target_.calls(), ElementsAre("Remove(0,401200,1)", "Resume(0:c:0)"));
 }
 
+// gdb steps a thread alone off a breakpoint at its pc by taking the breakpoint out and putting
+// it back after: km steps over its own int3 there, so neither reaches km. Anything else that
+// runs, or a step with a signal, takes it out first.
+TEST_F(HandlersTest, SteppingAloneOffABreakpointLeavesItInKm) {
+  EXPECT_EQ(Send("Z0,401000,1"), "OK");  // at main's pc
+  EXPECT_EQ(Send("Z0,401200,1"), "OK");
+  target_.calls().clear();
+  EXPECT_EQ(Send("z0,401000,1"), "OK");
+  EXPECT_EQ(Send("z0,401200,1"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64").resumed);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kStep, 5}, 0x401004);
+  DeliverEvents();
+  EXPECT_EQ(Send("Z0,401000,1"), "OK");  // back, after the step: it never left km
+  EXPECT_THAT(target_.calls(), ElementsAre("Remove(0,401200,1)", "Resume(100:s:0)"));
+  target_.calls().clear();
+
+  // Removed and not put back: the next resume takes it out.
+  EXPECT_EQ(Send("z0,401000,1"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64").resumed);  // from 0x401004: not its pc
+  EXPECT_THAT(target_.calls(), ElementsAre("Remove(0,401000,1)", "Resume(100:s:0)"));
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kStep, 5}, 0x401000);
+  DeliverEvents();
+  target_.calls().clear();
+
+  // At its pc again, but others run too, or the step delivers a signal: out first.
+  EXPECT_EQ(Send("Z0,401000,1"), "OK");
+  EXPECT_EQ(Send("z0,401000,1"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64;c").resumed);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kStep, 5}, 0x401000);
+  DeliverEvents();
+  EXPECT_EQ(Send("Z0,401000,1"), "OK");
+  EXPECT_EQ(Send("z0,401000,1"), "OK");
+  target_.HandlesSignal(SIGUSR1);
+  EXPECT_TRUE(handlers_->Handle("vCont;S1e:p64.64").resumed);
+  EXPECT_THAT(target_.calls(),
+              ElementsAre("Insert(0,401000,1)", "Remove(0,401000,1)", "Resume(100:s:0;0:c:0)",
+                          "Insert(0,401000,1)", "Remove(0,401000,1)", "Resume(100:s:10)"));
+}
+
 TEST_F(HandlersTest, BreakpointConditionsReachKmOnlyWhenTheyChange) {
   EXPECT_EQ(Send("Z0,401126,1;X3,220127"), "OK");
   EXPECT_EQ(Send("z0,401126,1"), "OK");

@@ -75,9 +75,29 @@ Response Handlers::LegacyResume(absl::string_view packet) {
   return ResumeWith({*action});
 }
 
+std::optional<uint64_t> Handlers::SteppedOffBreakpoint(const std::vector<ThreadAction>& actions) {
+  if (actions.size() != 1 || actions[0].tid == 0 || actions[0].mode != ResumeMode::kStep ||
+      actions[0].linux_signal != 0) {
+    return std::nullopt;
+  }
+  auto it = threads().records().find(actions[0].tid);
+  if (it == threads().records().end() || !it->second.stop) return std::nullopt;
+  const ThreadStop& stop = *it->second.stop;
+  // Stopped inside a syscall, the thread has not reached the instruction at rip yet.
+  if (stop.reason.kind == StopKind::kSyscallEntry || stop.reason.kind == StopKind::kSyscallReturn) {
+    return std::nullopt;
+  }
+  return stop.regs.rip;
+}
+
 Response Handlers::ResumeWith(const std::vector<ThreadAction>& actions) {
   if (non_stop_) return NonStopResume(actions, {}, false);
-  if (absl::Status s = breakpoints_.Flush(); !s.ok()) Log(s.message());
+  // gdb steps a thread alone off a breakpoint by removing it first and inserting it again after.
+  // km steps over its own int3 at a resumed thread's rip, and no other thread runs meanwhile:
+  // that breakpoint may as well stay, which saves a call each way.
+  if (absl::Status s = breakpoints_.Flush(SteppedOffBreakpoint(actions)); !s.ok()) {
+    Log(s.message());
+  }
   absl::StatusOr<std::optional<StopReport>> stop = run_.Resume(actions);
   if (!stop.ok()) return Failed(stop.status());
   memory_.Invalidate();

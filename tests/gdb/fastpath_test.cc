@@ -137,6 +137,39 @@ TEST_P(FastPathTest, AStepiCostsOneCallToKm) {
   EXPECT_EQ(reads, 0) << "gdb's unwinding reads went to km";
 }
 
+// gdb continues from a breakpoint by stepping off it alone with the breakpoint taken out, then
+// putting it back: the agent leaves it in km (km steps over its own int3), so each continue
+// costs km two Resume calls and nothing else, and every hit is still reported.
+TEST_P(FastPathTest, AContinueFromABreakpointCostsTwoResumes) {
+  SessionOptions options;
+  options.engine = GetParam();
+  options.payload = "fastpath";
+  options.payload_args = {"6", "10"};
+  options.agent_args = {"--verbose"};
+  options.gdb_commands = {"break visit", "continue"};
+  constexpr int kContinues = 4;
+  for (int i = 0; i < kContinues; ++i) options.gdb_commands.push_back("continue");
+  options.gdb_commands.push_back("print i");
+  options.gdb_commands.push_back("kill");
+  absl::StatusOr<SessionResult> r = RunSession(options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  SCOPED_TRACE(r->Describe());
+  EXPECT_THAT(r->gdb_out, HasSubstr(absl::StrCat("$1 = ", kContinues)));
+  const size_t from = r->agent_err.find("<- vCont;s");  // the first step off the breakpoint
+  const size_t to = r->agent_err.find("<- vKill");
+  ASSERT_NE(from, std::string::npos);
+  ASSERT_NE(to, std::string::npos);
+  int steps = 0, resumes = 0, others = 0;
+  for (absl::string_view line : absl::StrSplit(r->agent_err.substr(from, to - from), '\n')) {
+    steps += absl::StrContains(line, "<- vCont;s");
+    resumes += absl::EndsWith(line, "rpc Resume");
+    others += absl::StrContains(line, "rpc ") && !absl::EndsWith(line, "rpc Resume");
+  }
+  EXPECT_EQ(steps, kContinues);
+  EXPECT_EQ(resumes, 2 * kContinues);
+  EXPECT_EQ(others, 0) << "a continue from the breakpoint asked km for more than Resume";
+}
+
 // All-stop with several threads running: km stops the others at the first stop before it
 // answers, so a breakpoint hit or a stepi that let the other threads run costs one call too, with
 // no Stop call after it and the stack and thread list still good for gdb.
