@@ -259,6 +259,35 @@ TEST_F(HandlersTest, AStopWithTheOthersStoppedInKmCostsOneCall) {
   EXPECT_FALSE(target_.last_wait().stop_others);
 }
 
+// Two threads at a breakpoint at once: the second's stop is held back and reported at gdb's
+// next resume with nothing run in between, so what gdb read at the first stays good.
+TEST_F(HandlersTest, AHeldBackStopKeepsWhatGdbReadAtTheStopBefore) {
+  target_.AddThread(kWorker, "worker-1", /*running=*/true);
+  target_.PushEvent(ThreadCreated{kWorker});
+  DeliverEvents();
+  EXPECT_EQ(Send("Z0,401100,1"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.threads()[kWorker].running = true;
+  target_.StopsOnItsOwn(kWorker, StopReason{StopKind::kBreakpoint, 5}, 0x401100,
+                        /*push_event=*/false);
+  ThreadStop& main = target_.threads()[kMain].stop;
+  main.threads = {ThreadInfo{kMain, "main", ThreadState::kStopped},
+                  ThreadInfo{kWorker, "worker-1", ThreadState::kStopped}};
+  main.stack_addr = 0x400100;
+  main.stack = std::string(8, '\x11');
+  target_.StopsInTheCall(kMain, StopReason{StopKind::kBreakpoint, 5}, 0x401100);
+  EXPECT_THAT(DeliverEvents(), HasSubstr("thread:p64.64;"));
+  EXPECT_EQ(Send("m400100,8"), "1111111111111111");
+  EXPECT_THAT(Send("qXfer:threads:read::0,1000"), HasSubstr("name=\"worker-1\""));
+  target_.calls().clear();
+  EXPECT_EQ(Send("z0,401100,1"), "OK");
+  EXPECT_EQ(Send("Z0,401100,1"), "OK");
+  EXPECT_THAT(Send("vCont;c"), HasSubstr("thread:p64.65;"));
+  EXPECT_EQ(Send("m400100,8"), "1111111111111111");
+  EXPECT_THAT(Send("qXfer:threads:read::0,1000"), HasSubstr("name=\"worker-1\""));
+  EXPECT_THAT(target_.calls(), ::testing::IsEmpty());
+}
+
 TEST_F(HandlersTest, BreakpointRemovalsWaitForTheNextResume) {
   EXPECT_EQ(Send("Z0,401126,1"), "OK");
   EXPECT_EQ(Send("Z0,401200,1"), "OK");

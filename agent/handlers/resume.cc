@@ -100,6 +100,9 @@ Response Handlers::ResumeWith(const std::vector<ThreadAction>& actions) {
   }
   absl::StatusOr<std::optional<StopReport>> stop = run_.Resume(actions);
   if (!stop.ok()) return Failed(stop.status());
+  // A thread's stop held back from before is reported without anything running: what gdb read
+  // since the last stop, and the thread list, still hold.
+  if (*stop && (*stop)->kind == StopReport::Kind::kThread) return Response{{StopReply(**stop)}};
   memory_.Invalidate();
   threads_xml_.clear();
   stop_threads_.reset();

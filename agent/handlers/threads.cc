@@ -60,6 +60,8 @@ absl::StatusOr<std::string> Handlers::ThreadsXml() {
   absl::StatusOr<std::vector<agent::ThreadInfo>> listed =
       stop_threads_ ? *stop_threads_ : target_.ListThreads();
   if (!listed.ok()) return listed.status();
+  // All stopped, nothing changes the list until something runs or a thread is born.
+  if (!non_stop_ && !run_.running() && !stop_threads_) stop_threads_ = *listed;
   std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
   for (const agent::ThreadInfo& t : *listed) {
     if (t.state == ThreadState::kExited || !threads().IsAlive(t.tid)) continue;
