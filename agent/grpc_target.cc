@@ -292,6 +292,10 @@ class GrpcTarget : public Target {
     v1::ResumeResponse resp;
     if (absl::Status s = FromGrpc("Resume", stub_->Resume(&ctx, req, &resp)); !s.ok()) return s;
     if (resp.has_stop()) {
+      if (Verbose()) {
+        Log(absl::StrFormat("stop of %d answered in the call%s", resp.stop().tid(),
+                            resp.stopped_size() > 0 ? ", the others stopped by km" : ""));
+      }
       {
         absl::MutexLock lock(&mu_);
         ThreadStop stop = FromProto(resp.stop());
@@ -384,6 +388,16 @@ class GrpcTarget : public Target {
     for (int64_t n : numbers) req.add_numbers(n);
     v1::CatchSyscallsResponse resp;
     return FromGrpc("CatchSyscalls", stub_->CatchSyscalls(&ctx, req, &resp));
+  }
+
+  absl::Status PassSignals(const std::vector<int>& linux_signals) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::PassSignalsRequest req;
+    req.set_session(session_);
+    for (int s : linux_signals) req.add_signals(s);
+    v1::PassSignalsResponse resp;
+    return FromGrpc("PassSignals", stub_->PassSignals(&ctx, req, &resp));
   }
 
   absl::StatusOr<RecordingStatus> SetRecording(bool enabled, uint64_t max_instructions) override {

@@ -186,6 +186,8 @@ class Target {
   virtual absl::Status RemoveBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) = 0;
   // Which syscalls stop a running thread at entry and return (none, when enabled: all).
   virtual absl::Status CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers) = 0;
+  // Linux signals that reach the payload without stopping a thread (one not being stepped).
+  virtual absl::Status PassSignals(const std::vector<int>& linux_signals) = 0;
 
   // Turns execution recording on or off (TargetInfo::recording says whether the engine can).
   // max_instructions 0: km's default. Needs every thread stopped; turning it off while

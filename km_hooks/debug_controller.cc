@@ -95,6 +95,7 @@ void DebugController::SessionEnded() {
     watchpoints_.clear();
     caught_syscalls_.clear();
     catching_syscalls_ = false;
+    passed_signals_ = 0;
   }
   (void)ApplyDebugRegsEverywhere();
   for (const auto& thread : process_.Threads()) {
@@ -680,6 +681,7 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
       r.set_signal_code(event.info.code);
       {
         absl::MutexLock lock(&mu_);
+        if (PassesLocked(thread, event.signal.signo)) return km::DebugAction::kNotHandled;
         threads_[thread.tid()].signal = event.info;
       }
       return ReportStop(thread, r);
@@ -687,10 +689,18 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
   }
 }
 
+bool DebugController::PassesLocked(const km::GuestThread& thread, int signo) {
+  if (signo < 1 || signo > 64 || !(passed_signals_.load() & (uint64_t{1} << (signo - 1)))) {
+    return false;
+  }
+  auto it = threads_.find(thread.tid());
+  return it == threads_.end() || !it->second.stepping;
+}
+
 km::DebugAction DebugController::OnSignal(km::GuestThread& thread, const km::SignalInfo& info) {
   {
     absl::MutexLock lock(&mu_);
-    if (!session_) return km::DebugAction::kNotHandled;
+    if (!session_ || PassesLocked(thread, info.signo)) return km::DebugAction::kNotHandled;
     threads_[thread.tid()].signal = info;
   }
   v1::StopReason r = Reason(v1::STOP_KIND_SIGNAL, info.signo);

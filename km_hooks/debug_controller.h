@@ -68,6 +68,8 @@ class DebugController : public km::DebugObserver {
 
   // The syscalls that stop a running thread at entry and return (none: every one).
   void CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers);
+  // The signals (bit signo - 1) that reach the payload without stopping a thread not stepping.
+  void PassSignals(uint64_t mask) { passed_signals_ = mask; }
 
   // Execution recording and reverse execution (debug_controller_replay.cc; see SetRecording
   // in the proto).
@@ -167,8 +169,11 @@ class DebugController : public km::DebugObserver {
   // Read without mu_ at every syscall: no lock on the syscall path while nothing is caught.
   std::atomic<bool> catching_syscalls_{false};
   absl::flat_hash_set<int64_t> caught_syscalls_ ABSL_GUARDED_BY(mu_);  // empty: every one
+  std::atomic<uint64_t> passed_signals_{0};
   // Serializes run-control requests (Stop, Resume, debug register changes) among themselves.
   absl::Mutex control_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // A signal the client passes (PassSignals) and this thread, not being stepped, just takes.
+  bool PassesLocked(const km::GuestThread& thread, int signo) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Created at the first SetRecording and kept: a vCPU may still be reporting to it when
   // recording stops.
   std::unique_ptr<km::ExecutionLog> log_;

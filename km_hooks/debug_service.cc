@@ -215,6 +215,22 @@ grpc::Status DebugService::CatchSyscalls(grpc::ServerContext*, const v1::CatchSy
   return grpc::Status::OK;
 }
 
+grpc::Status DebugService::PassSignals(grpc::ServerContext*, const v1::PassSignalsRequest* req,
+                                       v1::PassSignalsResponse*) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  uint64_t mask = 0;
+  for (int32_t signo : req->signals()) {
+    if (signo < 1 || signo > 64) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrFormat("signal %d is not a Linux signal", signo));
+    }
+    mask |= uint64_t{1} << (signo - 1);
+  }
+  controller_.PassSignals(mask);
+  return grpc::Status::OK;
+}
+
 grpc::Status DebugService::SetRecording(grpc::ServerContext*, const v1::SetRecordingRequest* req,
                                         v1::RecordingStatus* out) {
   absl::Status s = sessions_.Check(req->session());

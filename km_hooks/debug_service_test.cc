@@ -403,6 +403,28 @@ TEST_P(DebugServiceTest, StepFromABreakpointOnASyscallEndsAfterIt) {
 
 // gdb's `catch syscall`: a caught syscall stops its thread at entry (not yet run: rax is its
 // number) and at return (rax is its result); a step from the entry stop ends after the syscall.
+// What gdb's tests cannot send: signal numbers Linux has not, and a list without a session.
+// (gdb_test's SignalsGdbPassesReachThePayloadWithoutAStop shows passed signals not stopping.)
+TEST_P(DebugServiceTest, PassSignalsRefusesWhatIsNotALinuxSignal) {
+  const std::string session = Attach();
+  auto pass = [&](const std::string& s, std::vector<int> signals) {
+    v1::PassSignalsRequest req;
+    req.set_session(s);
+    for (int n : signals) req.add_signals(n);
+    v1::PassSignalsResponse resp;
+    return stub_->PassSignals(Context().get(), req, &resp);
+  };
+  EXPECT_TRUE(pass(session, {14, 17, 64}).ok());
+  EXPECT_TRUE(pass(session, {}).ok());
+  for (int bad : {0, 65, -1}) {
+    grpc::Status s = pass(session, {14, bad});
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_TRUE(absl::StrContains(s.error_message(), absl::StrFormat("signal %d", bad)))
+        << s.error_message();
+  }
+  EXPECT_FALSE(pass("not-the-session", {14}).ok());
+}
+
 TEST_P(DebugServiceTest, CaughtSyscallsStopAtEntryAndReturn) {
   const uint64_t syscall = syms_["pid_syscall"];
   ASSERT_NE(syscall, 0u);

@@ -53,6 +53,7 @@ Response Handlers::Dispatch(absl::string_view p) {
   if (p == "QStartNoAckMode") return Response{{"OK"}};
   if (StartsWith(p, "QNonStop:")) return SetNonStop(p);
   if (StartsWith(p, "QCatchSyscalls:")) return CatchSyscalls(p);
+  if (StartsWith(p, "QPassSignals:")) return PassSignals(p);
   if (p == "qAttached" || StartsWith(p, "qAttached:")) return Response{{"1"}};
   if (p == "qC") return CurrentThread();
   if (p == "qfThreadInfo") return ThreadInfo(/*first=*/true);

@@ -77,6 +77,8 @@ absl::Status ExtendedMode::Start(std::unique_ptr<Target> owned, Target* target, 
   }
   // gdb says QNonStop before each run, often with no process yet: the mode holds for the next.
   if (non_stop_) p.handlers->Handle("QNonStop:1");
+  // gdb sends its pass list only when it changes: each new process gets the last one.
+  if (!pass_signals_.empty()) p.handlers->Handle(pass_signals_);
   last_argv_ = info->argv.empty() ? std::vector<std::string>{info->payload_path} : info->argv;
   last_argv_[0] = info->payload_path;
   Log(absl::StrFormat("debugging %s in km pid %d%s", info->payload_path, info->pid,
@@ -162,6 +164,10 @@ Response ExtendedMode::Handle(absl::string_view p) {
     if (std::optional<Response> r = Monitor(p)) return *r;
   }
   if (StartsWith(p, "QNonStop:")) return SetNonStop(p);
+  if (StartsWith(p, "QPassSignals:") && rsp::ParsePassSignals(p).ok()) {
+    pass_signals_ = std::string(p);
+    if (!process_) return Reply("OK");
+  }
   if (!process_) return WithoutProcess(p);
 
   Response r = process_->handlers->Handle(p);

@@ -92,6 +92,10 @@ class Handlers {
   // breakpoints.cc
   Response Breakpoint(absl::string_view packet);
   Response CatchSyscalls(absl::string_view packet);
+  Response PassSignals(absl::string_view packet);
+  // Before an all-stop resume: km gets gdb's latest pass list, unless the resume is one thread's
+  // lone step, whose stop comes at any signal whatever the list says.
+  absl::Status FlushPassSignals(const std::vector<ThreadAction>& actions);
   // resume.cc
   Response VContQuery();
   Response VCont(absl::string_view packet);
@@ -160,6 +164,9 @@ class Handlers {
   std::string threads_xml_;  // built for offset 0 of a qXfer:threads read, served in pieces
   // The threads as the target listed them with the last stop, while nothing has run since.
   std::optional<std::vector<agent::ThreadInfo>> stop_threads_;
+  // gdb's QPassSignals list (Linux numbers) and what km has: all-stop sends it with the next
+  // resume that can meet a signal (see pass_signals.cc).
+  std::vector<int> pass_signals_wanted_, pass_signals_in_km_;
   std::shared_ptr<HostFiles> host_files_;
 };
 

@@ -546,6 +546,44 @@ TEST_F(HandlersTest, LldbGetsThreadNamesAndEachThreadsStop) {
 }
 
 // gdb's `catch syscall`: the set goes to km, and a caught syscall's stops say which syscall.
+// gdb's pass list in its numbering becomes Linux's (gdb's SIGBUS is 10, Linux's 7); signals
+// Linux has not (gdb's SIGEMT, 7) are left out.
+TEST_F(HandlersTest, PassSignals) {
+  EXPECT_THAT(Send("qSupported:multiprocess+"), HasSubstr("QPassSignals+"));
+  EXPECT_EQ(Send("QPassSignals:e;a;7;1e;"), "OK");
+  EXPECT_EQ(Send("QPassSignals:e;zz"), "E01");
+  EXPECT_TRUE(target_.calls().empty()) << "the list waits for a resume";
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  EXPECT_THAT(target_.calls(), ElementsAre("PassSignals(14,7,10)", "Resume(0:c:0)"));
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kBreakpoint, 5}, 0x401004);
+  DeliverEvents();
+  target_.calls().clear();
+  // gdb's step off a breakpoint: no list for the step, its list again for the continue. A lone
+  // step stops at any signal whatever km's list says, so km hears of neither.
+  EXPECT_EQ(Send("QPassSignals:"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64").resumed);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kStep, 5}, 0x401008);
+  DeliverEvents();
+  EXPECT_EQ(Send("QPassSignals:e;a;7;1e;"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kBreakpoint, 5}, 0x401004);
+  DeliverEvents();
+  // A change that holds for a continue reaches km with it.
+  EXPECT_EQ(Send("QPassSignals:"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  EXPECT_THAT(target_.calls(), ElementsAre("Resume(100:s:0)", "Resume(0:c:0)", "PassSignals()",
+                                           "Resume(0:c:0)"));
+}
+
+// Non-stop: threads run while gdb changes the list, so it reaches km at once.
+TEST_F(HandlersTest, PassSignalsInNonStopReachKmAtOnce) {
+  EXPECT_EQ(Send("QPassSignals:e;"), "OK");
+  EXPECT_EQ(Send("QNonStop:1"), "OK");
+  EXPECT_THAT(target_.calls(), ElementsAre("PassSignals(14)"));
+  EXPECT_EQ(Send("QPassSignals:e;14;"), "OK");  // gdb's SIGCHLD is 20, Linux's 17
+  EXPECT_THAT(target_.calls(), ElementsAre("PassSignals(14)", "PassSignals(14,17)"));
+}
+
 TEST_F(HandlersTest, CatchSyscalls) {
   EXPECT_THAT(Send("qSupported:multiprocess+"), HasSubstr("QCatchSyscalls+"));
   EXPECT_EQ(Send("QCatchSyscalls:1;14;e7"), "OK");

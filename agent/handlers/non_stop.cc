@@ -16,6 +16,7 @@ Response Handlers::SetNonStop(absl::string_view packet) {
   if (packet != "QNonStop:1") return Failed(absl::InvalidArgumentError(absl::StrCat("bad ", packet)));
   if (non_stop_) return Response{{"OK"}};
   if (absl::Status s = breakpoints_.StopDeferring(); !s.ok()) return Failed(s);
+  if (absl::Status s = FlushPassSignals({}); !s.ok()) return Failed(s);
   memory_.Disable();
   stop_threads_.reset();
   non_stop_ = std::make_unique<NonStopRunControl>(target_, run_.TakeThreads(), run_.exit());

@@ -98,6 +98,7 @@ Response Handlers::ResumeWith(const std::vector<ThreadAction>& actions) {
   if (absl::Status s = breakpoints_.Flush(SteppedOffBreakpoint(actions)); !s.ok()) {
     Log(s.message());
   }
+  if (absl::Status s = FlushPassSignals(actions); !s.ok()) Log(s.message());
   absl::StatusOr<std::optional<StopReport>> stop = run_.Resume(actions);
   if (!stop.ok()) return Failed(stop.status());
   // A thread's stop held back from before is reported without anything running: what gdb read

@@ -200,6 +200,11 @@ class FakeTarget : public Target {
     return absl::OkStatus();
   }
 
+  absl::Status PassSignals(const std::vector<int>& linux_signals) override {
+    calls_.push_back(absl::StrCat("PassSignals(", absl::StrJoin(linux_signals, ","), ")"));
+    return absl::OkStatus();
+  }
+
   absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len,
                                 const std::vector<std::string>& conditions) override {
     std::string call = absl::StrFormat("Insert(%d,%x,%d", static_cast<int>(kind), addr, len);

@@ -371,6 +371,42 @@ TEST_P(GdbTest, SignalsStopFirstAndReachTheHandlersWhenPassed) {
   EXPECT_EQ(r.km_status, 0);
 }
 
+// Signals gdb lets through without a word (SIGALRM by default, or any after `handle SIG nostop
+// noprint pass`) reach the payload in km without a stop: gdb says which with QPassSignals.
+// The others still stop, and so does SIGALRM once gdb is told to stop at it.
+TEST_P(GdbTest, SignalsGdbPassesReachThePayloadWithoutAStop) {
+  SessionResult r = Run({.payload = "alarms",
+                         .payload_args = {"300"},
+                         .gdb_commands = {"continue", "print $_siginfo.si_signo", "continue"},
+                         .agent_args = {"--verbose"}});
+  SCOPED_TRACE(r.Describe());
+  // gdb's list, hex in its numbering; the log holds binary replies, which a regex stops at.
+  const size_t at = r.agent_err.find("<- QPassSignals:");
+  ASSERT_NE(at, std::string::npos);
+  const std::string passed = r.agent_err.substr(at, r.agent_err.find('\n', at) - at);
+  EXPECT_THAT(passed, ContainsRegex("[:;]e;")) << "SIGALRM is not in it";
+  EXPECT_THAT(r.gdb_out, HasSubstr("Program received signal SIGUSR2"));
+  EXPECT_THAT(r.gdb_out, HasSubstr("$1 = 12\n"));
+  EXPECT_THAT(r.gdb_out, Not(HasSubstr("SIGALRM")));
+  EXPECT_THAT(r.agent_err, Not(HasSubstr("-> T0e"))) << "a SIGALRM stop reached gdb";
+  EXPECT_THAT(r.km_out, HasSubstr("alarms=enough usr2=1\n"));
+  EXPECT_EQ(r.km_status, 0);
+
+  SessionResult stopping = Run({.payload = "alarms",
+                                .payload_args = {"20"},
+                                .gdb_commands = {"handle SIGALRM stop print", "continue",
+                                                 "print $_siginfo.si_signo",
+                                                 "handle SIGALRM nostop noprint", "continue",
+                                                 "continue"},
+                                .agent_args = {"--verbose"}});
+  SCOPED_TRACE(stopping.Describe());
+  EXPECT_THAT(stopping.gdb_out, HasSubstr("Program received signal SIGALRM"));
+  EXPECT_THAT(stopping.gdb_out, HasSubstr("$1 = 14\n"));
+  EXPECT_THAT(stopping.gdb_out, HasSubstr("Program received signal SIGUSR2"));
+  EXPECT_THAT(stopping.km_out, HasSubstr("alarms=enough usr2=1\n"));
+  EXPECT_EQ(stopping.km_status, 0);
+}
+
 // "signal 0" suppresses the signal the payload stopped with; "signal SIGUSR1" delivers another.
 TEST_P(GdbTest, SignalZeroSuppressesAndSignalCommandSubstitutes) {
   SessionResult r = Run({.payload = "signals",

@@ -175,9 +175,11 @@ TEST_P(KmctlTest, LsListsTheServiceMethods) {
   EXPECT_TRUE(absl::StrContains(text.out, "SetRecording(SetRecordingRequest) returns (RecordingStatus)"));
   EXPECT_TRUE(
       absl::StrContains(text.out, "WriteCore(WriteCoreRequest) returns (WriteCoreResponse)"));
+  EXPECT_TRUE(absl::StrContains(text.out,
+                                "PassSignals(PassSignalsRequest) returns (PassSignalsResponse)"));
   auto service = FromJson<google::protobuf::ServiceDescriptorProto>(Kmctl({"ls", "--json"}).out);
   EXPECT_EQ(service.name(), "Debug");
-  EXPECT_EQ(service.method_size(), 17);
+  EXPECT_EQ(service.method_size(), 18);
 }
 
 TEST_P(KmctlTest, SessionBreaksAtMainThenDetachesAndThePayloadFinishes) {

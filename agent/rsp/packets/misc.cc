@@ -78,4 +78,19 @@ absl::StatusOr<CatchSyscalls> ParseCatchSyscalls(absl::string_view packet) {
   return out;
 }
 
+absl::StatusOr<std::vector<int>> ParsePassSignals(absl::string_view packet) {
+  if (!absl::ConsumePrefix(&packet, "QPassSignals:")) {
+    return absl::InvalidArgumentError("not a QPassSignals packet");
+  }
+  std::vector<int> out;
+  absl::ConsumeSuffix(&packet, ";");
+  if (packet.empty()) return out;
+  for (absl::string_view item : absl::StrSplit(packet, ';')) {
+    absl::StatusOr<int> n = ParseHexInt(item, "signal");
+    if (!n.ok()) return n.status();
+    out.push_back(*n);
+  }
+  return out;
+}
+
 }  // namespace agent::rsp

@@ -31,6 +31,9 @@ struct CatchSyscalls {
   std::vector<int64_t> numbers;
 };
 absl::StatusOr<CatchSyscalls> ParseCatchSyscalls(absl::string_view packet);
+// "QPassSignals:" or "QPassSignals:SIG;[SIG;...]" (hex, gdb's numbering; gdb ends each with ';',
+// the last one's may be missing): the signals to pass to the program without stopping.
+absl::StatusOr<std::vector<int>> ParsePassSignals(absl::string_view packet);
 
 // "qRcmd,HEX": the monitor command line.
 absl::StatusOr<std::string> ParseMonitorCommand(absl::string_view packet);

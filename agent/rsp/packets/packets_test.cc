@@ -212,6 +212,22 @@ TEST(MiscPacketTest, CatchSyscalls) {
   }
 }
 
+TEST(PacketsTest, PassSignals) {
+  absl::StatusOr<std::vector<int>> p = ParsePassSignals("QPassSignals:");
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->empty());
+  p = ParsePassSignals("QPassSignals:e;10;97;");  // as gdb sends it
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(*p, (std::vector<int>{14, 16, 151}));
+  p = ParsePassSignals("QPassSignals:1e");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(*p, (std::vector<int>{30}));
+  for (const char* bad : {"QPassSignals", "QPassSignals:e;;10", "QPassSignals:zz;",
+                          "QPassSignals:e;100000000;"}) {
+    EXPECT_FALSE(ParsePassSignals(bad).ok()) << bad;
+  }
+}
+
 TEST(StopReplyTest, Forms) {
   StopReply r;
   r.gdb_signal = 5;

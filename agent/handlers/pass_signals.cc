@@ -1,0 +1,47 @@
+// QPassSignals: the signals gdb would let through at once (`handle SIG nostop noprint pass`, by
+// default SIGALRM, SIGCHLD, SIGURG, SIGWINCH, SIGIO, SIGPROF, SIGVTALRM...) reach the payload in
+// km without a stop and a round trip to gdb each. gdb sends an empty list before each step off a
+// breakpoint and its list again before the continue after it; km stops a stepping thread at any
+// signal anyway, so in all-stop the list waits for a resume where it matters and reaches km only
+// when it changed there: no call at all for that back and forth.
+#include "agent/arch/signals.h"
+#include "agent/handlers/handlers.h"
+#include "agent/log.h"
+#include "agent/rsp/packets/misc.h"
+
+namespace agent {
+
+Response Handlers::PassSignals(absl::string_view packet) {
+  absl::StatusOr<std::vector<int>> gdb_signals = rsp::ParsePassSignals(packet);
+  if (!gdb_signals.ok()) {
+    Log(gdb_signals.status().message());
+    return Response{{"E01"}};
+  }
+  std::vector<int> linux_signals;
+  for (int g : *gdb_signals) {
+    // gdb lists signals Linux does not have (SIGEMT, SIGLOST...): nothing can raise them here.
+    const int s = arch::GdbToLinuxSignal(g);
+    if (s > 0) linux_signals.push_back(s);
+  }
+  pass_signals_wanted_ = std::move(linux_signals);
+  // Non-stop: threads run while gdb changes the list; it holds from now on.
+  if (non_stop_) {
+    absl::Status s = target_.PassSignals(pass_signals_wanted_);
+    if (!s.ok()) return Failed(s);
+    pass_signals_in_km_ = pass_signals_wanted_;
+  }
+  return Response{{"OK"}};
+}
+
+absl::Status Handlers::FlushPassSignals(const std::vector<ThreadAction>& actions) {
+  if (pass_signals_wanted_ == pass_signals_in_km_) return absl::OkStatus();
+  const bool lone_step = actions.size() == 1 && actions[0].tid != 0 &&
+                         (actions[0].mode == ResumeMode::kStep ||
+                          actions[0].mode == ResumeMode::kRangeStep);
+  if (lone_step) return absl::OkStatus();
+  absl::Status s = target_.PassSignals(pass_signals_wanted_);
+  if (s.ok()) pass_signals_in_km_ = pass_signals_wanted_;
+  return s;
+}
+
+}  // namespace agent
