@@ -140,6 +140,13 @@ struct ThreadAction {
   uint64_t range_end = 0;
 };
 
+// The action of a resume that steps (or range-steps) one thread alone; else null.
+inline const ThreadAction* LoneStep(const std::vector<ThreadAction>& actions) {
+  if (actions.size() != 1 || actions[0].tid == 0) return nullptr;
+  const ResumeMode mode = actions[0].mode;
+  return mode == ResumeMode::kStep || mode == ResumeMode::kRangeStep ? &actions[0] : nullptr;
+}
+
 // What km keeps of the payload's past, for reverse execution.
 struct RecordingStatus {
   bool enabled = false;

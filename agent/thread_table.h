@@ -37,6 +37,7 @@ struct ThreadRecord {
   void Stopped(const ThreadStop& s) {
     running = false;
     stop = s;
+    stop->all_stopped.clear();  // the others' own records take those
     fpu.reset();
   }
   // km's stream event for a stop the agent already learned through a Stop call: not news.

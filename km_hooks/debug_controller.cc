@@ -79,6 +79,8 @@ void DebugController::HoldMainThread() {
 void DebugController::SessionStarted() {
   absl::MutexLock lock(&mu_);
   session_ = true;
+  // A PassSignals of the session before may have landed after its end cleared the list.
+  passed_signals_ = 0;
 }
 
 void DebugController::SessionEnded() {

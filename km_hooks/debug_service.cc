@@ -123,7 +123,7 @@ grpc::Status DebugService::Resume(grpc::ServerContext*, const v1::ResumeRequest*
   if (handed) {
     *out->mutable_stop() = std::move(handed->stop);
     out->set_stream_events_before(handed->stream_events_before);
-    if (req->stop_others()) StopOthers(&handed->stop, out);
+    if (req->stop_others()) StopOthers(out->mutable_stop(), out);
     if (req->list_threads()) {
       for (v1::Thread& t : controller_.Threads()) *out->add_threads() = std::move(t);
     }

@@ -401,8 +401,6 @@ TEST_P(DebugServiceTest, StepFromABreakpointOnASyscallEndsAfterIt) {
   ExpectPayloadFinished();
 }
 
-// gdb's `catch syscall`: a caught syscall stops its thread at entry (not yet run: rax is its
-// number) and at return (rax is its result); a step from the entry stop ends after the syscall.
 // What gdb's tests cannot send: signal numbers Linux has not, and a list without a session.
 // (gdb_test's SignalsGdbPassesReachThePayloadWithoutAStop shows passed signals not stopping.)
 TEST_P(DebugServiceTest, PassSignalsRefusesWhatIsNotALinuxSignal) {
@@ -425,6 +423,8 @@ TEST_P(DebugServiceTest, PassSignalsRefusesWhatIsNotALinuxSignal) {
   EXPECT_FALSE(pass("not-the-session", {14}).ok());
 }
 
+// gdb's `catch syscall`: a caught syscall stops its thread at entry (not yet run: rax is its
+// number) and at return (rax is its result); a step from the entry stop ends after the syscall.
 TEST_P(DebugServiceTest, CaughtSyscallsStopAtEntryAndReturn) {
   const uint64_t syscall = syms_["pid_syscall"];
   ASSERT_NE(syscall, 0u);

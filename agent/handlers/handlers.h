@@ -92,6 +92,7 @@ class Handlers {
   // breakpoints.cc
   Response Breakpoint(absl::string_view packet);
   Response CatchSyscalls(absl::string_view packet);
+  // pass_signals.cc
   Response PassSignals(absl::string_view packet);
   // Before an all-stop resume: km gets gdb's latest pass list, unless the resume is one thread's
   // lone step, whose stop comes at any signal whatever the list says.

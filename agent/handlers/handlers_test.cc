@@ -545,7 +545,6 @@ TEST_F(HandlersTest, LldbGetsThreadNamesAndEachThreadsStop) {
   EXPECT_EQ(Send("qThreadStopInfozz"), "E01");
 }
 
-// gdb's `catch syscall`: the set goes to km, and a caught syscall's stops say which syscall.
 // gdb's pass list in its numbering becomes Linux's (gdb's SIGBUS is 10, Linux's 7); signals
 // Linux has not (gdb's SIGEMT, 7) are left out.
 TEST_F(HandlersTest, PassSignals) {
@@ -584,6 +583,7 @@ TEST_F(HandlersTest, PassSignalsInNonStopReachKmAtOnce) {
   EXPECT_THAT(target_.calls(), ElementsAre("PassSignals(14)", "PassSignals(14,17)"));
 }
 
+// gdb's `catch syscall`: the set goes to km, and a caught syscall's stops say which syscall.
 TEST_F(HandlersTest, CatchSyscalls) {
   EXPECT_THAT(Send("qSupported:multiprocess+"), HasSubstr("QCatchSyscalls+"));
   EXPECT_EQ(Send("QCatchSyscalls:1;14;e7"), "OK");

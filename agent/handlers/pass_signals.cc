@@ -35,10 +35,7 @@ Response Handlers::PassSignals(absl::string_view packet) {
 
 absl::Status Handlers::FlushPassSignals(const std::vector<ThreadAction>& actions) {
   if (pass_signals_wanted_ == pass_signals_in_km_) return absl::OkStatus();
-  const bool lone_step = actions.size() == 1 && actions[0].tid != 0 &&
-                         (actions[0].mode == ResumeMode::kStep ||
-                          actions[0].mode == ResumeMode::kRangeStep);
-  if (lone_step) return absl::OkStatus();
+  if (LoneStep(actions) != nullptr) return absl::OkStatus();
   absl::Status s = target_.PassSignals(pass_signals_wanted_);
   if (s.ok()) pass_signals_in_km_ = pass_signals_wanted_;
   return s;

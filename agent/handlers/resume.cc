@@ -76,11 +76,12 @@ Response Handlers::LegacyResume(absl::string_view packet) {
 }
 
 std::optional<uint64_t> Handlers::SteppedOffBreakpoint(const std::vector<ThreadAction>& actions) {
-  if (actions.size() != 1 || actions[0].tid == 0 || actions[0].mode != ResumeMode::kStep ||
-      actions[0].linux_signal != 0) {
+  // Not a range step: its thread may come back to the breakpoint.
+  const ThreadAction* step = LoneStep(actions);
+  if (step == nullptr || step->mode != ResumeMode::kStep || step->linux_signal != 0) {
     return std::nullopt;
   }
-  auto it = threads().records().find(actions[0].tid);
+  auto it = threads().records().find(step->tid);
   if (it == threads().records().end() || !it->second.stop) return std::nullopt;
   const ThreadStop& stop = *it->second.stop;
   // Stopped inside a syscall, the thread has not reached the instruction at rip yet.
@@ -100,13 +101,16 @@ Response Handlers::ResumeWith(const std::vector<ThreadAction>& actions) {
   }
   if (absl::Status s = FlushPassSignals(actions); !s.ok()) Log(s.message());
   absl::StatusOr<std::optional<StopReport>> stop = run_.Resume(actions);
-  if (!stop.ok()) return Failed(stop.status());
   // A thread's stop held back from before is reported without anything running: what gdb read
-  // since the last stop, and the thread list, still hold.
-  if (*stop && (*stop)->kind == StopReport::Kind::kThread) return Response{{StopReply(**stop)}};
+  // since the last stop, and the thread list, still hold. Not after anything else: even a
+  // failed call may have let some threads run.
+  if (stop.ok() && *stop && (*stop)->kind == StopReport::Kind::kThread) {
+    return Response{{StopReply(**stop)}};
+  }
   memory_.Invalidate();
   threads_xml_.clear();
   stop_threads_.reset();
+  if (!stop.ok()) return Failed(stop.status());
   if (*stop) return Response{{StopReply(**stop)}};
   return Response{{}, /*resumed=*/true};
 }

@@ -134,7 +134,6 @@ TEST_P(FastPathTest, AStepiCostsOneCallToKm) {
   EXPECT_EQ(resumes, kSteps);
   EXPECT_EQ(reads, 0) << "gdb's unwinding reads went to km";
   EXPECT_EQ(lists, 0) << "gdb's thread list reads went to km";
-  EXPECT_EQ(reads, 0) << "gdb's unwinding reads went to km";
 }
 
 // gdb continues from a breakpoint by stepping off it alone with the breakpoint taken out, then
@@ -178,7 +177,7 @@ TEST_P(FastPathTest, AStopAmongRunningThreadsCostsOneCallToKm) {
   options.engine = GetParam();
   options.payload = "workers";
   // Three workers and the lead, until quit is set.
-  options.payload_args = {"4", "0", "1000"};
+  options.payload_args = {"4", "0", "200"};
   options.agent_args = {"--verbose"};
   // Worker 3 is the last thread main creates: once it is at checkpoint, no thread is being born
   // (a birth queued on the event stream ahead of a stop sends that stop on the stream instead,
@@ -256,7 +255,7 @@ TEST_P(FastPathTest, ConditionFalse9000TimesCostsOneStopReply) {
   const std::string& out = r.gdb_out;
   // gdb sent the condition as bytecode with the breakpoint.
   EXPECT_THAT(out, ContainsRegex("Sending packet: \\$Z0,[0-9a-f]+,1;X[0-9a-f]+,[0-9a-f]+#"));
-  EXPECT_THAT(out, ContainsRegex("Breakpoint 1, visit \\\(i=9000, p=0x[0-9a-f]+ <values\\+32>\\\)"));
+  EXPECT_THAT(out, ContainsRegex("Breakpoint 1, visit \\(i=9000, p=0x[0-9a-f]+ <values\\+32>\\)"));
   EXPECT_THAT(out, HasSubstr("$1 = 9000"));
   // 0 + ... + 8999, plus 42 for each of the 563 values of i below 9000 that are 5 mod 16.
   EXPECT_THAT(out, HasSubstr("$2 = 40519146"));

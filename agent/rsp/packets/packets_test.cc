@@ -212,7 +212,7 @@ TEST(MiscPacketTest, CatchSyscalls) {
   }
 }
 
-TEST(PacketsTest, PassSignals) {
+TEST(MiscPacketTest, PassSignals) {
   absl::StatusOr<std::vector<int>> p = ParsePassSignals("QPassSignals:");
   ASSERT_TRUE(p.ok());
   EXPECT_TRUE(p->empty());
