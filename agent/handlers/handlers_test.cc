@@ -53,6 +53,23 @@ class HandlersTest : public ::testing::Test {
     return reply;
   }
 
+  // A worker born while everything is stopped: the agent stops it at once.
+  void WorkerBornWhileStopped() {
+    target_.AddThread(kWorker, "worker-1", /*running=*/true);
+    target_.PushEvent(ThreadCreated{kWorker});
+    DeliverEvents();
+  }
+
+  // What km sends with main's next stop answered in the call: both threads listed (main under
+  // main_name) and 8 bytes of 0x11 as main's stack at 0x400100.
+  void MainStopsWithThreadsAndStack(absl::string_view main_name) {
+    ThreadStop& main = target_.threads()[kMain].stop;
+    main.threads = {ThreadInfo{kMain, std::string(main_name), ThreadState::kStopped},
+                    ThreadInfo{kWorker, "worker-1", ThreadState::kStopped}};
+    main.stack_addr = 0x400100;
+    main.stack = std::string(8, '\x11');
+  }
+
   void AddRunningWorker() {
     target_.AddThread(kWorker, "worker-1", /*running=*/false);
     target_.threads()[kWorker].stop.reason = StopReason{StopKind::kInterrupted, 0};
@@ -217,9 +234,7 @@ TEST_F(HandlersTest, ThreadsListedWithALoneStepAnswerGdbsThreadListRead) {
 
 // A stop that came on the stream while others ran: the agent stops them and asks for the list.
 TEST_F(HandlersTest, ThreadsAreAskedForWhenTheStopCameWhileOthersRan) {
-  target_.AddThread(kWorker, "worker-1", /*running=*/true);
-  target_.PushEvent(ThreadCreated{kWorker});
-  DeliverEvents();  // born while stopped: the agent stops it
+  WorkerBornWhileStopped();
   target_.calls().clear();
   EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64;c").resumed);
   EXPECT_TRUE(target_.last_wait().stop_others);
@@ -235,19 +250,13 @@ TEST_F(HandlersTest, ThreadsAreAskedForWhenTheStopCameWhileOthersRan) {
 // All-stop in km: the stop answered in the call comes with every thread stopped, so a step
 // that let another thread run costs one call, its stack and thread list good for gdb's reads.
 TEST_F(HandlersTest, AStopWithTheOthersStoppedInKmCostsOneCall) {
-  target_.AddThread(kWorker, "worker-1", /*running=*/true);
-  target_.PushEvent(ThreadCreated{kWorker});
-  DeliverEvents();
+  WorkerBornWhileStopped();
   target_.calls().clear();
   EXPECT_TRUE(handlers_->Handle("vCont;s:p64.64;c").resumed);
   EXPECT_TRUE(target_.last_wait().stop_others);
   EXPECT_TRUE(target_.last_wait().list_threads);
   target_.threads()[kWorker].running = true;
-  ThreadStop& main = target_.threads()[kMain].stop;
-  main.threads = {ThreadInfo{kMain, "renamed", ThreadState::kStopped},
-                  ThreadInfo{kWorker, "worker-1", ThreadState::kStopped}};
-  main.stack_addr = 0x400100;
-  main.stack = std::string(8, '\x11');
+  MainStopsWithThreadsAndStack("renamed");
   target_.StopsInTheCall(kMain, StopReason{StopKind::kStep, 5}, 0x401004);
   EXPECT_THAT(DeliverEvents(), HasSubstr("thread:p64.64;"));
   EXPECT_THAT(Send("qXfer:threads:read::0,1000"),
@@ -262,19 +271,13 @@ TEST_F(HandlersTest, AStopWithTheOthersStoppedInKmCostsOneCall) {
 // Two threads at a breakpoint at once: the second's stop is held back and reported at gdb's
 // next resume with nothing run in between, so what gdb read at the first stays good.
 TEST_F(HandlersTest, AHeldBackStopKeepsWhatGdbReadAtTheStopBefore) {
-  target_.AddThread(kWorker, "worker-1", /*running=*/true);
-  target_.PushEvent(ThreadCreated{kWorker});
-  DeliverEvents();
+  WorkerBornWhileStopped();
   EXPECT_EQ(Send("Z0,401100,1"), "OK");
   EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
   target_.threads()[kWorker].running = true;
   target_.StopsOnItsOwn(kWorker, StopReason{StopKind::kBreakpoint, 5}, 0x401100,
                         /*push_event=*/false);
-  ThreadStop& main = target_.threads()[kMain].stop;
-  main.threads = {ThreadInfo{kMain, "main", ThreadState::kStopped},
-                  ThreadInfo{kWorker, "worker-1", ThreadState::kStopped}};
-  main.stack_addr = 0x400100;
-  main.stack = std::string(8, '\x11');
+  MainStopsWithThreadsAndStack("main");
   target_.StopsInTheCall(kMain, StopReason{StopKind::kBreakpoint, 5}, 0x401100);
   EXPECT_THAT(DeliverEvents(), HasSubstr("thread:p64.64;"));
   EXPECT_EQ(Send("m400100,8"), "1111111111111111");

@@ -56,6 +56,21 @@ absl::StatusOr<std::string> ParseMonitorCommand(absl::string_view packet) {
   return HexDecode(packet);
 }
 
+namespace {
+
+// "N;N;...": hex numbers, none empty.
+absl::StatusOr<std::vector<int>> ParseHexList(absl::string_view list, absl::string_view what) {
+  std::vector<int> out;
+  for (absl::string_view item : absl::StrSplit(list, ';')) {
+    absl::StatusOr<int> n = ParseHexInt(item, what);
+    if (!n.ok()) return n.status();
+    out.push_back(*n);
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<CatchSyscalls> ParseCatchSyscalls(absl::string_view packet) {
   if (!absl::ConsumePrefix(&packet, "QCatchSyscalls:")) {
     return absl::InvalidArgumentError("not a QCatchSyscalls packet");
@@ -70,11 +85,9 @@ absl::StatusOr<CatchSyscalls> ParseCatchSyscalls(absl::string_view packet) {
   if (!absl::ConsumePrefix(&packet, ";")) {
     return absl::InvalidArgumentError("QCatchSyscalls:1 must be followed by ';' and numbers");
   }
-  for (absl::string_view item : absl::StrSplit(packet, ';')) {
-    absl::StatusOr<int> n = ParseHexInt(item, "syscall");
-    if (!n.ok()) return n.status();
-    out.numbers.push_back(*n);
-  }
+  absl::StatusOr<std::vector<int>> numbers = ParseHexList(packet, "syscall");
+  if (!numbers.ok()) return numbers.status();
+  out.numbers.assign(numbers->begin(), numbers->end());
   return out;
 }
 
@@ -82,15 +95,9 @@ absl::StatusOr<std::vector<int>> ParsePassSignals(absl::string_view packet) {
   if (!absl::ConsumePrefix(&packet, "QPassSignals:")) {
     return absl::InvalidArgumentError("not a QPassSignals packet");
   }
-  std::vector<int> out;
   absl::ConsumeSuffix(&packet, ";");
-  if (packet.empty()) return out;
-  for (absl::string_view item : absl::StrSplit(packet, ';')) {
-    absl::StatusOr<int> n = ParseHexInt(item, "signal");
-    if (!n.ok()) return n.status();
-    out.push_back(*n);
-  }
-  return out;
+  if (packet.empty()) return std::vector<int>();
+  return ParseHexList(packet, "signal");
 }
 
 }  // namespace agent::rsp
