@@ -3,20 +3,20 @@
 namespace agent {
 
 absl::Status BreakpointTable::Insert(BreakpointKind kind, uint64_t addr, uint64_t len,
-                                     const std::vector<std::string>& conditions) {
+                                     const BreakpointActions& actions) {
   const Key key{kind, addr, len};
-  const Conditions* in_km = nullptr;
+  const BreakpointActions* in_km = nullptr;
   if (auto it = active_.find(key); it != active_.end()) {
     in_km = &it->second;
   } else if (auto d = deferred_.find(key); d != deferred_.end()) {
     in_km = &d->second;
   }
-  if (in_km == nullptr || *in_km != conditions) {
-    absl::Status s = target_.InsertBreakpoint(kind, addr, len, conditions);
+  if (in_km == nullptr || *in_km != actions) {
+    absl::Status s = target_.InsertBreakpoint(kind, addr, len, actions);
     if (!s.ok()) return s;
   }
   deferred_.erase(key);
-  active_[key] = conditions;
+  active_[key] = actions;
   return absl::OkStatus();
 }
 
@@ -59,7 +59,7 @@ bool BreakpointTable::Has(BreakpointKind kind, uint64_t addr) const {
 }
 
 bool BreakpointTable::WatchCovers(uint64_t addr) const {
-  for (const auto& [key, conditions] : active_) {
+  for (const auto& [key, actions] : active_) {
     const auto& [kind, start, len] = key;
     const bool watch = kind == BreakpointKind::kWatchWrite || kind == BreakpointKind::kWatchRead ||
                        kind == BreakpointKind::kWatchAccess;

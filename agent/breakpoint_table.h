@@ -1,8 +1,8 @@
 // The breakpoints and watchpoints gdb has inserted. gdb removes every one of them at each stop
 // and inserts them again before it resumes; passing that through would cost two RPCs per
 // breakpoint per step. Removals are therefore deferred until the next resume, and an insert
-// of something still in km costs nothing, unless gdb sends other conditions with it: then km
-// gets the insert again, which replaces them.
+// of something still in km costs nothing, unless gdb sends other conditions or commands with
+// it: then km gets the insert again, which replaces them.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +22,7 @@ class BreakpointTable {
   explicit BreakpointTable(Target& target) : target_(target) {}
 
   absl::Status Insert(BreakpointKind kind, uint64_t addr, uint64_t len,
-                      const std::vector<std::string>& conditions);
+                      const BreakpointActions& actions);
   // Deferred: the breakpoint stays in km until Flush, but no longer counts as gdb's.
   absl::Status Remove(BreakpointKind kind, uint64_t addr, uint64_t len);
   // Takes out of km everything gdb removed; call before the target runs. keep_software_at: a
@@ -42,11 +42,9 @@ class BreakpointTable {
 
  private:
   using Key = std::tuple<BreakpointKind, uint64_t, uint64_t>;  // kind, addr, len
-  using Conditions = std::vector<std::string>;  // as km has them
-
   Target& target_;
-  std::map<Key, Conditions> active_;    // gdb's
-  std::map<Key, Conditions> deferred_;  // removed by gdb, still in km
+  std::map<Key, BreakpointActions> active_;    // gdb's, with the actions km has
+  std::map<Key, BreakpointActions> deferred_;  // removed by gdb, still in km
   bool defer_ = true;
 };
 

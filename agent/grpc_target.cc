@@ -372,8 +372,8 @@ class GrpcTarget : public Target {
   }
 
   absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len,
-                                const std::vector<std::string>& conditions) override {
-    return Breakpoint(/*insert=*/true, kind, addr, len, conditions);
+                                const BreakpointActions& actions) override {
+    return Breakpoint(/*insert=*/true, kind, addr, len, actions);
   }
   absl::Status RemoveBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) override {
     return Breakpoint(/*insert=*/false, kind, addr, len, {});
@@ -461,7 +461,7 @@ class GrpcTarget : public Target {
   }
 
   absl::Status Breakpoint(bool insert, BreakpointKind kind, uint64_t addr, uint64_t len,
-                          const std::vector<std::string>& conditions) {
+                          const BreakpointActions& actions) {
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     v1::BreakpointRequest req;
@@ -469,7 +469,9 @@ class GrpcTarget : public Target {
     req.set_kind(ToProto(kind));
     req.set_addr(addr);
     req.set_len(len);
-    for (const std::string& c : conditions) req.add_conditions(c);
+    for (const std::string& c : actions.conditions) req.add_conditions(c);
+    for (const std::string& c : actions.commands) req.add_commands(c);
+    req.set_persist_commands(actions.persist_commands);
     v1::BreakpointResponse resp;
     if (insert) return FromGrpc("InsertBreakpoint", stub_->InsertBreakpoint(&ctx, req, &resp));
     return FromGrpc("RemoveBreakpoint", stub_->RemoveBreakpoint(&ctx, req, &resp));

@@ -121,6 +121,17 @@ struct TargetInfo {
 
 enum class BreakpointKind { kSoftware, kHardware, kWatchWrite, kWatchRead, kWatchAccess };
 
+// Agent expressions gdb attaches to a breakpoint for the target to run at each hit: conditions
+// (stop only when one is true) and commands (run them and go on, as a dprintf does), and
+// whether the commands outlive gdb's connection.
+struct BreakpointActions {
+  std::vector<std::string> conditions;
+  std::vector<std::string> commands;
+  bool persist_commands = false;
+
+  bool operator==(const BreakpointActions&) const = default;
+};
+
 // kRangeStep: step while the pc stays in [range_start, range_end) and nothing else stops the
 // thread, then stop as after one step (gdb's vCont;r).
 // kReverseStep, kReverseContinue: back through the recording (Target::SetRecording), the only
@@ -186,10 +197,10 @@ class Target {
   virtual absl::StatusOr<std::string> ReadMemory(uint64_t addr, uint64_t len) = 0;
   virtual absl::Status WriteMemory(uint64_t addr, absl::string_view data) = 0;
 
-  // conditions (breakpoints only): agent expressions the target evaluates at each hit, stopping
-  // only when one is true. Inserting again at the same place replaces them.
+  // actions (breakpoints only): what the target does at each hit instead of asking gdb.
+  // Inserting again at the same place replaces them.
   virtual absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len,
-                                        const std::vector<std::string>& conditions) = 0;
+                                        const BreakpointActions& actions) = 0;
   virtual absl::Status RemoveBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len) = 0;
   // Which syscalls stop a running thread at entry and return (none, when enabled: all).
   virtual absl::Status CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers) = 0;

@@ -18,6 +18,7 @@
 #include "km/runtime/host_signals.h"
 #include "km/runtime/process.h"
 #include "km_hooks/debug_server.h"
+#include "km_hooks/debugger_output.h"
 #include "km_hooks/late_attach.h"
 
 ABSL_FLAG(km::Accel, accel, km::Accel::kAuto,
@@ -52,6 +53,7 @@ void PrintLine(const std::string& line) {
 
 int main(int argc, char** argv) {
   km_hooks::BlockLateAttachSignal();
+  km_hooks::KeepDebuggerOutput();
   km::BlockForwardedSignals();
   absl::SetProgramUsageMessage(kUsage);
   km::SplitArgs split = km::SplitCommandLine(argc, argv);

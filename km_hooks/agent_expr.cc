@@ -2,8 +2,11 @@
 
 #include <array>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_format.h"
+#include "km_hooks/agent_printf.h"
 
 namespace km_hooks {
 namespace {
@@ -114,7 +117,13 @@ absl::Status Malformed(size_t pc, absl::string_view what) {
 
 class Machine {
  public:
-  Machine(absl::string_view code, const AgentExprEnv& env) : code_(code), env_(env) {}
+  // command: a breakpoint command, which may print and may end with an empty stack; otherwise
+  // a condition, which must leave its value and has no business printing.
+  Machine(absl::string_view code, const AgentExprEnv& env, bool command)
+      : code_(code), env_(env), command_(command) {}
+
+  // What the command's printf calls printed.
+  const std::string& output() const { return output_; }
 
   absl::StatusOr<uint64_t> Run() {
     size_t pc = 0;
@@ -127,10 +136,12 @@ class Machine {
       const uint64_t arg = op == kPrintf ? 0 : Operand(code_, pc + 1, size);
       const size_t next = pc + 1 + size;
       if (op == kEnd) {
+        if (sp_ == 0 && command_) return 0;
         if (sp_ == 0) return Malformed(pc, "'end' with an empty stack");
         return stack_[sp_ - 1];
       }
-      absl::StatusOr<size_t> to = Execute(op, arg, pc, next);
+      absl::StatusOr<size_t> to =
+          op == kPrintf && command_ ? Printf(pc, next) : Execute(op, arg, pc, next);
       if (!to.ok()) return to.status();
       pc = *to;
     }
@@ -171,6 +182,30 @@ class Machine {
     uint64_t v = 0;
     for (size_t i = len; i > 0; --i) v = (v << 8) | bytes[i - 1];  // x86 is little-endian
     return v;
+  }
+
+  // Operands: nargs, the format's length (with its NUL), the format. Pops the function and the
+  // channel (gdb's dprintf-function and dprintf-channel, which the agent style does not use),
+  // then the arguments, the first on top.
+  absl::StatusOr<size_t> Printf(size_t pc, size_t next) {
+    const size_t nargs = static_cast<uint8_t>(code_[pc + 1]);
+    const size_t len = Operand(code_, pc + 2, 2);
+    if (len == 0 || code_[pc + 3 + len] != '\0') {
+      return Malformed(pc, "printf format without its terminating NUL");
+    }
+    if (absl::Status s = Need(2 + nargs, pc); !s.ok()) return s;
+    sp_ -= 2;
+    std::vector<uint64_t> args(nargs);
+    for (uint64_t& a : args) a = stack_[--sp_];
+    absl::StatusOr<std::string> text =
+        FormatAgentPrintf(code_.substr(pc + 4, len - 1), args, env_.read);
+    if (!text.ok()) return text.status();
+    if (output_.size() + text->size() > kMaxPrintfOutput) {
+      return absl::ResourceExhaustedError(
+          absl::StrFormat("a breakpoint command printing more than %d bytes", kMaxPrintfOutput));
+    }
+    output_ += *text;
+    return next;
   }
 
   absl::StatusOr<size_t> Jump(uint64_t target, size_t pc) {
@@ -308,8 +343,10 @@ class Machine {
 
   absl::string_view code_;
   const AgentExprEnv& env_;
+  const bool command_;
   std::array<uint64_t, kMaxAgentExprStack> stack_{};
   size_t sp_ = 0;
+  std::string output_;
 };
 
 }  // namespace
@@ -335,7 +372,13 @@ absl::Status ValidateAgentExpr(absl::string_view code) {
 }
 
 absl::StatusOr<uint64_t> EvalAgentExpr(absl::string_view bytecode, const AgentExprEnv& env) {
-  return Machine(bytecode, env).Run();
+  return Machine(bytecode, env, /*command=*/false).Run();
+}
+
+absl::StatusOr<std::string> RunAgentCommand(absl::string_view bytecode, const AgentExprEnv& env) {
+  Machine machine(bytecode, env, /*command=*/true);
+  if (absl::Status s = machine.Run().status(); !s.ok()) return s;
+  return machine.output();
 }
 
 }  // namespace km_hooks

@@ -1,17 +1,20 @@
 // gdb's agent expressions (the "Agent Expressions" appendix of the gdb manual): the bytecode
 // gdb compiles a breakpoint condition to when the target offers ConditionalBreakpoints, so that
-// km can decide at the hit whether the stop is wanted, without a round trip to gdb.
+// km can decide at the hit whether the stop is wanted, without a round trip to gdb; and the
+// breakpoint commands it sends when the target offers BreakpointCommands (a dprintf with
+// `set dprintf-style agent`: a printf km renders at the hit, with no stop at all).
 //
 // The evaluator is bounded (operand stack depth, instructions executed) and never touches the
 // guest directly: registers and memory come through AgentExprEnv. What it cannot do (floating
-// point, trace state variables, printf) is an evaluation error, and so is a read of unmapped
-// memory: as with gdbserver, the caller then reports the stop and gdb evaluates the condition
-// itself.
+// point, trace state variables, printf inside a condition) is an evaluation error, and so is a
+// read of unmapped memory: as with gdbserver, the caller then reports the stop and gdb
+// evaluates the condition itself.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -40,5 +43,9 @@ absl::Status ValidateAgentExpr(absl::string_view bytecode);
 
 // Runs the expression and returns the value on top of the stack at its `end`.
 absl::StatusOr<uint64_t> EvalAgentExpr(absl::string_view bytecode, const AgentExprEnv& env);
+
+// Runs a breakpoint command and returns what its printf bytecodes printed (agent_printf.h);
+// unlike a condition it may end with an empty stack.
+absl::StatusOr<std::string> RunAgentCommand(absl::string_view bytecode, const AgentExprEnv& env);
 
 }  // namespace km_hooks

@@ -23,6 +23,15 @@ class FakeGuest {
   }
 
   absl::StatusOr<uint64_t> Eval(const std::vector<uint8_t>& code) {
+    return Evaluate<uint64_t>(code, EvalAgentExpr);
+  }
+  absl::StatusOr<std::string> Run(const std::vector<uint8_t>& code) {
+    return Evaluate<std::string>(code, RunAgentCommand);
+  }
+
+ private:
+  template <typename T, typename F>
+  absl::StatusOr<T> Evaluate(const std::vector<uint8_t>& code, F f) {
     const std::string bytes(code.begin(), code.end());
     auto reg = [this](int n) -> std::optional<uint64_t> {
       auto it = regs.find(n);
@@ -34,10 +43,9 @@ class FakeGuest {
       memcpy(dst, page_.data() + (addr - kPage), len);
       return true;
     };
-    return EvalAgentExpr(bytes, AgentExprEnv{reg, read});
+    return f(bytes, AgentExprEnv{reg, read});
   }
 
- private:
   std::string page_;
 };
 
@@ -209,6 +217,43 @@ TEST(AgentExprTest, WhatKmDoesNotEvaluateIsAnError) {
   EXPECT_TRUE(absl::IsUnimplemented(g.Eval({kFloat, kConst8, 1, kEnd}).status()));
   EXPECT_TRUE(absl::IsUnimplemented(g.Eval({kGetv, 0, 1, kEnd}).status()));
   EXPECT_TRUE(absl::IsUnimplemented(g.Eval({kPrintf, 0, 0, 2, 'h', 'i', kEnd}).status()));
+}
+
+TEST(AgentExprTest, ACommandPrintsWhatGdbsDprintfAsks) {
+  // gdb 13's bytecode for `dprintf visit,"i=%d\n", i` with `set dprintf-style agent`, as sent to
+  // gdbserver: i at the frame base (rbp + 16) - 20, the function and channel (0, 0), printf of
+  // one argument with the format as written, escapes and all.
+  FakeGuest g;
+  g.regs[6] = FakeGuest::kPage + 0x100;
+  const int32_t i = -7;
+  g.Put(FakeGuest::kPage + 0x100 + 16 - 20, &i, 4);
+  const std::vector<uint8_t> code = {
+      kReg, 0x00, 0x06, kConst8, 0x10, kAdd, kConst8, 0xec, kExt, 0x08, kAdd, kRef32, kExt, 0x20,
+      kConst8, 0x00, kConst8, 0x00, kPrintf, 0x01, 0x00, 0x07,
+      'i', '=', '%', 'd', '\\', 'n', 0x00, kEnd};
+  ASSERT_TRUE(ValidateAgentExpr(std::string(code.begin(), code.end())).ok());
+  absl::StatusOr<std::string> out = g.Run(code);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "i=-7\n");
+}
+
+TEST(AgentExprTest, ACommandsPrintfsAddUpAndItsArgumentsComeFirstOnTop) {
+  FakeGuest g;
+  // printf("%d-%d", 1, 2): gdb pushes the last argument first.
+  const std::vector<uint8_t> code = {kConst8, 2, kConst8, 1, kConst8, 0, kConst8, 0,
+                                     kPrintf, 2, 0, 6, '%', 'd', '-', '%', 'd', 0,
+                                     kConst8, 0, kConst8, 0, kPrintf, 0, 0, 2, '!', 0, kEnd};
+  EXPECT_EQ(*g.Run(code), "1-2!");
+}
+
+TEST(AgentExprTest, ACommandsBadPrintfIsAnError) {
+  FakeGuest g;
+  // Missing arguments on the stack, a format without its NUL, a %s into unmapped memory.
+  EXPECT_FALSE(g.Run({kConst8, 0, kConst8, 0, kPrintf, 1, 0, 3, '%', 'd', 0, kEnd}).ok());
+  EXPECT_FALSE(g.Run({kConst8, 0, kConst8, 0, kPrintf, 0, 0, 2, 'h', 'i', kEnd}).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      g.Run({kConst8, 8, kConst8, 0, kConst8, 0, kPrintf, 1, 0, 3, '%', 's', 0, kEnd})
+          .status()));
 }
 
 std::string Bytes(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }

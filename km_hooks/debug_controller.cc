@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "km/runtime/fault.h"
+#include "km_hooks/debugger_output.h"
 #include "km_hooks/proto_convert.h"
 
 namespace km_hooks {
@@ -67,7 +68,7 @@ std::string ThreadName(int tid) {
 DebugController::DebugController(km::Process& process)
     : process_(process),
       sw_breakpoints_(process.memory(), process.engine()),
-      conditions_(sw_breakpoints_) {}
+      actions_(sw_breakpoints_, PrintForDebugger) {}
 
 void DebugController::HoldMainThread() {
   auto main = process_.main_thread();
@@ -77,23 +78,37 @@ void DebugController::HoldMainThread() {
 }
 
 void DebugController::SessionStarted() {
-  absl::MutexLock lock(&mu_);
-  session_ = true;
-  // A PassSignals of the session before may have landed after its end cleared the list.
-  passed_signals_ = 0;
+  absl::MutexLock control(&control_mu_);
+  // A new debugger starts with none of the breakpoints an earlier one left running.
+  sw_breakpoints_.RemoveAll();
+  actions_.ClearAll();
+  bool had_hw;
+  {
+    absl::MutexLock lock(&mu_);
+    session_ = true;
+    had_hw = !hw_breakpoints_.empty();
+    hw_breakpoints_.clear();
+    // A PassSignals of the session before may have landed after its end cleared the list.
+    passed_signals_ = 0;
+  }
+  if (had_hw) (void)ApplyDebugRegsEverywhere();
 }
 
 void DebugController::SessionEnded() {
   absl::MutexLock control(&control_mu_);
   // The payload goes on from its present, not from a past a debugger was looking at.
   (void)StopRecordingLocked();
-  sw_breakpoints_.RemoveAll();
-  conditions_.ClearAll();
+  // Breakpoints whose commands persist (gdb's disconnected dprintf) stay; nothing else does.
+  std::vector<uint64_t> kept_sw, kept_hw;
+  for (const auto& [hardware, addr] : actions_.KeepPersistent()) {
+    (hardware ? kept_hw : kept_sw).push_back(addr);
+  }
+  sw_breakpoints_.RemoveAll(kept_sw);
   {
     absl::MutexLock lock(&mu_);
     session_ = false;
     streaming_ = false;
-    hw_breakpoints_.clear();
+    hw_breakpoints_ = std::move(kept_hw);
     watchpoints_.clear();
     caught_syscalls_.clear();
     catching_syscalls_ = false;
@@ -407,8 +422,8 @@ bool DebugController::ContinueRangeStep(km::GuestThread& thread) {
   // Stepping one instruction at a time, gdb would see its breakpoint here and stop.
   const bool sw = sw_breakpoints_.Contains(rip);
   const bool hw = OnHwBreakpoint(rip);
-  if ((sw && conditions_.ShouldStop(/*hardware=*/false, rip, thread)) ||
-      (hw && conditions_.ShouldStop(/*hardware=*/true, rip, thread))) {
+  if ((sw && actions_.OnHit(/*hardware=*/false, rip, thread)) ||
+      (hw && actions_.OnHit(/*hardware=*/true, rip, thread))) {
     return false;
   }
   if (sw && !StepFrom(thread, rip, sw_breakpoints_.Original(rip)).ok()) return false;
@@ -524,26 +539,27 @@ absl::Status DebugController::ApplyDebugRegsEverywhere() {
 }
 
 absl::Status DebugController::InsertBreakpoint(v1::BreakpointKind kind, uint64_t addr,
-                                               uint64_t len, std::vector<std::string> conditions) {
+                                               uint64_t len, BreakpointActions actions) {
   absl::MutexLock control(&control_mu_);
   const km::EngineCaps caps = process_.engine().caps();
   const bool breakpoint =
       kind == v1::BREAKPOINT_KIND_SOFTWARE || kind == v1::BREAKPOINT_KIND_HARDWARE;
-  if (!conditions.empty() && !breakpoint) {
-    return absl::InvalidArgumentError("conditions apply to breakpoints, not watchpoints");
+  if ((!actions.conditions.empty() || !actions.commands.empty()) && !breakpoint) {
+    return absl::InvalidArgumentError(
+        "conditions and commands apply to breakpoints, not watchpoints");
   }
-  if (absl::Status s = BreakpointConditions::Validate(conditions); !s.ok()) return s;
+  if (absl::Status s = BreakpointActionTable::Validate(actions); !s.ok()) return s;
   switch (kind) {
     case v1::BREAKPOINT_KIND_SOFTWARE: {
       absl::Status s = sw_breakpoints_.Insert(addr);
-      if (s.ok()) conditions_.Set(/*hardware=*/false, addr, std::move(conditions));
+      if (s.ok()) actions_.Set(/*hardware=*/false, addr, std::move(actions));
       return s;
     }
     case v1::BREAKPOINT_KIND_HARDWARE: {
       absl::MutexLock lock(&mu_);
       if (std::find(hw_breakpoints_.begin(), hw_breakpoints_.end(), addr) !=
           hw_breakpoints_.end()) {
-        conditions_.Set(/*hardware=*/true, addr, std::move(conditions));
+        actions_.Set(/*hardware=*/true, addr, std::move(actions));
         return absl::OkStatus();
       }
       if (static_cast<int>(hw_breakpoints_.size()) >= caps.hw_breakpoints) {
@@ -551,7 +567,7 @@ absl::Status DebugController::InsertBreakpoint(v1::BreakpointKind kind, uint64_t
             "all %d hardware breakpoints are in use", caps.hw_breakpoints));
       }
       hw_breakpoints_.push_back(addr);
-      conditions_.Set(/*hardware=*/true, addr, std::move(conditions));
+      actions_.Set(/*hardware=*/true, addr, std::move(actions));
       break;
     }
     case v1::BREAKPOINT_KIND_WATCH_WRITE:
@@ -579,10 +595,10 @@ absl::Status DebugController::RemoveBreakpoint(v1::BreakpointKind kind, uint64_t
                                                uint64_t len) {
   absl::MutexLock control(&control_mu_);
   if (kind == v1::BREAKPOINT_KIND_SOFTWARE) {
-    conditions_.Clear(/*hardware=*/false, addr);
+    actions_.Clear(/*hardware=*/false, addr);
     return sw_breakpoints_.Remove(addr);
   }
-  if (kind == v1::BREAKPOINT_KIND_HARDWARE) conditions_.Clear(/*hardware=*/true, addr);
+  if (kind == v1::BREAKPOINT_KIND_HARDWARE) actions_.Clear(/*hardware=*/true, addr);
   {
     absl::MutexLock lock(&mu_);
     bool found = false;
@@ -637,10 +653,12 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
       return km::DebugAction::kContinue;
     }
     case km::ExitReason::kHwBreakpoint: {
-      if (!session) return km::DebugAction::kContinue;
       km::Regs regs;
-      if (thread.GetRegs(&regs).ok() &&
-          !conditions_.ShouldStop(/*hardware=*/true, regs.rip, thread)) {
+      const bool stop =
+          !thread.GetRegs(&regs).ok() || actions_.OnHit(/*hardware=*/true, regs.rip, thread);
+      // Without a session only breakpoints whose commands persist are left, and nobody to stop
+      // for: a hit runs them and goes on.
+      if (!stop || !session) {
         // Run the instruction this time; a step in progress goes on and ends after it.
         (void)thread.WithVcpu([](km::Vcpu& vcpu) {
           vcpu.SkipBreakpointOnce();
@@ -668,8 +686,8 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
         // A breakpoint removed between the hit and now: run the restored instruction.
         if (ours || byte != kInt3) {
           thread.EditRegs([bp](km::Regs& r) { r.rip = bp; });
-          if (!ours || !session) return km::DebugAction::kContinue;
-          if (!conditions_.ShouldStop(/*hardware=*/false, bp, thread)) {
+          if (!ours) return km::DebugAction::kContinue;
+          if (!actions_.OnHit(/*hardware=*/false, bp, thread) || !session) {
             return PassFalseHit(thread, bp);
           }
           return ReportStop(thread, Reason(v1::STOP_KIND_BREAKPOINT, SIGTRAP));

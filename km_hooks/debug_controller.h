@@ -20,7 +20,7 @@
 #include "km/runtime/debug_observer.h"
 #include "km/runtime/guest_thread.h"
 #include "km/runtime/process.h"
-#include "km_hooks/breakpoint_conditions.h"
+#include "km_hooks/breakpoint_actions.h"
 #include "km_hooks/event_queue.h"
 #include "km_hooks/sw_breakpoints.h"
 #include "proto/km_debug.pb.h"
@@ -61,9 +61,9 @@ class DebugController : public km::DebugObserver {
   std::string ReadMemory(uint64_t addr, uint64_t len);
   absl::StatusOr<uint64_t> WriteMemory(uint64_t addr, const std::string& data);
 
-  // Inserting a breakpoint again replaces its conditions (see BreakpointRequest).
+  // Inserting a breakpoint again replaces its conditions and commands (see BreakpointRequest).
   absl::Status InsertBreakpoint(v1::BreakpointKind kind, uint64_t addr, uint64_t len,
-                                std::vector<std::string> conditions);
+                                BreakpointActions actions);
   absl::Status RemoveBreakpoint(v1::BreakpointKind kind, uint64_t addr, uint64_t len);
 
   // The syscalls that stop a running thread at entry and return (none: every one).
@@ -155,7 +155,7 @@ class DebugController : public km::DebugObserver {
 
   km::Process& process_;
   SwBreakpoints sw_breakpoints_;
-  BreakpointConditions conditions_;
+  BreakpointActionTable actions_;
   EventQueue events_;
 
   absl::Mutex mu_;

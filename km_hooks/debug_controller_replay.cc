@@ -174,10 +174,10 @@ std::optional<v1::StopReason> DebugController::WatchedStore(
 
 std::optional<v1::StopReason> DebugController::BreakpointAt(km::GuestThread& thread,
                                                            uint64_t rip) {
-  if (sw_breakpoints_.Contains(rip) && conditions_.ShouldStop(/*hardware=*/false, rip, thread)) {
+  if (sw_breakpoints_.Contains(rip) && actions_.OnHit(/*hardware=*/false, rip, thread)) {
     return ReplayReason(v1::STOP_KIND_BREAKPOINT);
   }
-  if (OnHwBreakpoint(rip) && conditions_.ShouldStop(/*hardware=*/true, rip, thread)) {
+  if (OnHwBreakpoint(rip) && actions_.OnHit(/*hardware=*/true, rip, thread)) {
     return ReplayReason(v1::STOP_KIND_HW_BREAKPOINT);
   }
   return std::nullopt;

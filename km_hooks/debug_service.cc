@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -190,8 +191,11 @@ grpc::Status DebugService::InsertBreakpoint(grpc::ServerContext*, const v1::Brea
                                             v1::BreakpointResponse*) {
   absl::Status s = sessions_.Check(req->session());
   if (!s.ok()) return ToGrpc(s);
-  return ToGrpc(controller_.InsertBreakpoint(
-      req->kind(), req->addr(), req->len(), {req->conditions().begin(), req->conditions().end()}));
+  BreakpointActions actions{{req->conditions().begin(), req->conditions().end()},
+                            {req->commands().begin(), req->commands().end()},
+                            req->persist_commands()};
+  return ToGrpc(
+      controller_.InsertBreakpoint(req->kind(), req->addr(), req->len(), std::move(actions)));
 }
 
 grpc::Status DebugService::RemoveBreakpoint(grpc::ServerContext*, const v1::BreakpointRequest* req,

@@ -1,5 +1,6 @@
 #include "km_hooks/sw_breakpoints.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/str_format.h"
@@ -38,13 +39,16 @@ absl::Status SwBreakpoints::Remove(uint64_t addr) {
   return absl::OkStatus();
 }
 
-void SwBreakpoints::RemoveAll() {
+void SwBreakpoints::RemoveAll(const std::vector<uint64_t>& keep) {
   absl::MutexLock lock(&mu_);
-  for (const auto& entry : original_) {
-    engine_.WriteCode(entry.first, 1,
-                      [&] { mem_.WriteIgnoringProt(entry.first, &entry.second, 1); });
+  for (auto it = original_.begin(); it != original_.end();) {
+    if (std::find(keep.begin(), keep.end(), it->first) != keep.end()) {
+      ++it;
+      continue;
+    }
+    engine_.WriteCode(it->first, 1, [&] { mem_.WriteIgnoringProt(it->first, &it->second, 1); });
+    original_.erase(it++);
   }
-  original_.clear();
 }
 
 bool SwBreakpoints::Contains(uint64_t addr) const {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -21,8 +22,9 @@ class SwBreakpoints {
   // Inserting twice at one address is one breakpoint (gdb re-inserts freely).
   absl::Status Insert(uint64_t addr);
   absl::Status Remove(uint64_t addr);
-  // Restores every original byte: what detach and a dead client leave behind.
-  void RemoveAll();
+  // Restores every original byte but those of keep: what detach and a dead client leave
+  // behind (keep: breakpoints whose commands outlive the session).
+  void RemoveAll(const std::vector<uint64_t>& keep = {});
   bool Contains(uint64_t addr) const;
   // The byte the int3 at addr replaced, for a step past it (Vcpu::StepOverBreakpoint, which
   // keeps the int3 in place for every other thread).

@@ -26,7 +26,7 @@ std::string Handlers::SupportedFeatures(bool multiprocess, bool reverse) {
   return absl::StrFormat(
       "PacketSize=%x;QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
       "qXfer:exec-file:read+;qXfer:threads:read+;qXfer:siginfo:read+;vContSupported+;swbreak+;hwbreak+;QNonStop+;"
-      "ConditionalBreakpoints+;QCatchSyscalls+;QPassSignals+;%s%s",
+      "ConditionalBreakpoints+;BreakpointCommands+;QCatchSyscalls+;QPassSignals+;%s%s",
       kPacketSize, reverse ? "ReverseStep+;ReverseContinue+;" : "",
       multiprocess ? "multiprocess+" : "multiprocess-");
 }

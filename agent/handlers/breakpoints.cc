@@ -30,7 +30,8 @@ Response Handlers::Breakpoint(absl::string_view packet) {
   // Breakpoints are one address; km wants a length only for watchpoints.
   const uint64_t len =
       kind == BreakpointKind::kSoftware || kind == BreakpointKind::kHardware ? 1 : bp->kind;
-  absl::Status s = bp->insert ? breakpoints_.Insert(kind, bp->addr, len, bp->conditions)
+  const BreakpointActions actions{bp->conditions, bp->commands, bp->persist_commands};
+  absl::Status s = bp->insert ? breakpoints_.Insert(kind, bp->addr, len, actions)
                               : breakpoints_.Remove(kind, bp->addr, len);
   if (s.ok()) return Response{{"OK"}};
   Log(s.message());

@@ -84,7 +84,7 @@ TEST_F(HandlersTest, QSupportedOffersWhatGdbNeeds) {
   for (const char* feature :
        {"PacketSize=20000", "QStartNoAckMode+", "qXfer:features:read+", "qXfer:auxv:read+",
         "qXfer:exec-file:read+", "qXfer:threads:read+", "vContSupported+", "swbreak+",
-        "hwbreak+", "ConditionalBreakpoints+", "multiprocess+"}) {
+        "hwbreak+", "ConditionalBreakpoints+", "BreakpointCommands+", "multiprocess+"}) {
     EXPECT_THAT(reply, HasSubstr(feature));
   }
   EXPECT_EQ(Send("qSupported:swbreak+").find("multiprocess+"), std::string::npos);
@@ -354,6 +354,20 @@ TEST_F(HandlersTest, BreakpointConditionsReachKmOnlyWhenTheyChange) {
               ElementsAre("Insert(0,401126,1,3B)", "Insert(0,401126,1,3B,2B)",
                           "Insert(0,401126,1)", "Insert(0,401126,1,1B)"));
   EXPECT_EQ(Send("Z0,401126,1;X1,zz"), "E01");
+}
+
+TEST_F(HandlersTest, BreakpointCommandsReachKmWithTheirPersistence) {
+  // A dprintf (agent style): its printf bytecode after "cmds:", gdb's disconnected-dprintf flag.
+  EXPECT_EQ(Send("Z0,401126,1;cmds:1,X3,220027"), "OK");
+  EXPECT_EQ(Send("z0,401126,1"), "OK");
+  EXPECT_EQ(Send("Z0,401126,1;cmds:1,X3,220027"), "OK");  // the same again: no RPC
+  EXPECT_EQ(Send("Z0,401126,1;cmds:0,X3,220027"), "OK");  // persistence changed
+  EXPECT_EQ(Send("Z0,401126,1;X1,27;cmds:0,X3,220027X1,27"), "OK");
+  EXPECT_EQ(Send("Z0,401126,1"), "OK");  // a plain breakpoint again
+  EXPECT_THAT(target_.calls(),
+              ElementsAre("Insert(0,401126,1,cmds!:3B)", "Insert(0,401126,1,cmds:3B)",
+                          "Insert(0,401126,1,1B,cmds:3B1B)", "Insert(0,401126,1)"));
+  EXPECT_EQ(Send("Z0,401126,1;cmds:"), "E01");
 }
 
 TEST_F(HandlersTest, RangeStepReachesKm) {

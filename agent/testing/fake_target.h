@@ -206,9 +206,13 @@ class FakeTarget : public Target {
   }
 
   absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len,
-                                const std::vector<std::string>& conditions) override {
+                                const BreakpointActions& actions) override {
     std::string call = absl::StrFormat("Insert(%d,%x,%d", static_cast<int>(kind), addr, len);
-    for (const std::string& c : conditions) absl::StrAppend(&call, ",", c.size(), "B");
+    for (const std::string& c : actions.conditions) absl::StrAppend(&call, ",", c.size(), "B");
+    if (!actions.commands.empty()) {
+      absl::StrAppend(&call, ",cmds", actions.persist_commands ? "!" : "", ":");
+      for (const std::string& c : actions.commands) absl::StrAppend(&call, c.size(), "B");
+    }
     calls_.push_back(call + ")");
     if (refuse_watchpoints_ && kind != BreakpointKind::kSoftware && kind != BreakpointKind::kHardware) {
       return absl::UnimplementedError("no data watchpoints");

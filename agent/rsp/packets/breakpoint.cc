@@ -8,8 +8,9 @@
 namespace agent::rsp {
 namespace {
 
-// "X2,abcdX1,00" or "X2,abcd;X1,00": the conditions after the first ';'.
-absl::StatusOr<std::vector<std::string>> ParseConditions(absl::string_view text) {
+// "X2,abcdX1,00" or "X2,abcd;X1,00": the conditions after the first ';', or the commands
+// after "cmds:N,".
+absl::StatusOr<std::vector<std::string>> ParseExpressions(absl::string_view text) {
   std::vector<std::string> out;
   while (!text.empty()) {
     if (text[0] == ';') {
@@ -60,10 +61,26 @@ absl::StatusOr<BreakpointPacket> ParseBreakpoint(absl::string_view packet) {
   if (semicolon != absl::string_view::npos) {
     if (!bp.insert || (bp.type != BreakpointType::kSoftware && bp.type != BreakpointType::kHardware)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("conditions only come with Z0 and Z1: '", packet, "'"));
+          absl::StrCat("conditions and commands only come with Z0 and Z1: '", packet, "'"));
     }
-    absl::StatusOr<std::vector<std::string>> conditions =
-        ParseConditions(body.substr(semicolon + 1));
+    absl::string_view options = body.substr(semicolon + 1);
+    const size_t cmds = options.find("cmds:");
+    if (cmds != absl::string_view::npos) {
+      const absl::string_view commands = options.substr(cmds + 5);
+      if (commands.size() < 2 || (commands[0] != '0' && commands[0] != '1') || commands[1] != ',') {
+        return absl::InvalidArgumentError(
+            absl::StrCat("breakpoint commands without their persistence flag: '", packet, "'"));
+      }
+      bp.persist_commands = commands[0] == '1';
+      absl::StatusOr<std::vector<std::string>> parsed = ParseExpressions(commands.substr(2));
+      if (!parsed.ok()) return parsed.status();
+      if (parsed->empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("'cmds:' with no command: '", packet, "'"));
+      }
+      bp.commands = *std::move(parsed);
+      options = options.substr(0, cmds);
+    }
+    absl::StatusOr<std::vector<std::string>> conditions = ParseExpressions(options);
     if (!conditions.ok()) return conditions.status();
     bp.conditions = *std::move(conditions);
   }

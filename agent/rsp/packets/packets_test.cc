@@ -88,9 +88,29 @@ TEST(BreakpointPacketTest, TargetSideConditions) {
   EXPECT_FALSE(ParseBreakpoint("Z0,1,1;X0,").ok());
   EXPECT_FALSE(ParseBreakpoint("Z0,1,1;X1,zz").ok());
   EXPECT_FALSE(ParseBreakpoint("Z0,1,1;X1").ok());
-  EXPECT_FALSE(ParseBreakpoint("Z0,1,1;cmds:0,X1,27").ok());  // commands are not offered
   EXPECT_FALSE(ParseBreakpoint("Z2,1,4;X1,27").ok());         // watchpoints have none
   EXPECT_FALSE(ParseBreakpoint("z0,1,1;X1,27").ok());
+}
+
+TEST(BreakpointPacketTest, Commands) {
+  // What gdb 13 sends for `dprintf visit,"i=%d\n", i` with `set dprintf-style agent`.
+  BreakpointPacket b = *ParseBreakpoint(
+      "Z0,401144,1;cmds:1,X1e,26000622100222ec1608021916202200220034010007693d25645c6e0027");
+  EXPECT_TRUE(b.conditions.empty());
+  ASSERT_EQ(b.commands.size(), 1u);
+  EXPECT_EQ(b.commands[0].size(), 0x1eu);
+  EXPECT_EQ(b.commands[0].substr(22, 7), "i=%d\\n");
+  EXPECT_TRUE(b.persist_commands);
+  // A condition before them, and two commands.
+  b = *ParseBreakpoint("Z1,401126,1;X1,27;cmds:0,X1,27X2,2827");
+  EXPECT_EQ(b.conditions.size(), 1u);
+  EXPECT_EQ(b.commands.size(), 2u);
+  EXPECT_FALSE(b.persist_commands);
+  EXPECT_FALSE(ParseBreakpoint("Z0,1,1;cmds:").ok());
+  EXPECT_FALSE(ParseBreakpoint("Z0,1,1;cmds:2,X1,27").ok());
+  EXPECT_FALSE(ParseBreakpoint("Z0,1,1;cmds:1,").ok());
+  EXPECT_FALSE(ParseBreakpoint("Z0,1,1;cmds:1,X2,27").ok());
+  EXPECT_FALSE(ParseBreakpoint("Z2,1,4;cmds:1,X1,27").ok());
 }
 
 TEST(VContPacketTest, ActionsWithAndWithoutThreads) {

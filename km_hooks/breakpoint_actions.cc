@@ -1,0 +1,125 @@
+#include "km_hooks/breakpoint_actions.h"
+
+#include <optional>
+
+#include "absl/strings/str_format.h"
+#include "km/regs.h"
+#include "km_hooks/agent_expr.h"
+
+namespace km_hooks {
+namespace {
+
+// gdb's remote register numbers for amd64 (the agent's target description), as far as km's
+// general registers reach.
+std::optional<uint64_t> RegisterByGdbNumber(const km::Regs& r, int regnum) {
+  const uint64_t gpr[] = {r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp,
+                          r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
+  if (regnum >= 0 && regnum < 16) return gpr[regnum];
+  switch (regnum) {
+    case 16: return r.rip;
+    case 17: return r.rflags;
+    case 18: return r.cs;
+    case 19: return r.ss;
+    case 20: return r.ds;
+    case 21: return r.es;
+    case 22: return r.fs;
+    case 23: return r.gs;
+    case 58: return r.fs_base;
+    case 59: return r.gs_base;
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+absl::Status BreakpointActionTable::Validate(const BreakpointActions& actions) {
+  if (actions.conditions.size() > kMaxConditionsPerBreakpoint) {
+    return absl::InvalidArgumentError(absl::StrFormat("%d conditions: at most %d per breakpoint",
+                                                      actions.conditions.size(),
+                                                      kMaxConditionsPerBreakpoint));
+  }
+  if (actions.commands.size() > kMaxCommandsPerBreakpoint) {
+    return absl::InvalidArgumentError(absl::StrFormat("%d commands: at most %d per breakpoint",
+                                                      actions.commands.size(),
+                                                      kMaxCommandsPerBreakpoint));
+  }
+  for (const auto* list : {&actions.conditions, &actions.commands}) {
+    for (const std::string& expr : *list) {
+      if (absl::Status s = ValidateAgentExpr(expr); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void BreakpointActionTable::Set(bool hardware, uint64_t addr, BreakpointActions actions) {
+  absl::MutexLock lock(&mu_);
+  if (actions.conditions.empty() && actions.commands.empty()) {
+    actions_.erase(Key{hardware, addr});
+    return;
+  }
+  actions_[Key{hardware, addr}] = std::make_shared<const BreakpointActions>(std::move(actions));
+}
+
+void BreakpointActionTable::Clear(bool hardware, uint64_t addr) {
+  absl::MutexLock lock(&mu_);
+  actions_.erase(Key{hardware, addr});
+}
+
+void BreakpointActionTable::ClearAll() {
+  absl::MutexLock lock(&mu_);
+  actions_.clear();
+}
+
+std::vector<std::pair<bool, uint64_t>> BreakpointActionTable::KeepPersistent() {
+  absl::MutexLock lock(&mu_);
+  std::vector<Key> kept;
+  for (auto it = actions_.begin(); it != actions_.end();) {
+    if (it->second->persist && !it->second->commands.empty()) {
+      kept.push_back(it->first);
+      ++it;
+    } else {
+      actions_.erase(it++);
+    }
+  }
+  return kept;
+}
+
+bool BreakpointActionTable::OnHit(bool hardware, uint64_t addr, km::GuestThread& thread) {
+  Entry actions;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = actions_.find(Key{hardware, addr});
+    if (it == actions_.end()) return true;
+    actions = it->second;
+  }
+  km::Regs regs;
+  if (!thread.GetRegs(&regs).ok()) return true;
+  auto reg = [&regs](int regnum) { return RegisterByGdbNumber(regs, regnum); };
+  auto read = [this](uint64_t a, void* dst, size_t len) { return memory_.Read(a, dst, len) == len; };
+  const AgentExprEnv env{reg, read};
+  bool wanted = actions->conditions.empty();
+  for (const std::string& condition : actions->conditions) {
+    absl::StatusOr<uint64_t> value = EvalAgentExpr(condition, env);
+    if (!value.ok()) return true;
+    if (*value != 0) {
+      wanted = true;
+      break;
+    }
+  }
+  if (!wanted) return false;
+  if (actions->commands.empty()) return true;
+  std::string out;
+  for (const std::string& command : actions->commands) {
+    absl::StatusOr<std::string> printed = RunAgentCommand(command, env);
+    if (!printed.ok()) {
+      absl::StrAppendFormat(&out, "km: breakpoint command at 0x%x (thread %d): %s\n", addr,
+                            thread.tid(), printed.status().message());
+      break;
+    }
+    out += *printed;
+  }
+  if (!out.empty()) print_(out);
+  return false;
+}
+
+}  // namespace km_hooks
