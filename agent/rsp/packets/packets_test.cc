@@ -99,7 +99,7 @@ TEST(BreakpointPacketTest, Commands) {
   EXPECT_TRUE(b.conditions.empty());
   ASSERT_EQ(b.commands.size(), 1u);
   EXPECT_EQ(b.commands[0].size(), 0x1eu);
-  EXPECT_EQ(b.commands[0].substr(22, 7), "i=%d\\n");
+  EXPECT_EQ(b.commands[0].substr(22, 6), "i=%d\\n");
   EXPECT_TRUE(b.persist_commands);
   // A condition before them, and two commands.
   b = *ParseBreakpoint("Z1,401126,1;X1,27;cmds:0,X1,27X2,2827");
