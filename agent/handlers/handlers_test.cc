@@ -927,6 +927,26 @@ TEST_F(HandlersTest, DetachAndKill) {
   EXPECT_EQ(Send("g"), "E01");
 }
 
+// gdb removes its breakpoints before 'D' (and at stops): a dprintf whose commands persist must
+// not outlive a removal the agent deferred.
+TEST_F(HandlersTest, BreakpointsGdbRemovedLeaveKmBeforeTheSessionEnds) {
+  EXPECT_EQ(Send("Z0,401126,1;cmds:1,X3,220027"), "OK");
+  EXPECT_EQ(Send("z0,401126,1"), "OK");
+  EXPECT_EQ(Send("D"), "OK");
+  EXPECT_THAT(target_.calls(),
+              ElementsAre("Insert(0,401126,1,cmds!:3B)", "Remove(0,401126,1)", "Detach"));
+}
+
+TEST_F(HandlersTest, BreakpointsGdbRemovedLeaveKmWhenGdbDisappears) {
+  EXPECT_EQ(Send("Z0,401126,1;cmds:1,X3,220027"), "OK");
+  EXPECT_EQ(Send("Z0,401130,1;cmds:1,X3,220027"), "OK");
+  EXPECT_EQ(Send("z0,401126,1"), "OK");
+  handlers_->Disconnect();
+  EXPECT_THAT(target_.calls(),
+              ElementsAre("Insert(0,401126,1,cmds!:3B)", "Insert(0,401130,1,cmds!:3B)",
+                          "Remove(0,401126,1)", "Detach"));
+}
+
 TEST_F(HandlersTest, StreamEndAfterDetachIsNotThePayloadsEnd) {
   EXPECT_EQ(Send("D"), "OK");
   target_.PushEvent(EventsEnded{"km ended the event stream"});
