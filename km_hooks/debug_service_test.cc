@@ -560,6 +560,68 @@ TEST_P(DebugServiceTest, DetachRemovesBreakpointsAndLetsThePayloadFinish) {
   ExpectPayloadFinished();
 }
 
+// A breakpoint command as gdb's agent-style dprintf sends it: printf(label " %d\n", $rdi), or
+// printf(label "\n") without rdi.
+std::string PrintCommand(const std::string& label, bool rdi) {
+  const std::string format = label + (rdi ? " %d\\n" : "\\n");
+  std::string code;
+  if (rdi) code += std::string("\x26\x00\x05", 3);
+  code += std::string("\x22\x00\x22\x00\x34", 5);
+  code += static_cast<char>(rdi ? 1 : 0);
+  code += '\0';
+  code += static_cast<char>(format.size() + 1);
+  code += format;
+  code += std::string("\0\x27", 2);
+  return code;
+}
+
+TEST_P(DebugServiceTest, BreakpointCommandsPrintWithoutAStopAndOnlyPersistWhenAsked) {
+  const std::string session = Attach();
+  OpenEvents(session);
+  NextStop();
+  auto insert = [&](v1::BreakpointKind kind, uint64_t addr, const std::string& command,
+                    bool persist) {
+    v1::BreakpointRequest req;
+    req.set_session(session);
+    req.set_kind(kind);
+    req.set_addr(addr);
+    req.set_len(1);
+    req.add_commands(command);
+    req.set_persist_commands(persist);
+    v1::BreakpointResponse resp;
+    return stub_->InsertBreakpoint(Context().get(), req, &resp);
+  };
+  // Bad input changes nothing: commands on a watchpoint, bytecode that does not decode.
+  grpc::Status s = insert(v1::BREAKPOINT_KIND_WATCH_WRITE, syms_["watched"],
+                          PrintCommand("w", false), false);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  s = insert(v1::BREAKPOINT_KIND_SOFTWARE, syms_["touch"], std::string("\x34\x01", 2), true);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+
+  // The worker's hit prints while the session lasts; touch's would print only in the session;
+  // printf's prints after it too.
+  ASSERT_TRUE(insert(v1::BREAKPOINT_KIND_HARDWARE, syms_["worker"], PrintCommand("worker", true),
+                     true).ok());
+  ASSERT_TRUE(insert(v1::BREAKPOINT_KIND_SOFTWARE, syms_["touch"], PrintCommand("touch", true),
+                     false).ok());
+  ASSERT_TRUE(insert(v1::BREAKPOINT_KIND_SOFTWARE, syms_["printf"], PrintCommand("printf", false),
+                     true).ok());
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, syms_["pid_syscall"], 1, true)
+                  .ok());
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  // The first stop is the plain breakpoint's: the worker's hit printed instead of stopping.
+  v1::StopEvent stop = NextStop();
+  EXPECT_EQ(stop.reason().kind(), v1::STOP_KIND_BREAKPOINT);
+  EXPECT_EQ(stop.rip(), syms_["pid_syscall"]);
+  EXPECT_EQ(km_->Out(), "worker 0\n");
+  v1::DetachRequest req;
+  req.set_session(session);
+  v1::DetachResponse resp;
+  ASSERT_TRUE(stub_->Detach(Context().get(), req, &resp).ok());
+  EXPECT_EQ(WaitKm(), 7);
+  EXPECT_EQ(km_->Out(), "worker 0\nprintf\ndone 3 42\n");
+}
+
 TEST_P(DebugServiceTest, PeerOfAnotherUserIsRefused) {
   if (getuid() != 0) GTEST_SKIP() << "needs root to connect as another user";
   // Past the file mode (0600, checked in SetUp), km checks who connected: open the mode up and
