@@ -4,7 +4,8 @@ Raw RSP figures (no gdb in the timed loop: this times the servers, not gdb):
   stepi rate, breakpoint hit rate (alone, and with three more threads that all-stop stops at each
   hit), memory read throughput, interrupt latency, attach-idle overhead.
 Whole-gdb figures (gdb -batch, timed inside gdb around the command):
-  N stepi, N next over a line of many instructions, a conditional breakpoint false N times,
+  N stepi, N next over a line of many instructions, a conditional breakpoint false N times, a
+  dprintf printed N times,
   N continues to a breakpoint with three more threads.
 
 Repetitions are interleaved (rep 1 of every server, then rep 2...) so that the machine's load
@@ -60,6 +61,7 @@ FIGURES = [
     ("gdb_stepi", "gdb: stepi N", "s", False),
     ("gdb_next", "gdb: next N over a long line", "s", False),
     ("gdb_cond", "gdb: conditional breakpoint false N times", "s", False),
+    ("gdb_dprintf", "gdb: dprintf (agent style) N times", "s", False),
     ("gdb_record", "gdb: record a loop of N calls, reverse-continue to its start", "s", False),
     ("gdb_threads", "gdb: continue to a breakpoint N times, 3 more threads (blocked)", "s", False),
 ]
@@ -216,8 +218,9 @@ PRINT_LINE = 81
 GDB_ELAPSED = re.compile(r"bench_elapsed=([0-9.]+)")
 
 
-def run_gdb(tools, name, program_args, setup, timed, checks):
-    """gdb -batch against a fresh server; returns the seconds `timed` took, measured in gdb."""
+def run_gdb(tools, name, program_args, setup, timed, checks, program_output=None):
+    """gdb -batch against a fresh server; returns the seconds `timed` took, measured in gdb, and
+    what gdb printed. program_output, a list, gets what the program's side printed."""
     server = servers.STARTERS[name](tools, program_args)
     try:
         argv = ["gdb", "-batch", "-nx", "-ex", "set pagination off", "-ex", "set confirm off",
@@ -231,6 +234,8 @@ def run_gdb(tools, name, program_args, setup, timed, checks):
         text = out.stdout + out.stderr
         m = GDB_ELAPSED.search(text)
         check(m, "gdb printed no time:\n" + text[-3000:])
+        if program_output is not None:
+            program_output.append(server.output())
         return float(m.group(1)), text
     except Exception as e:
         raise BenchError("%s\n%s" % (e, server.errors())) from e
@@ -254,6 +259,18 @@ def gdb_figures(tools, name, counts, results):
                             "break hot if i == %d" % n], ["continue"], ["print i"])
     check(re.search(r"\$1 = %d\b" % n, text), "the condition stopped wrongly:\n" + text[-2000:])
     results["gdb_cond"].append(seconds)
+
+    # gdbserver and km print an agent-style dprintf themselves, on the program's side, without
+    # a stop; where the server cannot (qemu), gdb falls back to printing it at a stop per hit.
+    printed = []
+    seconds, text = run_gdb(tools, name, ["loop", str(n)],
+                            ["set dprintf-style agent", "break ready", "continue",
+                             r'dprintf hot,"hot %lu\n", i',
+                             "break %s:%d" % (os.path.basename(DEBUG_TARGET_SOURCE), PRINT_LINE)],
+                            ["continue"], [], printed)
+    lines = len(re.findall(r"^hot \d+$", text + printed[0], re.M))
+    check(lines == n, "%d dprintf lines, not %d:\n%s" % (lines, n, text[-2000:]))
+    results["gdb_dprintf"].append(seconds)
 
     # km records itself (monitor record on); the others get gdb's own `record full`, which
     # single-steps every instruction through the server. Recording starts inside the loop:
@@ -348,8 +365,8 @@ def table(names, results, counts):
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.append("Counts: %d repetitions; stepi %d steps; %d breakpoint hits; %d KiB read; "
-                 "%d interrupts per repetition; gdb: stepi %d, next %d, condition false %d times, "
-                 "record %d calls, %d continues among threads."
+                 "%d interrupts per repetition; gdb: stepi %d, next %d, condition false (and "
+                 "dprintf) %d times, record %d calls, %d continues among threads."
                  % (counts.reps, counts.steps, counts.hits, counts.memory >> 10, counts.interrupts,
                     counts.gdb_steps, counts.gdb_nexts, counts.gdb_false, counts.gdb_record,
                     counts.gdb_hits))
