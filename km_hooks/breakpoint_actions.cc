@@ -30,6 +30,10 @@ std::optional<uint64_t> RegisterByGdbNumber(const km::Regs& r, int regnum) {
   }
 }
 
+bool Persists(const BreakpointActions& actions) {
+  return actions.persist && !actions.commands.empty();
+}
+
 }  // namespace
 
 absl::Status BreakpointActionTable::Validate(const BreakpointActions& actions) {
@@ -70,18 +74,24 @@ void BreakpointActionTable::ClearAll() {
   actions_.clear();
 }
 
-std::vector<std::pair<bool, uint64_t>> BreakpointActionTable::KeepPersistent() {
-  absl::MutexLock lock(&mu_);
+std::vector<std::pair<bool, uint64_t>> BreakpointActionTable::Persistent() const {
+  absl::ReaderMutexLock lock(&mu_);
   std::vector<Key> kept;
+  for (const auto& [key, actions] : actions_) {
+    if (Persists(*actions)) kept.push_back(key);
+  }
+  return kept;
+}
+
+void BreakpointActionTable::KeepPersistent() {
+  absl::MutexLock lock(&mu_);
   for (auto it = actions_.begin(); it != actions_.end();) {
-    if (it->second->persist && !it->second->commands.empty()) {
-      kept.push_back(it->first);
+    if (Persists(*it->second)) {
       ++it;
     } else {
       actions_.erase(it++);
     }
   }
-  return kept;
 }
 
 bool BreakpointActionTable::OnHit(bool hardware, uint64_t addr, km::GuestThread& thread) {
@@ -100,7 +110,13 @@ bool BreakpointActionTable::OnHit(bool hardware, uint64_t addr, km::GuestThread&
   bool wanted = actions->conditions.empty();
   for (const std::string& condition : actions->conditions) {
     absl::StatusOr<uint64_t> value = EvalAgentExpr(condition, env);
-    if (!value.ok()) return true;
+    if (!value.ok()) {
+      // gdb would evaluate it at the stop; a dprintf's hit, though, never stops the payload.
+      if (actions->commands.empty()) return true;
+      print_(absl::StrFormat("km: breakpoint condition at 0x%x (thread %d): %s\n", addr,
+                             thread.tid(), value.status().message()));
+      return false;
+    }
     if (*value != 0) {
       wanted = true;
       break;

@@ -46,13 +46,16 @@ class BreakpointActionTable {
   void Set(bool hardware, uint64_t addr, BreakpointActions actions);
   void Clear(bool hardware, uint64_t addr);
   void ClearAll();
-  // Keeps only the breakpoints whose commands persist, and returns them (hardware, address).
-  std::vector<std::pair<bool, uint64_t>> KeepPersistent();
+  // The breakpoints whose commands persist (hardware, address).
+  std::vector<std::pair<bool, uint64_t>> Persistent() const;
+  // Drops the actions of every other breakpoint.
+  void KeepPersistent();
 
   // At a hit on the breakpoint at addr by a thread outside Run(): true to report the stop,
   // which is when it has no actions, or a condition is true or cannot be evaluated (gdb then
   // evaluates it itself, as it does with gdbserver) and there are no commands. When the
-  // conditions allow and there are commands, they run and the thread goes on.
+  // conditions allow and there are commands, they run and the thread goes on; with commands,
+  // a condition that cannot be evaluated prints why instead, and the thread goes on too.
   bool OnHit(bool hardware, uint64_t addr, km::GuestThread& thread);
 
  private:

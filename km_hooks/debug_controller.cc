@@ -99,8 +99,10 @@ void DebugController::SessionEnded() {
   // The payload goes on from its present, not from a past a debugger was looking at.
   (void)StopRecordingLocked();
   // Breakpoints whose commands persist (gdb's disconnected dprintf) stay; nothing else does.
+  // The others' actions go last: a hit on one before its int3 or debug register is gone must
+  // still find them (or no session), not be reported as a plain stop nobody will resume.
   std::vector<uint64_t> kept_sw, kept_hw;
-  for (const auto& [hardware, addr] : actions_.KeepPersistent()) {
+  for (const auto& [hardware, addr] : actions_.Persistent()) {
     (hardware ? kept_hw : kept_sw).push_back(addr);
   }
   sw_breakpoints_.RemoveAll(kept_sw);
@@ -115,16 +117,22 @@ void DebugController::SessionEnded() {
     passed_signals_ = 0;
   }
   (void)ApplyDebugRegsEverywhere();
+  actions_.KeepPersistent();
   for (const auto& thread : process_.Threads()) {
-    (void)thread->WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
-    bool resume;
+    bool resume, stepping;
     std::optional<km::SignalInfo> held;
     {
       absl::MutexLock lock(&mu_);
       ThreadDebug& td = threads_[thread->tid()];
       resume = td.stopped.has_value();
+      stepping = td.stepping;
       held = td.signal;
       td = ThreadDebug{};
+    }
+    // Only the debugger's steps end here: a step past a breakpoint km makes itself (a false
+    // condition, a dprintf that persists) must complete, or its int3 runs again.
+    if (stepping) {
+      (void)thread->WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
     }
     // A signal the debugger held is delivered as if it had not been there; a fault's comes
     // back when the faulting instruction runs again.
@@ -438,15 +446,20 @@ bool DebugController::ContinueRangeStep(km::GuestThread& thread) {
 
 km::DebugAction DebugController::PassFalseHit(km::GuestThread& thread, uint64_t addr) {
   // As a resume from this address would: step the original instruction, then run on.
+  bool session;
   {
     absl::MutexLock lock(&mu_);
+    session = session_;
     ThreadDebug& td = threads_[thread.tid()];
     td.stepping = false;
     td.range_start = td.range_end = 0;
   }
   if (!StepFrom(thread, addr, sw_breakpoints_.Original(addr)).ok()) {
     (void)thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
-    return ReportStop(thread, Reason(v1::STOP_KIND_BREAKPOINT, SIGTRAP));
+    if (session) return ReportStop(thread, Reason(v1::STOP_KIND_BREAKPOINT, SIGTRAP));
+    // Nobody would resume a stop: the breakpoint an earlier session left goes instead.
+    actions_.Clear(/*hardware=*/false, addr);
+    (void)sw_breakpoints_.Remove(addr);
   }
   return km::DebugAction::kContinue;
 }
@@ -654,8 +667,11 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
     }
     case km::ExitReason::kHwBreakpoint: {
       km::Regs regs;
-      const bool stop =
-          !thread.GetRegs(&regs).ok() || actions_.OnHit(/*hardware=*/true, regs.rip, thread);
+      const bool read = thread.GetRegs(&regs).ok();
+      // One removed between the hit and now (a new session drops those an earlier one left,
+      // and the debug registers follow) is stale: run on.
+      const bool stale = read && !OnHwBreakpoint(regs.rip);
+      const bool stop = !read || (!stale && actions_.OnHit(/*hardware=*/true, regs.rip, thread));
       // Without a session only breakpoints whose commands persist are left, and nobody to stop
       // for: a hit runs them and goes on.
       if (!stop || !session) {

@@ -19,8 +19,8 @@ void KeepDebuggerOutput() {
 }
 
 void PrintForDebugger(absl::string_view text) {
-  const int kept = output_fd.load();
-  const int fd = kept >= 0 ? kept : STDOUT_FILENO;
+  const int fd = output_fd.load();
+  if (fd < 0) return;
   while (!text.empty()) {
     const ssize_t n = write(fd, text.data(), text.size());
     if (n < 0 && errno == EINTR) continue;

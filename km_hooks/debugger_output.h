@@ -11,9 +11,10 @@ namespace km_hooks {
 // At start-up, before the payload runs: keeps a duplicate of fd 1.
 void KeepDebuggerOutput();
 
-// Writes text in one piece where it can (a line from two threads never interleaves), to the
-// duplicate, or to fd 1 if there is none. Errors (a closed pipe) are ignored: the payload must
-// not stop over a debugger's printf.
+// Writes text in one piece where it can (a line from two threads never interleaves) to the
+// duplicate; nowhere if there is none (fd 1 was closed when km started: the payload's next
+// file may get that number). Errors (a closed pipe) are ignored: the payload must not stop
+// over a debugger's printf.
 void PrintForDebugger(absl::string_view text);
 
 }  // namespace km_hooks

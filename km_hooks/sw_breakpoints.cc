@@ -33,10 +33,17 @@ absl::Status SwBreakpoints::Remove(uint64_t addr) {
   if (it == original_.end()) {
     return absl::NotFoundError(absl::StrFormat("no breakpoint at 0x%x", addr));
   }
-  // The page may have been unmapped since; then there is nothing left to restore.
-  engine_.WriteCode(addr, 1, [&] { mem_.WriteIgnoringProt(addr, &it->second, 1); });
+  RestoreLocked(addr, it->second);
   original_.erase(it);
   return absl::OkStatus();
+}
+
+void SwBreakpoints::RestoreLocked(uint64_t addr, uint8_t original) {
+  // The page may have been unmapped, or mapped again with other contents, since the int3 went
+  // in (a breakpoint whose commands persist can stay for long): only an int3 is ours to undo.
+  uint8_t now = 0;
+  if (mem_.ReadIgnoringProt(addr, &now, 1) != 1 || now != kInt3) return;
+  engine_.WriteCode(addr, 1, [&] { mem_.WriteIgnoringProt(addr, &original, 1); });
 }
 
 void SwBreakpoints::RemoveAll(const std::vector<uint64_t>& keep) {
@@ -46,7 +53,7 @@ void SwBreakpoints::RemoveAll(const std::vector<uint64_t>& keep) {
       ++it;
       continue;
     }
-    engine_.WriteCode(it->first, 1, [&] { mem_.WriteIgnoringProt(it->first, &it->second, 1); });
+    RestoreLocked(it->first, it->second);
     original_.erase(it++);
   }
 }

@@ -114,19 +114,32 @@ TEST_P(DprintfTest, StringsAndThreads) {
   EXPECT_EQ(r.km_status, 3);
 }
 
-// A printf km cannot complete (a %s at an unmapped address) says why on km's output, once per
-// hit, and the payload runs on as if nothing were there.
-TEST_P(DprintfTest, AFailingPrintfSaysWhyAndThePayloadRunsOn) {
-  SessionResult r = Run("fastpath", {"3", "10"},
-                        {"set dprintf-style agent", R"(dprintf visit,"at %d: %s\n", i, nowhere)",
-                         "continue"});
-  SCOPED_TRACE(r.Describe());
-  const std::vector<std::string> failures = LinesStartingWith(r.km_out, "km: breakpoint command");
-  ASSERT_EQ(failures.size(), 3u) << r.km_out;
-  EXPECT_THAT(failures[0], HasSubstr("reads unmapped memory at 0x1000"));
-  EXPECT_THAT(r.gdb_out, ContainsRegex("\\[Inferior 1 \\(process [0-9]+\\) exited normally\\]"));
-  EXPECT_THAT(r.km_out, HasSubstr("total "));
-  EXPECT_EQ(r.km_status, 0);
+// A printf km cannot complete (a %s at an unmapped address), or a condition on it that km
+// cannot evaluate, says why on km's output, once per hit, and the payload runs on as if nothing
+// were there: a dprintf never stops it.
+TEST_P(DprintfTest, AFailingPrintfOrConditionSaysWhyAndThePayloadRunsOn) {
+  auto session = [&](std::vector<std::string> dprintf) {
+    dprintf.insert(dprintf.begin(), "set dprintf-style agent");
+    dprintf.push_back("set debug remote 1");
+    dprintf.push_back("continue");
+    return Run("fastpath", {"3", "10"}, dprintf);
+  };
+  SessionResult printf = session({R"(dprintf visit,"at %d: %s\n", i, nowhere)"});
+  SessionResult condition =
+      session({R"(dprintf visit,"at %d\n", i)", "condition 1 *nowhere == 5"});
+  for (const SessionResult* r : {&printf, &condition}) {
+    SCOPED_TRACE(r->Describe());
+    const std::vector<std::string> failures = LinesStartingWith(
+        r->km_out, r == &printf ? "km: breakpoint command at " : "km: breakpoint condition at ");
+    ASSERT_EQ(failures.size(), 3u) << r->km_out;
+    EXPECT_THAT(failures[0], HasSubstr("reads unmapped memory at 0x1000"));
+    EXPECT_THAT(LinesStartingWith(r->km_out, "at "), IsEmpty());
+    EXPECT_EQ(StopReplies(r->gdb_out), 0);
+    EXPECT_THAT(r->gdb_out,
+                ContainsRegex("\\[Inferior 1 \\(process [0-9]+\\) exited normally\\]"));
+    EXPECT_THAT(r->km_out, HasSubstr("total "));
+    EXPECT_EQ(r->km_status, 0);
+  }
 }
 
 // gdb's detach leaves a dprintf inserted when its commands persist (gdb's disconnected-dprintf,
