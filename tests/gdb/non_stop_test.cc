@@ -145,6 +145,25 @@ TEST_P(NonStopTest, OneThreadStopsOthersRun) {
   EXPECT_THAT(km_out, HasSubstr(" ok\n"));
 }
 
+// An agent-style dprintf in non-stop mode: km prints each worker's checkpoints while every
+// thread runs; nothing stops.
+TEST_P(NonStopTest, ADprintfPrintsWhileEveryThreadRuns) {
+  Start({"3", "1000", "100"});
+  gdb_->Run("set dprintf-style agent", R"(\(gdb\) )");
+  gdb_->Run(R"(dprintf checkpoint,"cp %d\n", index)", "Dprintf 1 at");
+  gdb_->Send("continue -a");
+  EXPECT_TRUE(gdb_->WaitFor(R"(\[Inferior 1 \(process \d+\) exited normally\])")) << Describe();
+  std::string km_out;
+  EXPECT_EQ(FinishKm(&km_out), 0) << Describe();
+  std::map<std::string, int> lines;
+  const std::regex line(R"(cp \d+\n)");
+  for (std::sregex_iterator it(km_out.begin(), km_out.end(), line), end; it != end; ++it) {
+    ++lines[it->str()];
+  }
+  EXPECT_EQ(lines, (std::map<std::string, int>{{"cp 1\n", 10}, {"cp 2\n", 10}})) << km_out;
+  EXPECT_THAT(gdb_->Output(), Not(HasSubstr("hit Dprintf")));
+}
+
 TEST_P(NonStopTest, ContinueOneThreadContinueAllStepOneThread) {
   Start({"3", "0", "1000"});
   gdb_->Run("break lead_mark", "Breakpoint 1 at");
