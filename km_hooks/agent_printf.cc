@@ -71,9 +71,10 @@ absl::StatusOr<Directive> ParseDirective(absl::string_view format, size_t* at) {
     }
     return absl::OkStatus();
   };
-  while (i < format.size() && absl::string_view("-+ #0").find(format[i]) != absl::string_view::npos) {
-    d.flags.push_back(format[i++]);
-  }
+  auto one_of = [&](absl::string_view chars) {
+    return i < format.size() && chars.find(format[i]) != absl::string_view::npos;
+  };
+  while (one_of("-+ #0")) d.flags.push_back(format[i++]);
   if (d.flags.size() > 5) return Refused("repeated flags");
   int width;
   if (absl::Status s = digits(&d.width, &width); !s.ok()) return s;
@@ -91,21 +92,37 @@ absl::StatusOr<Directive> ParseDirective(absl::string_view format, size_t* at) {
   } else if (format.substr(i, 2) == "ll") {
     d.length = Directive::Length::kLong;
     i += 2;
-  } else if (i < format.size() && absl::string_view("hlzjt").find(format[i]) != absl::string_view::npos) {
+  } else if (one_of("hlzjt")) {
     d.length = format[i] == 'h' ? Directive::Length::kShort : Directive::Length::kLong;
     ++i;
-  } else if (i < format.size() && format[i] == 'L') {
+  } else if (one_of("L")) {
     return Refused("long double");
   }
   if (i == format.size()) return Refused("a '%' with no conversion at the end");
   d.conversion = format[i++];
+  // The flags and precision C defines for each conversion, as gdb's printf checks them; others
+  // are undefined behaviour in the C library.
+  auto has = [&d](absl::string_view flags) {
+    return d.flags.find_first_of(flags.data(), 0, flags.size()) != std::string::npos;
+  };
+  const bool precision = !d.precision.empty();
+  bool inappropriate = false;
   switch (d.conversion) {
-    case 'd': case 'i': case 'u': case 'o': case 'x': case 'X':
+    case 'd': case 'i':
+      inappropriate = has("#");
+      break;
+    case 'u':
+      inappropriate = has("# +");
+      break;
+    case 'o': case 'x': case 'X':
+      inappropriate = has(" +");
       break;
     case 'c': case 's':
       if (d.length != Directive::Length::kInt) return Refused("wide characters");
+      inappropriate = has("#0 +") || (d.conversion == 'c' && precision);
       break;
     case 'p':
+      inappropriate = has("#0 +") || precision || d.length != Directive::Length::kInt;
       break;
     case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': case 'a': case 'A':
       return Refused(absl::StrFormat("floating point ('%%%c') is not printed by km", d.conversion));
@@ -113,6 +130,9 @@ absl::StatusOr<Directive> ParseDirective(absl::string_view format, size_t* at) {
       return Refused("'%n'");
     default:
       return Refused(absl::StrFormat("unknown conversion '%%%c'", d.conversion));
+  }
+  if (inappropriate) {
+    return Refused(absl::StrFormat("inappropriate modifiers to '%%%c'", d.conversion));
   }
   *at = i;
   return d;

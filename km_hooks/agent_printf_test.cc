@@ -91,6 +91,11 @@ TEST(AgentPrintfTest, RefusesWhatItCannotPrintSafely) {
     absl::StatusOr<std::string> out = m.Format(format, {1, 2});
     EXPECT_TRUE(absl::IsInvalidArgument(out.status())) << format << ": " << out.status();
   }
+  // Flags and precisions C leaves undefined for the conversion (gdb's printf refuses them too).
+  for (const char* format : {"%#d", "%+u", "% x", "%05s", "%+c", "%.2c", "%#p", "%.3p", "%lp"}) {
+    absl::StatusOr<std::string> out = m.Format(format, {1});
+    EXPECT_TRUE(absl::IsInvalidArgument(out.status())) << format << ": " << out.status();
+  }
   EXPECT_TRUE(absl::IsInvalidArgument(m.Format("%1025d", {1}).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(m.Format("%.99999d", {1}).status()));
   EXPECT_EQ(m.Format("%1024d", {1})->size(), 1024u);

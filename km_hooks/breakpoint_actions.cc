@@ -105,7 +105,9 @@ bool BreakpointActionTable::OnHit(bool hardware, uint64_t addr, km::GuestThread&
   km::Regs regs;
   if (!thread.GetRegs(&regs).ok()) return true;
   auto reg = [&regs](int regnum) { return RegisterByGdbNumber(regs, regnum); };
-  auto read = [this](uint64_t a, void* dst, size_t len) { return memory_.Read(a, dst, len) == len; };
+  auto read = [this](uint64_t a, void* dst, size_t len) {
+    return memory_.Read(a, dst, len) == len;
+  };
   const AgentExprEnv env{reg, read};
   bool wanted = actions->conditions.empty();
   for (const std::string& condition : actions->conditions) {

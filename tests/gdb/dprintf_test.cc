@@ -84,7 +84,8 @@ TEST_P(DprintfTest, KmPrintsWhatGdbsOwnDprintfPrintsWithoutAStop) {
   // No hit reached gdb: the only stop reply after `continue` would be one.
   EXPECT_EQ(StopReplies(agent.gdb_out), 0);
   EXPECT_GE(StopReplies(gdb.gdb_out), 40);  // a stop at each hit (and one for its step off)
-  EXPECT_THAT(agent.gdb_out, ContainsRegex("\\[Inferior 1 \\(process [0-9]+\\) exited normally\\]"));
+  EXPECT_THAT(agent.gdb_out,
+              ContainsRegex("\\[Inferior 1 \\(process [0-9]+\\) exited normally\\]"));
   EXPECT_THAT(agent.km_out, HasSubstr("total "));
   EXPECT_EQ(agent.km_status, 0);
 }
