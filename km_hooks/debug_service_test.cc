@@ -598,14 +598,14 @@ TEST_P(DebugServiceTest, BreakpointCommandsPrintWithoutAStopAndOnlyPersistWhenAs
   s = insert(v1::BREAKPOINT_KIND_SOFTWARE, syms_["touch"], std::string("\x34\x01", 2), true);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
 
-  // The worker's hit prints while the session lasts; touch's would print only in the session;
-  // printf's prints after it too.
+  // The worker's hit prints while the session lasts; touch's persists past it (a hardware
+  // breakpoint kept in the debug registers); printf's would print only in the session.
   ASSERT_TRUE(insert(v1::BREAKPOINT_KIND_HARDWARE, syms_["worker"], PrintCommand("worker", true),
                      true).ok());
-  ASSERT_TRUE(insert(v1::BREAKPOINT_KIND_SOFTWARE, syms_["touch"], PrintCommand("touch", true),
-                     false).ok());
-  ASSERT_TRUE(insert(v1::BREAKPOINT_KIND_SOFTWARE, syms_["printf"], PrintCommand("printf", false),
+  ASSERT_TRUE(insert(v1::BREAKPOINT_KIND_HARDWARE, syms_["touch"], PrintCommand("touch", true),
                      true).ok());
+  ASSERT_TRUE(insert(v1::BREAKPOINT_KIND_SOFTWARE, syms_["printf"], PrintCommand("printf", false),
+                     false).ok());
   ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, syms_["pid_syscall"], 1, true)
                   .ok());
   ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
@@ -619,7 +619,7 @@ TEST_P(DebugServiceTest, BreakpointCommandsPrintWithoutAStopAndOnlyPersistWhenAs
   v1::DetachResponse resp;
   ASSERT_TRUE(stub_->Detach(Context().get(), req, &resp).ok());
   EXPECT_EQ(WaitKm(), 7);
-  EXPECT_EQ(km_->Out(), "worker 0\nprintf\ndone 3 42\n");
+  EXPECT_EQ(km_->Out(), "worker 0\ntouch 42\ndone 3 42\n");
 }
 
 TEST_P(DebugServiceTest, PeerOfAnotherUserIsRefused) {
