@@ -24,7 +24,9 @@ absl::Status BreakpointTable::Remove(BreakpointKind kind, uint64_t addr, uint64_
   const Key key{kind, addr, len};
   auto it = active_.find(key);
   if (it == active_.end()) return absl::OkStatus();
-  if (!defer_) {
+  // km keeps a breakpoint whose commands persist past the session's end (a dprintf): one gdb
+  // removed must leave km now, whatever becomes of the agent.
+  if (!defer_ || it->second.persist_commands) {
     active_.erase(it);
     return target_.RemoveBreakpoint(kind, addr, len);
   }

@@ -1,6 +1,7 @@
 // The breakpoints and watchpoints gdb has inserted. gdb removes every one of them at each stop
 // and inserts them again before it resumes; passing that through would cost two RPCs per
-// breakpoint per step. Removals are therefore deferred until the next resume, and an insert
+// breakpoint per step. Removals are therefore deferred until the next resume (but for a
+// breakpoint whose commands persist, which km would keep after the session), and an insert
 // of something still in km costs nothing, unless gdb sends other conditions or commands with
 // it: then km gets the insert again, which replaces them.
 #pragma once

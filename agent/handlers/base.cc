@@ -17,7 +17,6 @@ Handlers::~Handlers() = default;
 
 void Handlers::Disconnect() {
   if (detached_ || payload_gone()) return;
-  FlushRemovedBreakpoints();
   if (absl::Status s = target_.Detach(); !s.ok()) Log(s.message());
   detached_ = true;
 }
@@ -46,8 +45,8 @@ Response Handlers::Detach(absl::string_view packet) {
     Log(pid.status().message());
     return Response{{"E01"}};
   }
-  // km removes every breakpoint and resumes every thread when the session ends.
-  FlushRemovedBreakpoints();
+  // km removes every breakpoint and resumes every thread when the session ends (but for those
+  // whose commands persist: the breakpoint table never defers their removal).
   absl::Status s = target_.Detach();
   if (!s.ok()) {
     Log(s.message());
@@ -56,12 +55,6 @@ Response Handlers::Detach(absl::string_view packet) {
   detached_ = true;
   breakpoints_.Clear();
   return Response{{"OK"}};
-}
-
-void Handlers::FlushRemovedBreakpoints() {
-  // km keeps a breakpoint whose commands persist (a dprintf) past the session's end, which
-  // must not be one gdb already removed (before its 'D', or at its last stop).
-  if (absl::Status s = breakpoints_.Flush(); !s.ok()) Log(s.message());
 }
 
 Response Handlers::Kill(absl::string_view packet) {

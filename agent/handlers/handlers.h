@@ -74,9 +74,6 @@ class Handlers {
   Response QSupported(absl::string_view packet);
   Response StopStatus();
   Response Detach(absl::string_view packet);
-  // Takes out of km the breakpoints gdb removed (their removal is deferred) before the session
-  // ends.
-  void FlushRemovedBreakpoints();
   Response Kill(absl::string_view packet);
   // threads.cc
   Response SetThread(absl::string_view packet);

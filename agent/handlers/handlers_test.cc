@@ -358,14 +358,14 @@ TEST_F(HandlersTest, BreakpointConditionsReachKmOnlyWhenTheyChange) {
 
 TEST_F(HandlersTest, BreakpointCommandsReachKmWithTheirPersistence) {
   // A dprintf (agent style): its printf bytecode after "cmds:", gdb's disconnected-dprintf flag.
-  EXPECT_EQ(Send("Z0,401126,1;cmds:1,X3,220027"), "OK");
+  EXPECT_EQ(Send("Z0,401126,1;cmds:0,X3,220027"), "OK");
   EXPECT_EQ(Send("z0,401126,1"), "OK");
-  EXPECT_EQ(Send("Z0,401126,1;cmds:1,X3,220027"), "OK");  // the same again: no RPC
-  EXPECT_EQ(Send("Z0,401126,1;cmds:0,X3,220027"), "OK");  // persistence changed
+  EXPECT_EQ(Send("Z0,401126,1;cmds:0,X3,220027"), "OK");  // the same again: no RPC
+  EXPECT_EQ(Send("Z0,401126,1;cmds:1,X3,220027"), "OK");  // persistence changed
   EXPECT_EQ(Send("Z0,401126,1;X1,27;cmds:0,X3,220027X1,27"), "OK");
   EXPECT_EQ(Send("Z0,401126,1"), "OK");  // a plain breakpoint again
   EXPECT_THAT(target_.calls(),
-              ElementsAre("Insert(0,401126,1,cmds!:3B)", "Insert(0,401126,1,cmds:3B)",
+              ElementsAre("Insert(0,401126,1,cmds:3B)", "Insert(0,401126,1,cmds!:3B)",
                           "Insert(0,401126,1,1B,cmds:3B1B)", "Insert(0,401126,1)"));
   EXPECT_EQ(Send("Z0,401126,1;cmds:"), "E01");
 }
@@ -927,9 +927,9 @@ TEST_F(HandlersTest, DetachAndKill) {
   EXPECT_EQ(Send("g"), "E01");
 }
 
-// gdb removes its breakpoints before 'D' (and at stops): a dprintf whose commands persist must
-// not outlive a removal the agent deferred.
-TEST_F(HandlersTest, BreakpointsGdbRemovedLeaveKmBeforeTheSessionEnds) {
+// gdb removes its breakpoints before 'D' (and at stops): a dprintf whose commands persist, which
+// km keeps past the session, leaves km at once, not at the next resume like the others.
+TEST_F(HandlersTest, PersistentBreakpointsGdbRemovesLeaveKmAtOnce) {
   EXPECT_EQ(Send("Z0,401126,1;cmds:1,X3,220027"), "OK");
   EXPECT_EQ(Send("z0,401126,1"), "OK");
   EXPECT_EQ(Send("D"), "OK");
@@ -937,14 +937,15 @@ TEST_F(HandlersTest, BreakpointsGdbRemovedLeaveKmBeforeTheSessionEnds) {
               ElementsAre("Insert(0,401126,1,cmds!:3B)", "Remove(0,401126,1)", "Detach"));
 }
 
-TEST_F(HandlersTest, BreakpointsGdbRemovedLeaveKmWhenGdbDisappears) {
-  EXPECT_EQ(Send("Z0,401126,1;cmds:1,X3,220027"), "OK");
+TEST_F(HandlersTest, OtherBreakpointsGdbRemovesWaitForTheNextResume) {
+  EXPECT_EQ(Send("Z0,401126,1;cmds:0,X3,220027"), "OK");
   EXPECT_EQ(Send("Z0,401130,1;cmds:1,X3,220027"), "OK");
   EXPECT_EQ(Send("z0,401126,1"), "OK");
+  EXPECT_EQ(Send("z0,401130,1"), "OK");
   handlers_->Disconnect();
   EXPECT_THAT(target_.calls(),
-              ElementsAre("Insert(0,401126,1,cmds!:3B)", "Insert(0,401130,1,cmds!:3B)",
-                          "Remove(0,401126,1)", "Detach"));
+              ElementsAre("Insert(0,401126,1,cmds:3B)", "Insert(0,401130,1,cmds!:3B)",
+                          "Remove(0,401130,1)", "Detach"));
 }
 
 TEST_F(HandlersTest, StreamEndAfterDetachIsNotThePayloadsEnd) {

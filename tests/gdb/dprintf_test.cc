@@ -166,8 +166,8 @@ TEST_P(DprintfTest, ADprintfOutlivesADetachOnlyWhenItPersists) {
 }
 
 // With gdb's default (breakpoints out of the target while it is stopped), gdb removed the
-// dprintf at the last stop; the agent defers such removals, and must still make them before
-// the session ends, or the persistent dprintf would print on after the detach.
+// dprintf at the last stop; the agent holds most removals back until the next resume, but not
+// this one, or the persistent dprintf would print on after the detach.
 TEST_P(DprintfTest, ADprintfGdbRemovedAtAStopPrintsNoMoreAfterADetach) {
   SessionResult r = Run("fastpath", {"30", "10"},
                         // At visit's first instruction, apart from the breakpoint in its body
