@@ -424,11 +424,15 @@ class GrpcTarget : public Target {
     return FromProto(resp);
   }
 
-  absl::Status Detach() override {
+  absl::Status Detach(const std::optional<std::vector<int>>& program_signals) override {
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     v1::DetachRequest req;
     req.set_session(session_);
+    if (program_signals) {
+      v1::SignalList* list = req.mutable_program_signals();
+      for (int s : *program_signals) list->add_signals(s);
+    }
     v1::DetachResponse resp;
     return FromGrpc("Detach", stub_->Detach(&ctx, req, &resp));
   }

@@ -214,8 +214,9 @@ class Target {
   virtual absl::StatusOr<RecordingStatus> GetRecording() = 0;
 
   // Ends the session: km removes every breakpoint and lets every thread run (replaying to the
-  // end of the recording first, so the payload goes on from its real present).
-  virtual absl::Status Detach() = 0;
+  // end of the recording first, so the payload goes on from its real present). A signal a
+  // thread stopped with goes to it then, unless program_signals (Linux numbers) leaves it out.
+  virtual absl::Status Detach(const std::optional<std::vector<int>>& program_signals) = 0;
 
   // Events arrive on their own; event_fd() becomes readable when NextEvent has one.
   virtual int event_fd() const = 0;

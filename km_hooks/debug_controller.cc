@@ -94,7 +94,7 @@ void DebugController::SessionStarted() {
   if (had_hw) (void)ApplyDebugRegsEverywhere();
 }
 
-void DebugController::SessionEnded() {
+void DebugController::SessionEnded(std::optional<uint64_t> deliverable) {
   absl::MutexLock control(&control_mu_);
   // The payload goes on from its present, not from a past a debugger was looking at.
   (void)StopRecordingLocked();
@@ -134,9 +134,11 @@ void DebugController::SessionEnded() {
     if (stepping) {
       (void)thread->WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
     }
-    // A signal the debugger held is delivered as if it had not been there; a fault's comes
-    // back when the faulting instruction runs again.
-    if (resume && held && !held->fault) thread->InjectSignal(*held);
+    // A signal the debugger held is delivered as if it had not been there, unless the debugger
+    // keeps it from the program; a fault's comes back when the faulting instruction runs again.
+    const bool wanted = !deliverable || (held && held->signo >= 1 && held->signo <= 64 &&
+                                         (*deliverable >> (held->signo - 1) & 1));
+    if (resume && held && !held->fault && wanted) thread->InjectSignal(*held);
     if (resume) thread->Resume();
   }
   events_.Clear();

@@ -39,7 +39,9 @@ class DebugController : public km::DebugObserver {
   // The controlling session started or ended. Ending removes every breakpoint and watchpoint
   // and resumes every thread the debugger stopped: the payload runs on as if never debugged.
   void SessionStarted();
-  void SessionEnded();
+  // deliverable: bit signo-1 set for each signal a thread stopped with may get as it is resumed
+  // (the debugger's QProgramSignals); nullopt: all of them.
+  void SessionEnded(std::optional<uint64_t> deliverable = std::nullopt);
   EventQueue& events() { return events_; }
   // The session's Events stream opened: from now on events are queued for it. Returns one stop
   // event per thread already stopped, taken atomically with that switch so that no stop is

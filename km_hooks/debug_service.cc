@@ -48,15 +48,27 @@ grpc::Status DebugService::Attach(grpc::ServerContext*, const v1::AttachRequest*
   return grpc::Status::OK;
 }
 
-void DebugService::EndSession(const std::string& session) {
-  if (sessions_.End(session)) controller_.SessionEnded();
+void DebugService::EndSession(const std::string& session,
+                              std::optional<uint64_t> deliverable_signals) {
+  if (sessions_.End(session)) controller_.SessionEnded(deliverable_signals);
 }
 
 grpc::Status DebugService::Detach(grpc::ServerContext*, const v1::DetachRequest* req,
                                   v1::DetachResponse*) {
   absl::Status s = sessions_.Check(req->session());
   if (!s.ok()) return ToGrpc(s);
-  EndSession(req->session());
+  std::optional<uint64_t> deliverable;
+  if (req->has_program_signals()) {
+    deliverable = 0;
+    for (int signo : req->program_signals().signals()) {
+      if (signo < 1 || signo > 64) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            absl::StrFormat("program signal %d is not a Linux signal", signo));
+      }
+      *deliverable |= uint64_t{1} << (signo - 1);
+    }
+  }
+  EndSession(req->session(), deliverable);
   return grpc::Status::OK;
 }
 

@@ -2,6 +2,10 @@
 // controller does the work.
 #pragma once
 
+#include <cstdint>
+#include <optional>
+#include <string>
+
 #include "km_hooks/debug_controller.h"
 #include "km_hooks/session.h"
 #include "proto/km_debug.grpc.pb.h"
@@ -51,7 +55,8 @@ class DebugService final : public v1::Debug::Service {
                          v1::WriteCoreResponse* out) override;
 
  private:
-  void EndSession(const std::string& session);
+  void EndSession(const std::string& session,
+                  std::optional<uint64_t> deliverable_signals = std::nullopt);
   // All-stop at a stop answered inside Resume: stops every other thread, lists them all in out,
   // and rereads the stop's stack bytes, which another thread may have written since.
   void StopOthers(v1::StopEvent* stop, v1::ResumeResponse* out);

@@ -421,6 +421,14 @@ TEST_P(DebugServiceTest, PassSignalsRefusesWhatIsNotALinuxSignal) {
         << s.error_message();
   }
   EXPECT_FALSE(pass("not-the-session", {14}).ok());
+  // The same for the signals a Detach lets the program have; the session goes on.
+  v1::DetachRequest detach;
+  detach.set_session(session);
+  detach.mutable_program_signals()->add_signals(65);
+  v1::DetachResponse detached;
+  grpc::Status s = stub_->Detach(Context().get(), detach, &detached);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_TRUE(pass(session, {14}).ok());
 }
 
 // gdb's `catch syscall`: a caught syscall stops its thread at entry (not yet run: rax is its

@@ -17,7 +17,7 @@ Handlers::~Handlers() = default;
 
 void Handlers::Disconnect() {
   if (detached_ || payload_gone()) return;
-  if (absl::Status s = target_.Detach(); !s.ok()) Log(s.message());
+  if (absl::Status s = target_.Detach(program_signals_); !s.ok()) Log(s.message());
   detached_ = true;
 }
 
@@ -26,7 +26,8 @@ std::string Handlers::SupportedFeatures(bool multiprocess, bool reverse) {
   return absl::StrFormat(
       "PacketSize=%x;QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
       "qXfer:exec-file:read+;qXfer:threads:read+;qXfer:siginfo:read+;vContSupported+;swbreak+;hwbreak+;QNonStop+;"
-      "ConditionalBreakpoints+;BreakpointCommands+;QCatchSyscalls+;QPassSignals+;%s%s",
+      "ConditionalBreakpoints+;BreakpointCommands+;QCatchSyscalls+;QPassSignals+;"
+      "QProgramSignals+;%s%s",
       kPacketSize, reverse ? "ReverseStep+;ReverseContinue+;" : "",
       multiprocess ? "multiprocess+" : "multiprocess-");
 }
@@ -47,7 +48,7 @@ Response Handlers::Detach(absl::string_view packet) {
   }
   // km removes every breakpoint and resumes every thread when the session ends (but for those
   // whose commands persist: the breakpoint table never defers their removal).
-  absl::Status s = target_.Detach();
+  absl::Status s = target_.Detach(program_signals_);
   if (!s.ok()) {
     Log(s.message());
     return Response{{"E01"}};

@@ -54,6 +54,7 @@ Response Handlers::Dispatch(absl::string_view p) {
   if (StartsWith(p, "QNonStop:")) return SetNonStop(p);
   if (StartsWith(p, "QCatchSyscalls:")) return CatchSyscalls(p);
   if (StartsWith(p, "QPassSignals:")) return PassSignals(p);
+  if (StartsWith(p, "QProgramSignals:")) return ProgramSignals(p);
   if (p == "qAttached" || StartsWith(p, "qAttached:")) return Response{{"1"}};
   if (p == "qC") return CurrentThread();
   if (p == "qfThreadInfo") return ThreadInfo(/*first=*/true);

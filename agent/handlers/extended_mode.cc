@@ -77,8 +77,9 @@ absl::Status ExtendedMode::Start(std::unique_ptr<Target> owned, Target* target, 
   }
   // gdb says QNonStop before each run, often with no process yet: the mode holds for the next.
   if (non_stop_) p.handlers->Handle("QNonStop:1");
-  // gdb sends its pass list only when it changes: each new process gets the last one.
+  // gdb sends its signal lists only when they change: each new process gets the last ones.
   if (!pass_signals_.empty()) p.handlers->Handle(pass_signals_);
+  if (!program_signals_.empty()) p.handlers->Handle(program_signals_);
   last_argv_ = info->argv.empty() ? std::vector<std::string>{info->payload_path} : info->argv;
   last_argv_[0] = info->payload_path;
   Log(absl::StrFormat("debugging %s in km pid %d%s", info->payload_path, info->pid,
@@ -166,6 +167,10 @@ Response ExtendedMode::Handle(absl::string_view p) {
   if (StartsWith(p, "QNonStop:")) return SetNonStop(p);
   if (StartsWith(p, "QPassSignals:") && rsp::ParsePassSignals(p).ok()) {
     pass_signals_ = std::string(p);
+    if (!process_) return Reply("OK");
+  }
+  if (StartsWith(p, "QProgramSignals:") && rsp::ParseProgramSignals(p).ok()) {
+    program_signals_ = std::string(p);
     if (!process_) return Reply("OK");
   }
   if (!process_) return WithoutProcess(p);

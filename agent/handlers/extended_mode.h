@@ -87,6 +87,7 @@ class ExtendedMode {
   bool non_stop_ = false;  // what gdb last asked for with QNonStop
   std::string qsupported_;  // gdb's, told to each new process's handlers
   std::string pass_signals_;  // gdb's last QPassSignals, likewise
+  std::string program_signals_;  // and QProgramSignals
   bool multiprocess_ = false;
   bool gone_ = false;       // the last process exited or was killed
   std::vector<std::string> last_argv_;  // what the last process ran, for vRun without a program

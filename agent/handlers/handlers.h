@@ -94,6 +94,7 @@ class Handlers {
   Response CatchSyscalls(absl::string_view packet);
   // pass_signals.cc
   Response PassSignals(absl::string_view packet);
+  Response ProgramSignals(absl::string_view packet);
   // Before an all-stop resume: km gets gdb's latest pass list, unless the resume is one thread's
   // lone step, whose stop comes at any signal whatever the list says.
   absl::Status FlushPassSignals(const std::vector<ThreadAction>& actions);
@@ -168,6 +169,8 @@ class Handlers {
   // gdb's QPassSignals list (Linux numbers) and what km has: all-stop sends it with the next
   // resume that can meet a signal (see pass_signals.cc).
   std::vector<int> pass_signals_wanted_, pass_signals_in_km_;
+  // gdb's QProgramSignals list (Linux numbers), for km at the detach; none until gdb sends one.
+  std::optional<std::vector<int>> program_signals_;
   std::shared_ptr<HostFiles> host_files_;
 };
 

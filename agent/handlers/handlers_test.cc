@@ -921,6 +921,22 @@ TEST_F(ReverseHandlersTest, AHeldBackStopIsNotTheAnswerToAReverseResume) {
   EXPECT_EQ(target_.calls().front(), "Resume(100:bs:0)");
 }
 
+// gdb's QProgramSignals (gdb numbers; SIGUSR1 is 30 there, 10 on Linux) goes with the detach.
+TEST_F(HandlersTest, ProgramSignalsGoWithTheDetach) {
+  EXPECT_THAT(Send("qSupported:multiprocess+"), HasSubstr("QProgramSignals+"));
+  EXPECT_EQ(Send("QProgramSignals:e;zz"), "E01");
+  EXPECT_EQ(Send("QProgramSignals:e;1e;"), "OK");
+  EXPECT_EQ(Send("QProgramSignals:2;e;1e;"), "OK");  // replaces the list
+  EXPECT_EQ(Send("D"), "OK");
+  EXPECT_THAT(target_.calls(), ElementsAre("Detach(2,14,10)"));
+}
+
+TEST_F(HandlersTest, AnEmptyProgramSignalsListKeepsEverySignalFromThePayload) {
+  EXPECT_EQ(Send("QProgramSignals:"), "OK");
+  handlers_->Disconnect();
+  EXPECT_THAT(target_.calls(), ElementsAre("Detach()"));
+}
+
 TEST_F(HandlersTest, DetachAndKill) {
   EXPECT_EQ(Send("D;64"), "OK");
   EXPECT_THAT(target_.calls(), ElementsAre("Detach"));

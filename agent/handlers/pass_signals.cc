@@ -4,6 +4,11 @@
 // breakpoint and its list again before the continue after it; km stops a stepping thread at any
 // signal anyway, so in all-stop the list waits for a resume where it matters and reaches km only
 // when it changed there: no call at all for that back and forth.
+//
+// QProgramSignals: the signals gdb lets the program have at all (`handle SIG pass`). gdb decides
+// for each resume it asks for; the list matters when km resumes threads on its own, at the end
+// of the session: a thread stopped with a signal gdb would not pass must not get it then (a
+// SIGINT typed at km's terminal, say, then `detach`), as gdbserver does with the same list.
 #include "agent/arch/signals.h"
 #include "agent/handlers/handlers.h"
 #include "agent/log.h"
@@ -11,25 +16,43 @@
 
 namespace agent {
 
+namespace {
+
+std::vector<int> LinuxSignals(const std::vector<int>& gdb_signals) {
+  std::vector<int> linux_signals;
+  for (int g : gdb_signals) {
+    // gdb lists signals Linux does not have (SIGEMT, SIGLOST...): nothing can raise them here.
+    const int s = arch::GdbToLinuxSignal(g);
+    if (s > 0) linux_signals.push_back(s);
+  }
+  return linux_signals;
+}
+
+}  // namespace
+
 Response Handlers::PassSignals(absl::string_view packet) {
   absl::StatusOr<std::vector<int>> gdb_signals = rsp::ParsePassSignals(packet);
   if (!gdb_signals.ok()) {
     Log(gdb_signals.status().message());
     return Response{{"E01"}};
   }
-  std::vector<int> linux_signals;
-  for (int g : *gdb_signals) {
-    // gdb lists signals Linux does not have (SIGEMT, SIGLOST...): nothing can raise them here.
-    const int s = arch::GdbToLinuxSignal(g);
-    if (s > 0) linux_signals.push_back(s);
-  }
-  pass_signals_wanted_ = std::move(linux_signals);
+  pass_signals_wanted_ = LinuxSignals(*gdb_signals);
   // Non-stop: threads run while gdb changes the list; it holds from now on.
   if (non_stop_) {
     absl::Status s = target_.PassSignals(pass_signals_wanted_);
     if (!s.ok()) return Failed(s);
     pass_signals_in_km_ = pass_signals_wanted_;
   }
+  return Response{{"OK"}};
+}
+
+Response Handlers::ProgramSignals(absl::string_view packet) {
+  absl::StatusOr<std::vector<int>> gdb_signals = rsp::ParseProgramSignals(packet);
+  if (!gdb_signals.ok()) {
+    Log(gdb_signals.status().message());
+    return Response{{"E01"}};
+  }
+  program_signals_ = LinuxSignals(*gdb_signals);
   return Response{{"OK"}};
 }
 

@@ -236,8 +236,10 @@ class FakeTarget : public Target {
     return recording_;
   }
 
-  absl::Status Detach() override {
-    calls_.push_back("Detach");
+  absl::Status Detach(const std::optional<std::vector<int>>& program_signals) override {
+    calls_.push_back(program_signals
+                         ? absl::StrCat("Detach(", absl::StrJoin(*program_signals, ","), ")")
+                         : "Detach");
     for (auto& [tid, t] : threads_) t.running = true;
     return absl::OkStatus();
   }

@@ -285,6 +285,36 @@ TEST_P(GdbTest, DetachLetsThePayloadFinish) {
   EXPECT_EQ(r.km_status, 3);
 }
 
+// A signal sent to km stops the payload in gdb; at the detach after it, km delivers it only if
+// gdb would pass it (QProgramSignals), as gdbserver does: `handle SIGUSR2 nopass` keeps it
+// from the payload, `pass` (gdb's default) lets it end it. (SIGUSR1 to km is late attach's.)
+TEST_P(GdbTest, DetachDeliversTheSignalAThreadStoppedWithOnlyIfGdbPassesIt) {
+  auto session = [&](const char* pass) {
+    SessionOptions options{.payload_args = {"spin"},
+                           .gdb_commands = {absl::StrCat("handle SIGUSR2 stop print ", pass),
+                                            "continue", "set var keep_going = 0", "detach"}};
+    options.during_gdb = [](Child& gdb, Child& km) {
+      for (int i = 0; i < 20 && !absl::StrContains(gdb.Out(), "SIGUSR2, User defined"); i++) {
+        kill(km.pid(), SIGUSR2);
+        WaitForText([&] { return gdb.Out(); }, "SIGUSR2, User defined", absl::Seconds(3));
+      }
+    };
+    return Run(options);
+  };
+  SessionResult kept = session("nopass");
+  SessionResult passed = session("pass");
+  SCOPED_TRACE(kept.Describe());
+  SCOPED_TRACE(passed.Describe());
+  for (const SessionResult* r : {&kept, &passed}) {
+    EXPECT_THAT(r->gdb_out, HasSubstr("Program received signal SIGUSR2, User defined signal 2."));
+    EXPECT_THAT(r->gdb_out,
+                HasSubstr(absl::StrFormat("[Inferior 1 (process %d) detached]", r->km_pid)));
+  }
+  EXPECT_EQ(kept.km_out, "total=10 counter=3 label=origin\n");
+  EXPECT_EQ(kept.km_status, 3);
+  EXPECT_EQ(passed.km_status, 128 + SIGUSR2);
+}
+
 // `info proc` asks for /proc/PID/... with the payload's pid, which is km's: what it shows must
 // be the payload (its command line, executable and guest memory map), not km.
 TEST_P(GdbTest, InfoProcShowsThePayloadNotKm) {

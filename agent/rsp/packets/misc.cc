@@ -91,13 +91,26 @@ absl::StatusOr<CatchSyscalls> ParseCatchSyscalls(absl::string_view packet) {
   return out;
 }
 
-absl::StatusOr<std::vector<int>> ParsePassSignals(absl::string_view packet) {
-  if (!absl::ConsumePrefix(&packet, "QPassSignals:")) {
-    return absl::InvalidArgumentError("not a QPassSignals packet");
+namespace {
+
+absl::StatusOr<std::vector<int>> ParseSignalList(absl::string_view packet,
+                                                 absl::string_view name) {
+  if (!absl::ConsumePrefix(&packet, name) || !absl::ConsumePrefix(&packet, ":")) {
+    return absl::InvalidArgumentError(absl::StrCat("not a ", name, " packet"));
   }
   absl::ConsumeSuffix(&packet, ";");
   if (packet.empty()) return std::vector<int>();
   return ParseHexList(packet, "signal");
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int>> ParsePassSignals(absl::string_view packet) {
+  return ParseSignalList(packet, "QPassSignals");
+}
+
+absl::StatusOr<std::vector<int>> ParseProgramSignals(absl::string_view packet) {
+  return ParseSignalList(packet, "QProgramSignals");
 }
 
 }  // namespace agent::rsp

@@ -34,6 +34,10 @@ absl::StatusOr<CatchSyscalls> ParseCatchSyscalls(absl::string_view packet);
 // "QPassSignals:" or "QPassSignals:SIG;[SIG;...]" (hex, gdb's numbering; gdb ends each with ';',
 // the last one's may be missing): the signals to pass to the program without stopping.
 absl::StatusOr<std::vector<int>> ParsePassSignals(absl::string_view packet);
+// "QProgramSignals:..." in the same form: the signals the program may have at all (gdb's
+// `handle SIG pass`); a thread's signal not listed is dropped when the stub resumes it on its
+// own, as at a detach.
+absl::StatusOr<std::vector<int>> ParseProgramSignals(absl::string_view packet);
 
 // "qRcmd,HEX": the monitor command line.
 absl::StatusOr<std::string> ParseMonitorCommand(absl::string_view packet);

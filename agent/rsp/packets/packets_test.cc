@@ -232,6 +232,14 @@ TEST(MiscPacketTest, CatchSyscalls) {
   }
 }
 
+TEST(MiscPacketTest, ProgramSignals) {
+  EXPECT_EQ(*ParseProgramSignals("QProgramSignals:2;e;1e;"), (std::vector<int>{2, 14, 30}));
+  EXPECT_TRUE(ParseProgramSignals("QProgramSignals:")->empty());
+  EXPECT_FALSE(ParseProgramSignals("QProgramSignals:zz").ok());
+  EXPECT_FALSE(ParseProgramSignals("QPassSignals:e").ok());
+  EXPECT_FALSE(ParseProgramSignals("QProgramSignalsX:e").ok());
+}
+
 TEST(MiscPacketTest, PassSignals) {
   absl::StatusOr<std::vector<int>> p = ParsePassSignals("QPassSignals:");
   ASSERT_TRUE(p.ok());
