@@ -924,11 +924,12 @@ TEST_F(ReverseHandlersTest, AHeldBackStopIsNotTheAnswerToAReverseResume) {
 // gdb's QProgramSignals (gdb numbers; SIGUSR1 is 30 there, 10 on Linux) goes with the detach.
 TEST_F(HandlersTest, ProgramSignalsGoWithTheDetach) {
   EXPECT_THAT(Send("qSupported:multiprocess+"), HasSubstr("QProgramSignals+"));
-  EXPECT_EQ(Send("QProgramSignals:e;zz"), "E01");
   EXPECT_EQ(Send("QProgramSignals:e;1e;"), "OK");
-  EXPECT_EQ(Send("QProgramSignals:2;e;1e;"), "OK");  // replaces the list
+  EXPECT_EQ(Send("QProgramSignals:2;e;1e;8f;"), "OK");  // replaces the list
+  EXPECT_EQ(Send("QProgramSignals:e;zz"), "E01");      // and a bad one leaves it
   EXPECT_EQ(Send("D"), "OK");
-  EXPECT_THAT(target_.calls(), ElementsAre("Detach(2,14,10)"));
+  // 0x8f, gdb's "unknown", stands for SIGSTKFLT, which gdb has no number for.
+  EXPECT_THAT(target_.calls(), ElementsAre("Detach(2,14,10,16)"));
 }
 
 TEST_F(HandlersTest, AnEmptyProgramSignalsListKeepsEverySignalFromThePayload) {

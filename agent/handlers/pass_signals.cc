@@ -21,9 +21,16 @@ namespace {
 std::vector<int> LinuxSignals(const std::vector<int>& gdb_signals) {
   std::vector<int> linux_signals;
   for (int g : gdb_signals) {
-    // gdb lists signals Linux does not have (SIGEMT, SIGLOST...): nothing can raise them here.
     const int s = arch::GdbToLinuxSignal(g);
-    if (s > 0) linux_signals.push_back(s);
+    if (s > 0) {
+      linux_signals.push_back(s);
+      continue;
+    }
+    // gdb's number for the signals it cannot name stands for each of them (SIGSTKFLT); gdb
+    // also lists signals Linux does not have (SIGEMT, SIGLOST...), which nothing raises here.
+    for (int l = 1; l <= 64; ++l) {
+      if (arch::LinuxToGdbSignal(l) == g) linux_signals.push_back(l);
+    }
   }
   return linux_signals;
 }
