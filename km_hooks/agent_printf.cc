@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -141,10 +140,11 @@ absl::StatusOr<Directive> ParseDirective(absl::string_view format, size_t* at) {
 // snprintf of one value with a spec rebuilt from checked parts only.
 template <typename T>
 std::string Render(const std::string& spec, T value) {
-  std::vector<char> buf(2 * kMaxPrintfField + kMaxPrintfString + 64);
-  const int n = snprintf(buf.data(), buf.size(), spec.c_str(), value);
+  // Room for the widest directive: a field of kMaxPrintfField around a %s of the longest string.
+  char buf[2 * kMaxPrintfField + kMaxPrintfString + 64];
+  const int n = snprintf(buf, sizeof buf, spec.c_str(), value);
   if (n < 0) return "";
-  return std::string(buf.data(), std::min<size_t>(n, buf.size() - 1));
+  return std::string(buf, std::min<size_t>(n, sizeof buf - 1));
 }
 
 absl::StatusOr<std::string> GuestString(uint64_t addr, size_t limit, GuestRead read) {

@@ -94,7 +94,8 @@ void BreakpointActionTable::KeepPersistent() {
   }
 }
 
-bool BreakpointActionTable::OnHit(bool hardware, uint64_t addr, km::GuestThread& thread) {
+bool BreakpointActionTable::OnHit(bool hardware, uint64_t addr, const km::Regs& regs,
+                                  int tid) {
   Entry actions;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -102,8 +103,6 @@ bool BreakpointActionTable::OnHit(bool hardware, uint64_t addr, km::GuestThread&
     if (it == actions_.end()) return true;
     actions = it->second;
   }
-  km::Regs regs;
-  if (!thread.GetRegs(&regs).ok()) return true;
   auto reg = [&regs](int regnum) { return RegisterByGdbNumber(regs, regnum); };
   auto read = [this](uint64_t a, void* dst, size_t len) {
     return memory_.Read(a, dst, len) == len;
@@ -116,7 +115,7 @@ bool BreakpointActionTable::OnHit(bool hardware, uint64_t addr, km::GuestThread&
       // gdb would evaluate it at the stop; a dprintf's hit, though, never stops the payload.
       if (actions->commands.empty()) return true;
       print_(absl::StrFormat("km: breakpoint condition at 0x%x (thread %d): %s\n", addr,
-                             thread.tid(), value.status().message()));
+                             tid, value.status().message()));
       return false;
     }
     if (*value != 0) {
@@ -131,7 +130,7 @@ bool BreakpointActionTable::OnHit(bool hardware, uint64_t addr, km::GuestThread&
     absl::StatusOr<std::string> printed = RunAgentCommand(command, env);
     if (!printed.ok()) {
       absl::StrAppendFormat(&out, "km: breakpoint command at 0x%x (thread %d): %s\n", addr,
-                            thread.tid(), printed.status().message());
+                            tid, printed.status().message());
       break;
     }
     out += *printed;

@@ -16,7 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "km/runtime/guest_thread.h"
+#include "km/regs.h"
 #include "km_hooks/sw_breakpoints.h"
 
 namespace km_hooks {
@@ -56,7 +56,8 @@ class BreakpointActionTable {
   // evaluates it itself, as it does with gdbserver) and there are no commands. When the
   // conditions allow and there are commands, they run and the thread goes on; with commands,
   // a condition that cannot be evaluated prints why instead, and the thread goes on too.
-  bool OnHit(bool hardware, uint64_t addr, km::GuestThread& thread);
+  // regs: the thread's (tid's), rip at the breakpoint.
+  bool OnHit(bool hardware, uint64_t addr, const km::Regs& regs, int tid);
 
  private:
   using Key = std::pair<bool, uint64_t>;

@@ -17,6 +17,11 @@
 namespace km_hooks {
 namespace {
 
+// A signal in a mask of Linux signals (bit signo - 1 each).
+bool InSignalMask(uint64_t mask, int signo) {
+  return signo >= 1 && signo <= 64 && (mask >> (signo - 1) & 1);
+}
+
 constexpr uint8_t kInt3 = 0xcc;
 // What a stop event carries of the stack: gdb's first unwinding reads (return address, saved
 // rbp, the caller's frame) for a typical frame, and the red zone below rsp, where a leaf
@@ -136,9 +141,10 @@ void DebugController::SessionEnded(std::optional<uint64_t> deliverable) {
     }
     // A signal the debugger held is delivered as if it had not been there, unless the debugger
     // keeps it from the program; a fault's comes back when the faulting instruction runs again.
-    const bool wanted = !deliverable || (held && held->signo >= 1 && held->signo <= 64 &&
-                                         (*deliverable >> (held->signo - 1) & 1));
-    if (resume && held && !held->fault && wanted) thread->InjectSignal(*held);
+    if (resume && held && !held->fault &&
+        (!deliverable || InSignalMask(*deliverable, held->signo))) {
+      thread->InjectSignal(*held);
+    }
     if (resume) thread->Resume();
   }
   events_.Clear();
@@ -432,8 +438,8 @@ bool DebugController::ContinueRangeStep(km::GuestThread& thread) {
   // Stepping one instruction at a time, gdb would see its breakpoint here and stop.
   const bool sw = sw_breakpoints_.Contains(rip);
   const bool hw = OnHwBreakpoint(rip);
-  if ((sw && actions_.OnHit(/*hardware=*/false, rip, thread)) ||
-      (hw && actions_.OnHit(/*hardware=*/true, rip, thread))) {
+  if ((sw && actions_.OnHit(/*hardware=*/false, rip, regs, thread.tid())) ||
+      (hw && actions_.OnHit(/*hardware=*/true, rip, regs, thread.tid()))) {
     return false;
   }
   if (sw && !StepFrom(thread, rip, sw_breakpoints_.Original(rip)).ok()) return false;
@@ -673,7 +679,8 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
       // One removed between the hit and now (a new session drops those an earlier one left,
       // and the debug registers follow) is stale: run on.
       const bool stale = read && !OnHwBreakpoint(regs.rip);
-      const bool stop = !read || (!stale && actions_.OnHit(/*hardware=*/true, regs.rip, thread));
+      const bool stop =
+          !read || (!stale && actions_.OnHit(/*hardware=*/true, regs.rip, regs, thread.tid()));
       // Without a session only breakpoints whose commands persist are left, and nobody to stop
       // for: a hit runs them and goes on.
       if (!stop || !session) {
@@ -705,7 +712,8 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
         if (ours || byte != kInt3) {
           thread.EditRegs([bp](km::Regs& r) { r.rip = bp; });
           if (!ours) return km::DebugAction::kContinue;
-          if (!actions_.OnHit(/*hardware=*/false, bp, thread) || !session) {
+          regs.rip = bp;
+          if (!actions_.OnHit(/*hardware=*/false, bp, regs, thread.tid()) || !session) {
             return PassFalseHit(thread, bp);
           }
           return ReportStop(thread, Reason(v1::STOP_KIND_BREAKPOINT, SIGTRAP));
@@ -728,9 +736,7 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
 }
 
 bool DebugController::PassesLocked(const km::GuestThread& thread, int signo) {
-  if (signo < 1 || signo > 64 || !(passed_signals_.load() & (uint64_t{1} << (signo - 1)))) {
-    return false;
-  }
+  if (!InSignalMask(passed_signals_.load(), signo)) return false;
   auto it = threads_.find(thread.tid());
   return it == threads_.end() || !it->second.stepping;
 }

@@ -153,7 +153,7 @@ class DebugController : public km::DebugObserver {
   std::optional<v1::StopReason> WatchedStore(
       const std::vector<std::pair<uint64_t, uint64_t>>& stores);
   // A breakpoint at rip that wants this thread stopped there.
-  std::optional<v1::StopReason> BreakpointAt(km::GuestThread& thread, uint64_t rip);
+  std::optional<v1::StopReason> BreakpointAt(km::GuestThread& thread, const km::Regs& regs);
 
   km::Process& process_;
   SwBreakpoints sw_breakpoints_;

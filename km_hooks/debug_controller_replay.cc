@@ -173,11 +173,13 @@ std::optional<v1::StopReason> DebugController::WatchedStore(
 }
 
 std::optional<v1::StopReason> DebugController::BreakpointAt(km::GuestThread& thread,
-                                                           uint64_t rip) {
-  if (sw_breakpoints_.Contains(rip) && actions_.OnHit(/*hardware=*/false, rip, thread)) {
+                                                           const km::Regs& regs) {
+  const uint64_t rip = regs.rip;
+  if (sw_breakpoints_.Contains(rip) &&
+      actions_.OnHit(/*hardware=*/false, rip, regs, thread.tid())) {
     return ReplayReason(v1::STOP_KIND_BREAKPOINT);
   }
-  if (OnHwBreakpoint(rip) && actions_.OnHit(/*hardware=*/true, rip, thread)) {
+  if (OnHwBreakpoint(rip) && actions_.OnHit(/*hardware=*/true, rip, regs, thread.tid())) {
     return ReplayReason(v1::STOP_KIND_HW_BREAKPOINT);
   }
   return std::nullopt;
@@ -242,7 +244,7 @@ absl::Status DebugController::ReverseResume(const v1::ThreadAction& action) {
     }
     km::Regs regs;
     if (absl::Status s = thread->GetRegs(&regs); !s.ok()) return s;
-    if (std::optional<v1::StopReason> r = BreakpointAt(*thread, regs.rip)) {
+    if (std::optional<v1::StopReason> r = BreakpointAt(*thread, regs)) {
       ReportReplayStop(*thread, *r);
       return absl::OkStatus();
     }
@@ -279,14 +281,14 @@ absl::StatusOr<bool> DebugController::ReplayForward(const std::vector<v1::Thread
     if (absl::Status s = thread->GetRegs(&regs); !s.ok()) return s;
     const bool stepper = thread->tid() == step_tid || (step_tid == 0 && actions.size() == 1);
     if (stepper && regs.rip >= range_start && regs.rip < range_end &&
-        !BreakpointAt(*thread, regs.rip)) {
+        !BreakpointAt(*thread, regs)) {
       continue;
     }
     if (stepper) {
       ReportReplayStop(*thread, ReplayReason(v1::STOP_KIND_STEP));
       return true;
     }
-    if (std::optional<v1::StopReason> r = BreakpointAt(*thread, regs.rip)) {
+    if (std::optional<v1::StopReason> r = BreakpointAt(*thread, regs)) {
       ReportReplayStop(*thread, *r);
       return true;
     }

@@ -23,6 +23,19 @@ grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
+// Linux signal numbers as a mask, bit signo - 1 each.
+absl::StatusOr<uint64_t> SignalMask(const google::protobuf::RepeatedField<int32_t>& signals) {
+  uint64_t mask = 0;
+  for (int32_t signo : signals) {
+    if (signo < 1 || signo > 64) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("signal %d is not a Linux signal", signo));
+    }
+    mask |= uint64_t{1} << (signo - 1);
+  }
+  return mask;
+}
+
 }  // namespace
 
 grpc::Status DebugService::GetTarget(grpc::ServerContext*, const v1::GetTargetRequest*,
@@ -59,14 +72,9 @@ grpc::Status DebugService::Detach(grpc::ServerContext*, const v1::DetachRequest*
   if (!s.ok()) return ToGrpc(s);
   std::optional<uint64_t> deliverable;
   if (req->has_program_signals()) {
-    deliverable = 0;
-    for (int signo : req->program_signals().signals()) {
-      if (signo < 1 || signo > 64) {
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            absl::StrFormat("program signal %d is not a Linux signal", signo));
-      }
-      *deliverable |= uint64_t{1} << (signo - 1);
-    }
+    absl::StatusOr<uint64_t> mask = SignalMask(req->program_signals().signals());
+    if (!mask.ok()) return ToGrpc(mask.status());
+    deliverable = *mask;
   }
   EndSession(req->session(), deliverable);
   return grpc::Status::OK;
@@ -235,15 +243,9 @@ grpc::Status DebugService::PassSignals(grpc::ServerContext*, const v1::PassSigna
                                        v1::PassSignalsResponse*) {
   absl::Status s = sessions_.Check(req->session());
   if (!s.ok()) return ToGrpc(s);
-  uint64_t mask = 0;
-  for (int32_t signo : req->signals()) {
-    if (signo < 1 || signo > 64) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrFormat("signal %d is not a Linux signal", signo));
-    }
-    mask |= uint64_t{1} << (signo - 1);
-  }
-  controller_.PassSignals(mask);
+  absl::StatusOr<uint64_t> mask = SignalMask(req->signals());
+  if (!mask.ok()) return ToGrpc(mask.status());
+  controller_.PassSignals(*mask);
   return grpc::Status::OK;
 }
 

@@ -18,9 +18,14 @@ namespace agent {
 
 namespace {
 
-std::vector<int> LinuxSignals(const std::vector<int>& gdb_signals) {
+// A parsed signal list packet in Linux numbers; nullopt (logged) for a malformed one.
+std::optional<std::vector<int>> LinuxSignals(const absl::StatusOr<std::vector<int>>& gdb_signals) {
+  if (!gdb_signals.ok()) {
+    Log(gdb_signals.status().message());
+    return std::nullopt;
+  }
   std::vector<int> linux_signals;
-  for (int g : gdb_signals) {
+  for (int g : *gdb_signals) {
     const int s = arch::GdbToLinuxSignal(g);
     if (s > 0) {
       linux_signals.push_back(s);
@@ -38,12 +43,9 @@ std::vector<int> LinuxSignals(const std::vector<int>& gdb_signals) {
 }  // namespace
 
 Response Handlers::PassSignals(absl::string_view packet) {
-  absl::StatusOr<std::vector<int>> gdb_signals = rsp::ParsePassSignals(packet);
-  if (!gdb_signals.ok()) {
-    Log(gdb_signals.status().message());
-    return Response{{"E01"}};
-  }
-  pass_signals_wanted_ = LinuxSignals(*gdb_signals);
+  std::optional<std::vector<int>> signals = LinuxSignals(rsp::ParsePassSignals(packet));
+  if (!signals) return Response{{"E01"}};
+  pass_signals_wanted_ = *std::move(signals);
   // Non-stop: threads run while gdb changes the list; it holds from now on.
   if (non_stop_) {
     absl::Status s = target_.PassSignals(pass_signals_wanted_);
@@ -54,12 +56,9 @@ Response Handlers::PassSignals(absl::string_view packet) {
 }
 
 Response Handlers::ProgramSignals(absl::string_view packet) {
-  absl::StatusOr<std::vector<int>> gdb_signals = rsp::ParseProgramSignals(packet);
-  if (!gdb_signals.ok()) {
-    Log(gdb_signals.status().message());
-    return Response{{"E01"}};
-  }
-  program_signals_ = LinuxSignals(*gdb_signals);
+  std::optional<std::vector<int>> signals = LinuxSignals(rsp::ParseProgramSignals(packet));
+  if (!signals) return Response{{"E01"}};
+  program_signals_ = std::move(signals);
   return Response{{"OK"}};
 }
 
