@@ -115,12 +115,14 @@ absl::Status Malformed(size_t pc, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrFormat("agent expression at byte %d: %s", pc, what));
 }
 
+// A condition must leave its value and has no business printing; a breakpoint command may
+// print and a tracepoint's collection may record, and either may end with an empty stack.
+enum class Kind { kCondition, kCommand, kCollect };
+
 class Machine {
  public:
-  // command: a breakpoint command, which may print and may end with an empty stack; otherwise
-  // a condition, which must leave its value and has no business printing.
-  Machine(absl::string_view code, const AgentExprEnv& env, bool command)
-      : code_(code), env_(env), command_(command) {}
+  Machine(absl::string_view code, const AgentExprEnv& env, Kind kind)
+      : code_(code), env_(env), kind_(kind) {}
 
   // What the command's printf calls printed.
   const std::string& output() const { return output_; }
@@ -136,12 +138,12 @@ class Machine {
       const uint64_t arg = op == kPrintf ? 0 : Operand(code_, pc + 1, size);
       const size_t next = pc + 1 + size;
       if (op == kEnd) {
-        if (sp_ == 0 && command_) return 0;
+        if (sp_ == 0 && kind_ != Kind::kCondition) return 0;
         if (sp_ == 0) return Malformed(pc, "'end' with an empty stack");
         return stack_[sp_ - 1];
       }
       absl::StatusOr<size_t> to =
-          op == kPrintf && command_ ? Printf(pc, next) : Execute(op, arg, pc, next);
+          op == kPrintf && kind_ == Kind::kCommand ? Printf(pc, next) : Execute(op, arg, pc, next);
       if (!to.ok()) return to.status();
       pc = *to;
     }
@@ -206,6 +208,11 @@ class Machine {
     }
     output_ += *text;
     return next;
+  }
+
+  static absl::Status NoVariables(uint8_t op) {
+    return absl::UnimplementedError(absl::StrFormat(
+        "agent expression opcode 0x%02x: trace state variables exist only at tracepoints", op));
   }
 
   absl::StatusOr<size_t> Jump(uint64_t target, size_t pc) {
@@ -321,20 +328,39 @@ class Machine {
           Top(2) = c;
         }
         break;
-      // Collection bytecodes record data for tracepoints: a condition has nothing to record,
-      // so they do nothing beyond their stack effect.
+      // Collection bytecodes record data for tracepoints; elsewhere there is nothing to record
+      // into, so they do nothing beyond their stack effect.
       case kTrace:
       case kTracenz:
-        if ((s = Need(2, pc)).ok()) sp_ -= 2;
+        if (!(s = Need(2, pc)).ok()) break;
+        if (env_.trace) env_.trace->RecordMemory(Top(1), Top(0), op == kTracenz);
+        sp_ -= 2;
         break;
       case kTraceQuick:
-      case kTracev:
       case kTrace16:
+        if (!(s = Need(1, pc)).ok()) break;
+        if (env_.trace) env_.trace->RecordMemory(Top(), arg, /*until_zero=*/false);
+        break;
+      case kTracev:
+        if (env_.trace) s = env_.trace->RecordVariable(static_cast<int>(arg));
+        break;
+      case kGetv: {
+        if (!env_.trace) return NoVariables(op);
+        absl::StatusOr<int64_t> v = env_.trace->GetVariable(static_cast<int>(arg));
+        if (!v.ok()) return v.status();
+        s = Push(static_cast<uint64_t>(*v));
+        break;
+      }
+      case kSetv:
+        if (!env_.trace) return NoVariables(op);
+        if ((s = Need(1, pc)).ok()) {
+          s = env_.trace->SetVariable(static_cast<int>(arg), static_cast<int64_t>(Top()));
+        }
         break;
       default:
         return absl::UnimplementedError(
-            absl::StrFormat("agent expression opcode 0x%02x (floating point, trace state "
-                            "variables or printf) is not evaluated by km",
+            absl::StrFormat("agent expression opcode 0x%02x (floating point or printf) is not "
+                            "evaluated by km",
                             op));
     }
     if (!s.ok()) return s;
@@ -343,7 +369,7 @@ class Machine {
 
   absl::string_view code_;
   const AgentExprEnv& env_;
-  const bool command_;
+  const Kind kind_;
   std::array<uint64_t, kMaxAgentExprStack> stack_{};
   size_t sp_ = 0;
   std::string output_;
@@ -372,13 +398,17 @@ absl::Status ValidateAgentExpr(absl::string_view code) {
 }
 
 absl::StatusOr<uint64_t> EvalAgentExpr(absl::string_view bytecode, const AgentExprEnv& env) {
-  return Machine(bytecode, env, /*command=*/false).Run();
+  return Machine(bytecode, env, Kind::kCondition).Run();
 }
 
 absl::StatusOr<std::string> RunAgentCommand(absl::string_view bytecode, const AgentExprEnv& env) {
-  Machine machine(bytecode, env, /*command=*/true);
+  Machine machine(bytecode, env, Kind::kCommand);
   if (absl::Status s = machine.Run().status(); !s.ok()) return s;
   return machine.output();
+}
+
+absl::Status RunAgentCollect(absl::string_view bytecode, const AgentExprEnv& env) {
+  return Machine(bytecode, env, Kind::kCollect).Run().status();
 }
 
 }  // namespace km_hooks

@@ -6,9 +6,9 @@
 //
 // The evaluator is bounded (operand stack depth, instructions executed) and never touches the
 // guest directly: registers and memory come through AgentExprEnv. What it cannot do (floating
-// point, trace state variables, printf inside a condition) is an evaluation error, and so is a
-// read of unmapped memory: as with gdbserver, the caller then reports the stop and gdb
-// evaluates the condition itself.
+// point, printf inside a condition, trace state variables outside a tracepoint) is an
+// evaluation error, and so is a read of unmapped memory: as with gdbserver, the caller then
+// reports the stop and gdb evaluates the condition itself.
 #pragma once
 
 #include <cstddef>
@@ -29,12 +29,28 @@ inline constexpr size_t kMaxAgentExprStack = 256;
 // A condition that loops (goto backwards) gives up after this many bytecodes.
 inline constexpr int kMaxAgentExprSteps = 100000;
 
+// What a tracepoint's expressions act on beyond registers and memory: the trace frame being
+// collected (the trace bytecodes record into it) and the trace state variables.
+class AgentExprTrace {
+ public:
+  virtual ~AgentExprTrace() = default;
+  // Records len bytes at addr, or up to the first zero byte (included) when until_zero.
+  // Unreadable memory is left out of the frame, not an error: gdb shows it unavailable.
+  virtual void RecordMemory(uint64_t addr, uint64_t len, bool until_zero) = 0;
+  // NotFound for a variable the run did not define.
+  virtual absl::StatusOr<int64_t> GetVariable(int number) = 0;
+  virtual absl::Status SetVariable(int number, int64_t value) = 0;
+  virtual absl::Status RecordVariable(int number) = 0;
+};
+
 struct AgentExprEnv {
   // gdb's remote register number (the target description's order) to its value; nullopt for
   // a register the evaluator cannot read.
   absl::FunctionRef<std::optional<uint64_t>(int regnum)> reg;
   // Copies len bytes at addr; false if any of them is unmapped.
   absl::FunctionRef<bool(uint64_t addr, void* dst, size_t len)> read;
+  // Set at tracepoints; without it trace bytecodes only pop their operands.
+  AgentExprTrace* trace = nullptr;
 };
 
 // Checks the shape of an expression before it is accepted: every opcode known, every operand
@@ -47,5 +63,9 @@ absl::StatusOr<uint64_t> EvalAgentExpr(absl::string_view bytecode, const AgentEx
 // Runs a breakpoint command and returns what its printf bytecodes printed (agent_printf.h);
 // unlike a condition it may end with an empty stack.
 absl::StatusOr<std::string> RunAgentCommand(absl::string_view bytecode, const AgentExprEnv& env);
+
+// Runs a tracepoint's collect (or teval) expression for what it records through env.trace and
+// its effect on variables; it may end with an empty stack.
+absl::Status RunAgentCollect(absl::string_view bytecode, const AgentExprEnv& env);
 
 }  // namespace km_hooks

@@ -73,7 +73,10 @@ std::string ThreadName(int tid) {
 DebugController::DebugController(km::Process& process)
     : process_(process),
       sw_breakpoints_(process.memory(), process.engine()),
-      actions_(sw_breakpoints_, PrintForDebugger) {}
+      actions_(sw_breakpoints_, PrintForDebugger),
+      trace_([this](uint64_t addr, void* dst, uint64_t len) {
+        return sw_breakpoints_.Read(addr, dst, len);
+      }) {}
 
 void DebugController::HoldMainThread() {
   auto main = process_.main_thread();
@@ -103,6 +106,8 @@ void DebugController::SessionEnded(std::optional<uint64_t> deliverable) {
   absl::MutexLock control(&control_mu_);
   // The payload goes on from its present, not from a past a debugger was looking at.
   (void)StopRecordingLocked();
+  // The frames stay for a later client; the tracepoints' int3s go with the others below.
+  trace_.Stop(v1::TRACE_STOP_REASON_DISCONNECTED);
   // Breakpoints whose commands persist (gdb's disconnected dprintf) stay; nothing else does.
   // The others' actions go last: a hit on one before its int3 or debug register is gone must
   // still find them (or no session), not be reported as a plain stop nobody will resume.
@@ -435,10 +440,13 @@ bool DebugController::ContinueRangeStep(km::GuestThread& thread) {
   if (start >= end || !thread.GetRegs(&regs).ok()) return false;
   const uint64_t rip = regs.rip;
   if (rip < start || rip >= end) return false;
-  // Stepping one instruction at a time, gdb would see its breakpoint here and stop.
+  // Stepping one instruction at a time, gdb would see its breakpoint here and stop, and a
+  // tracepoint here would collect.
   const bool sw = sw_breakpoints_.Contains(rip);
   const bool hw = OnHwBreakpoint(rip);
-  if ((sw && actions_.OnHit(/*hardware=*/false, rip, regs, thread.tid())) ||
+  if (sw) CollectTrace(thread, rip, regs);
+  if ((sw && sw_breakpoints_.HeldBy(rip, Holder::kDebugger) &&
+       actions_.OnHit(/*hardware=*/false, rip, regs, thread.tid())) ||
       (hw && actions_.OnHit(/*hardware=*/true, rip, regs, thread.tid()))) {
     return false;
   }
@@ -470,6 +478,47 @@ km::DebugAction DebugController::PassFalseHit(km::GuestThread& thread, uint64_t 
     (void)sw_breakpoints_.Remove(addr);
   }
   return km::DebugAction::kContinue;
+}
+
+void DebugController::CollectTrace(km::GuestThread& thread, uint64_t addr,
+                                   const km::Regs& regs) {
+  auto fpu = [&thread]() -> absl::StatusOr<v1::FpuRegisters> {
+    km::FpuRegs f = {};
+    absl::Status s = thread.WithVcpu([&f](km::Vcpu& vcpu) { return vcpu.GetFpu(&f); });
+    if (!s.ok()) return s;
+    v1::FpuRegisters out;
+    ToProto(f, &out);
+    return out;
+  };
+  RemoveTraceInt3s(trace_.OnHit(addr, regs, thread.tid(), fpu));
+}
+
+void DebugController::RemoveTraceInt3s(const std::vector<uint64_t>& addresses) {
+  // NotFound: another thread that saw the run end took them out first.
+  for (uint64_t addr : addresses) (void)sw_breakpoints_.Remove(addr, Holder::kTrace);
+}
+
+absl::StatusOr<v1::TraceStatus> DebugController::StartTrace(
+    const v1::StartTraceRequest& request) {
+  if (absl::Status s = TraceRun::Validate(request); !s.ok()) return s;
+  absl::MutexLock control(&control_mu_);
+  RemoveTraceInt3s(trace_.Stop(v1::TRACE_STOP_REASON_REQUESTED));
+  const std::vector<uint64_t> addresses = trace_.Start(request);
+  for (uint64_t addr : addresses) {
+    absl::Status s = sw_breakpoints_.Insert(addr, Holder::kTrace);
+    if (!s.ok()) {
+      RemoveTraceInt3s(trace_.Stop(v1::TRACE_STOP_REASON_REQUESTED));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("cannot trace at 0x%x: %s", addr, s.message()));
+    }
+  }
+  return trace_.Status();
+}
+
+v1::TraceStatus DebugController::StopTrace() {
+  absl::MutexLock control(&control_mu_);
+  RemoveTraceInt3s(trace_.Stop(v1::TRACE_STOP_REASON_REQUESTED));
+  return trace_.Status();
 }
 
 absl::StatusOr<v1::Registers> DebugController::ReadRegisters(int tid, bool fpu) {
@@ -670,8 +719,14 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
         td.range_start = td.range_end = 0;
       }
       (void)thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
-      if (stepping && session) return ReportStop(thread, Reason(v1::STOP_KIND_STEP, SIGTRAP));
-      return km::DebugAction::kContinue;
+      if (!stepping || !session) return km::DebugAction::kContinue;
+      // A step onto a tracepoint collects there, as a hit would: the resume from here steps
+      // over its int3 without a hit.
+      if (km::Regs regs; trace_.running() && thread.GetRegs(&regs).ok() &&
+                         sw_breakpoints_.HeldBy(regs.rip, Holder::kTrace)) {
+        CollectTrace(thread, regs.rip, regs);
+      }
+      return ReportStop(thread, Reason(v1::STOP_KIND_STEP, SIGTRAP));
     }
     case km::ExitReason::kHwBreakpoint: {
       km::Regs regs;
@@ -713,7 +768,10 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
           thread.EditRegs([bp](km::Regs& r) { r.rip = bp; });
           if (!ours) return km::DebugAction::kContinue;
           regs.rip = bp;
-          if (!actions_.OnHit(/*hardware=*/false, bp, regs, thread.tid()) || !session) {
+          CollectTrace(thread, bp, regs);
+          // A tracepoint's int3 alone never stops the thread.
+          if (!sw_breakpoints_.HeldBy(bp, Holder::kDebugger) ||
+              !actions_.OnHit(/*hardware=*/false, bp, regs, thread.tid()) || !session) {
             return PassFalseHit(thread, bp);
           }
           return ReportStop(thread, Reason(v1::STOP_KIND_BREAKPOINT, SIGTRAP));

@@ -23,6 +23,7 @@
 #include "km_hooks/breakpoint_actions.h"
 #include "km_hooks/event_queue.h"
 #include "km_hooks/sw_breakpoints.h"
+#include "km_hooks/trace_run.h"
 #include "proto/km_debug.pb.h"
 
 namespace km_hooks {
@@ -72,6 +73,14 @@ class DebugController : public km::DebugObserver {
   void CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers);
   // The signals (bit signo - 1) that reach the payload without stopping a thread not stepping.
   void PassSignals(uint64_t mask) { passed_signals_ = mask; }
+
+  // Tracepoints (see StartTrace in the proto). Starting or stopping needs no thread stopped.
+  absl::StatusOr<v1::TraceStatus> StartTrace(const v1::StartTraceRequest& request);
+  v1::TraceStatus StopTrace();
+  v1::TraceStatus TraceStatus() { return trace_.Status(); }
+  v1::TraceFrame FindTraceFrame(const v1::FindTraceFrameRequest& request) {
+    return trace_.Find(request);
+  }
 
   // Execution recording and reverse execution (debug_controller_replay.cc; see SetRecording
   // in the proto).
@@ -128,6 +137,10 @@ class DebugController : public km::DebugObserver {
   bool ContinueRangeStep(km::GuestThread& thread);
   // A breakpoint hit whose conditions are all false: runs the thread past it with no stop.
   km::DebugAction PassFalseHit(km::GuestThread& thread, uint64_t addr);
+  // The thread is at addr, with regs: the trace run collects if a tracepoint is there.
+  void CollectTrace(km::GuestThread& thread, uint64_t addr, const km::Regs& regs);
+  // Takes the trace run's int3s out of these addresses.
+  void RemoveTraceInt3s(const std::vector<uint64_t>& addresses);
 
   // Replay (debug_controller_replay.cc), all under control_mu_.
   class ThreadsMachine;
@@ -158,6 +171,7 @@ class DebugController : public km::DebugObserver {
   km::Process& process_;
   SwBreakpoints sw_breakpoints_;
   BreakpointActionTable actions_;
+  TraceRun trace_;
   EventQueue events_;
 
   absl::Mutex mu_;

@@ -175,7 +175,7 @@ std::optional<v1::StopReason> DebugController::WatchedStore(
 std::optional<v1::StopReason> DebugController::BreakpointAt(km::GuestThread& thread,
                                                            const km::Regs& regs) {
   const uint64_t rip = regs.rip;
-  if (sw_breakpoints_.Contains(rip) &&
+  if (sw_breakpoints_.HeldBy(rip, Holder::kDebugger) &&
       actions_.OnHit(/*hardware=*/false, rip, regs, thread.tid())) {
     return ReplayReason(v1::STOP_KIND_BREAKPOINT);
   }

@@ -276,4 +276,35 @@ grpc::Status DebugService::WriteCore(grpc::ServerContext*, const v1::WriteCoreRe
   return grpc::Status::OK;
 }
 
+grpc::Status DebugService::StartTrace(grpc::ServerContext*, const v1::StartTraceRequest* req,
+                                      v1::TraceStatus* out) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  absl::StatusOr<v1::TraceStatus> status = controller_.StartTrace(*req);
+  if (!status.ok()) return ToGrpc(status.status());
+  *out = std::move(*status);
+  return grpc::Status::OK;
+}
+
+grpc::Status DebugService::StopTrace(grpc::ServerContext*, const v1::StopTraceRequest* req,
+                                     v1::TraceStatus* out) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  *out = controller_.StopTrace();
+  return grpc::Status::OK;
+}
+
+grpc::Status DebugService::GetTraceStatus(grpc::ServerContext*, const v1::GetTraceStatusRequest*,
+                                          v1::TraceStatus* out) {
+  *out = controller_.TraceStatus();
+  return grpc::Status::OK;
+}
+
+grpc::Status DebugService::FindTraceFrame(grpc::ServerContext*,
+                                          const v1::FindTraceFrameRequest* req,
+                                          v1::TraceFrame* out) {
+  *out = controller_.FindTraceFrame(*req);
+  return grpc::Status::OK;
+}
+
 }  // namespace km_hooks

@@ -53,6 +53,14 @@ class DebugService final : public v1::Debug::Service {
                             v1::RecordingStatus* out) override;
   grpc::Status WriteCore(grpc::ServerContext*, const v1::WriteCoreRequest* req,
                          v1::WriteCoreResponse* out) override;
+  grpc::Status StartTrace(grpc::ServerContext*, const v1::StartTraceRequest* req,
+                          v1::TraceStatus* out) override;
+  grpc::Status StopTrace(grpc::ServerContext*, const v1::StopTraceRequest* req,
+                         v1::TraceStatus* out) override;
+  grpc::Status GetTraceStatus(grpc::ServerContext*, const v1::GetTraceStatusRequest*,
+                              v1::TraceStatus* out) override;
+  grpc::Status FindTraceFrame(grpc::ServerContext*, const v1::FindTraceFrameRequest* req,
+                              v1::TraceFrame* out) override;
 
  private:
   void EndSession(const std::string& session,

@@ -10,9 +10,12 @@ namespace {
 constexpr uint8_t kInt3 = 0xcc;
 }
 
-absl::Status SwBreakpoints::Insert(uint64_t addr) {
+absl::Status SwBreakpoints::Insert(uint64_t addr, Holder holder) {
   absl::MutexLock lock(&mu_);
-  if (original_.contains(addr)) return absl::OkStatus();
+  if (auto it = int3s_.find(addr); it != int3s_.end()) {
+    it->second.holders |= static_cast<uint8_t>(holder);
+    return absl::OkStatus();
+  }
   uint8_t byte;
   if (mem_.ReadIgnoringProt(addr, &byte, 1) != 1) {
     return absl::InvalidArgumentError(
@@ -23,18 +26,21 @@ absl::Status SwBreakpoints::Insert(uint64_t addr) {
   if (written != 1) {
     return absl::InternalError(absl::StrFormat("cannot write int3 at 0x%x", addr));
   }
-  original_[addr] = byte;
+  int3s_[addr] = Int3{byte, static_cast<uint8_t>(holder)};
   return absl::OkStatus();
 }
 
-absl::Status SwBreakpoints::Remove(uint64_t addr) {
+absl::Status SwBreakpoints::Remove(uint64_t addr, Holder holder) {
   absl::MutexLock lock(&mu_);
-  auto it = original_.find(addr);
-  if (it == original_.end()) {
+  auto it = int3s_.find(addr);
+  const uint8_t bit = static_cast<uint8_t>(holder);
+  if (it == int3s_.end() || !(it->second.holders & bit)) {
     return absl::NotFoundError(absl::StrFormat("no breakpoint at 0x%x", addr));
   }
-  RestoreLocked(addr, it->second);
-  original_.erase(it);
+  it->second.holders &= ~bit;
+  if (it->second.holders != 0) return absl::OkStatus();
+  RestoreLocked(addr, it->second.original);
+  int3s_.erase(it);
   return absl::OkStatus();
 }
 
@@ -48,34 +54,41 @@ void SwBreakpoints::RestoreLocked(uint64_t addr, uint8_t original) {
 
 void SwBreakpoints::RemoveAll(const std::vector<uint64_t>& keep) {
   absl::MutexLock lock(&mu_);
-  for (auto it = original_.begin(); it != original_.end();) {
+  for (auto it = int3s_.begin(); it != int3s_.end();) {
     if (std::find(keep.begin(), keep.end(), it->first) != keep.end()) {
+      it->second.holders = static_cast<uint8_t>(Holder::kDebugger);
       ++it;
       continue;
     }
-    RestoreLocked(it->first, it->second);
-    original_.erase(it++);
+    RestoreLocked(it->first, it->second.original);
+    int3s_.erase(it++);
   }
 }
 
 bool SwBreakpoints::Contains(uint64_t addr) const {
   absl::ReaderMutexLock lock(&mu_);
-  return original_.contains(addr);
+  return int3s_.contains(addr);
+}
+
+bool SwBreakpoints::HeldBy(uint64_t addr, Holder holder) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = int3s_.find(addr);
+  return it != int3s_.end() && (it->second.holders & static_cast<uint8_t>(holder));
 }
 
 std::optional<uint8_t> SwBreakpoints::Original(uint64_t addr) const {
   absl::ReaderMutexLock lock(&mu_);
-  auto it = original_.find(addr);
-  if (it == original_.end()) return std::nullopt;
-  return it->second;
+  auto it = int3s_.find(addr);
+  if (it == int3s_.end()) return std::nullopt;
+  return it->second.original;
 }
 
 uint64_t SwBreakpoints::Read(uint64_t addr, void* dst, uint64_t len) const {
   absl::ReaderMutexLock lock(&mu_);
   uint64_t n = mem_.ReadIgnoringProt(addr, dst, len);
   auto* out = static_cast<uint8_t*>(dst);
-  for (const auto& [bp, byte] : original_) {
-    if (bp >= addr && bp - addr < n) out[bp - addr] = byte;
+  for (const auto& [bp, int3] : int3s_) {
+    if (bp >= addr && bp - addr < n) out[bp - addr] = int3.original;
   }
   return n;
 }
@@ -84,14 +97,14 @@ uint64_t SwBreakpoints::Write(uint64_t addr, const void* src, uint64_t len) {
   absl::MutexLock lock(&mu_);
   // The int3s stay in what is stored, so that no thread ever runs past one while it is written.
   std::string bytes(static_cast<const char*>(src), len);
-  for (const auto& [bp, byte] : original_) {
+  for (const auto& [bp, int3] : int3s_) {
     if (bp >= addr && bp - addr < len) bytes[bp - addr] = static_cast<char>(kInt3);
   }
   uint64_t n = 0;
   engine_.WriteCode(addr, len, [&] { n = mem_.WriteIgnoringProt(addr, bytes.data(), len); });
   const auto* in = static_cast<const uint8_t*>(src);
-  for (auto& [bp, byte] : original_) {
-    if (bp >= addr && bp - addr < n) byte = in[bp - addr];
+  for (auto& [bp, int3] : int3s_) {
+    if (bp >= addr && bp - addr < n) int3.original = in[bp - addr];
   }
   return n;
 }

@@ -15,17 +15,24 @@
 
 namespace km_hooks {
 
+// Who wants an int3 at an address: the debugger's breakpoints and the trace run's tracepoints
+// come and go independently, and the int3 stays while either holds it.
+enum class Holder : uint8_t { kDebugger = 1, kTrace = 2 };
+
 class SwBreakpoints {
  public:
   SwBreakpoints(km::GuestMemory& mem, km::Engine& engine) : mem_(mem), engine_(engine) {}
 
   // Inserting twice at one address is one breakpoint (gdb re-inserts freely).
-  absl::Status Insert(uint64_t addr);
-  absl::Status Remove(uint64_t addr);
+  absl::Status Insert(uint64_t addr, Holder holder = Holder::kDebugger);
+  // NotFound if holder holds no int3 there.
+  absl::Status Remove(uint64_t addr, Holder holder = Holder::kDebugger);
   // Restores every original byte but those of keep: what detach and a dead client leave
-  // behind (keep: breakpoints whose commands outlive the session).
+  // behind (keep: the debugger's breakpoints whose commands outlive the session).
   void RemoveAll(const std::vector<uint64_t>& keep = {});
+  // Whether an int3 of km's is at addr, whoever holds it.
   bool Contains(uint64_t addr) const;
+  bool HeldBy(uint64_t addr, Holder holder) const;
   // The byte the int3 at addr replaced, for a step past it (Vcpu::StepOverBreakpoint, which
   // keeps the int3 in place for every other thread).
   std::optional<uint8_t> Original(uint64_t addr) const;
@@ -42,7 +49,11 @@ class SwBreakpoints {
   km::GuestMemory& mem_;
   km::Engine& engine_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<uint64_t, uint8_t> original_ ABSL_GUARDED_BY(mu_);
+  struct Int3 {
+    uint8_t original;
+    uint8_t holders;  // Holder bits
+  };
+  absl::flat_hash_map<uint64_t, Int3> int3s_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace km_hooks

@@ -1,0 +1,325 @@
+#include "km_hooks/trace_run.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "km_hooks/agent_expr.h"
+#include "km_hooks/gdb_registers.h"
+#include "km_hooks/proto_convert.h"
+
+namespace km_hooks {
+namespace {
+
+// What a frame costs in the buffer: its data and a little for its bookkeeping, so that empty
+// frames still fill it.
+constexpr uint64_t kFrameOverhead = 24;
+constexpr uint64_t kRegistersBytes = 1024;
+constexpr uint64_t kBlockOverhead = 12;
+constexpr uint64_t kVariableBytes = 12;
+
+// gdb's name for the variable it defines for every run; its value is the time of each read.
+constexpr char kTimestampVariable[] = "trace_timestamp";
+
+}  // namespace
+
+// The trace bytecodes' view of the run while one tracepoint collects: records into its frame
+// (none while its condition runs) and reads and writes the run's variables.
+class TraceRun::Collector : public AgentExprTrace {
+ public:
+  Collector(TraceRun& run, Frame* frame) : run_(run), frame_(frame) {}
+
+  void RecordMemory(uint64_t addr, uint64_t len, bool until_zero) override {
+    if (!frame_) return;
+    len = std::min(len, run_.capacity_);
+    std::string bytes(len, '\0');
+    bytes.resize(run_.read_(addr, bytes.data(), len));
+    if (until_zero) {
+      const size_t zero = bytes.find('\0');
+      if (zero != std::string::npos) bytes.resize(zero + 1);
+    }
+    if (bytes.empty()) return;
+    frame_->bytes += kBlockOverhead + bytes.size();
+    frame_->memory.emplace_back(addr, std::move(bytes));
+  }
+
+  absl::StatusOr<int64_t> GetVariable(int number) override {
+    auto it = run_.variables_.find(number);
+    if (it == run_.variables_.end()) {
+      return absl::NotFoundError(absl::StrFormat("no trace state variable %d", number));
+    }
+    if (it->second.name == kTimestampVariable) return absl::ToUnixMicros(absl::Now());
+    return it->second.value;
+  }
+
+  absl::Status SetVariable(int number, int64_t value) override {
+    auto it = run_.variables_.find(number);
+    if (it == run_.variables_.end()) {
+      return absl::NotFoundError(absl::StrFormat("no trace state variable %d", number));
+    }
+    it->second.value = value;
+    return absl::OkStatus();
+  }
+
+  absl::Status RecordVariable(int number) override {
+    absl::StatusOr<int64_t> value = GetVariable(number);
+    if (!value.ok()) return value.status();
+    if (frame_) {
+      frame_->bytes += kVariableBytes;
+      frame_->variables.emplace_back(number, *value);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  TraceRun& run_;
+  Frame* const frame_;
+};
+
+absl::Status TraceRun::Validate(const v1::StartTraceRequest& request) {
+  if (request.tracepoints_size() > static_cast<int>(kMaxTracepoints) ||
+      request.variables_size() > static_cast<int>(kMaxTraceVariables)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%d tracepoints and %d trace state variables: at most %d and %d",
+                        request.tracepoints_size(), request.variables_size(), kMaxTracepoints,
+                        kMaxTraceVariables));
+  }
+  if (request.buffer_size() > kMaxTraceBufferSize) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "trace buffer of %d bytes: at most %d", request.buffer_size(), kMaxTraceBufferSize));
+  }
+  const km::Regs any{};
+  for (const v1::Tracepoint& tp : request.tracepoints()) {
+    auto bad = [&tp](absl::string_view what) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("tracepoint %d at 0x%x: %s", tp.number(), tp.address(), what));
+    };
+    if (!tp.condition().empty()) {
+      if (absl::Status s = ValidateAgentExpr(tp.condition()); !s.ok()) return bad(s.message());
+    }
+    for (const std::string& expr : tp.expressions()) {
+      if (absl::Status s = ValidateAgentExpr(expr); !s.ok()) return bad(s.message());
+    }
+    for (const v1::MemoryCollection& m : tp.memory()) {
+      if (m.base_register() != -1 && !RegisterByGdbNumber(any, m.base_register())) {
+        return bad(absl::StrFormat("collects memory from register %d, which km does not offer",
+                                   m.base_register()));
+      }
+      if (m.length() > kMaxTraceBufferSize) {
+        return bad(absl::StrFormat("collects %d bytes at once", m.length()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<uint64_t> TraceRun::Start(const v1::StartTraceRequest& request) {
+  absl::MutexLock lock(&mu_);
+  StopLocked(v1::TRACE_STOP_REASON_REQUESTED);
+  tracepoints_.clear();
+  variables_.clear();
+  frames_.clear();
+  used_ = created_ = 0;
+  capacity_ = request.buffer_size() ? request.buffer_size() : kDefaultTraceBufferSize;
+  circular_ = request.circular();
+  std::vector<uint64_t> addresses;
+  for (const v1::Tracepoint& tp : request.tracepoints()) {
+    tracepoints_.emplace(tp.address(), Tracepoint{tp});
+    if (tp.enabled()) addresses.push_back(tp.address());
+  }
+  for (const v1::TraceVariable& v : request.variables()) {
+    variables_[v.number()] = Variable{v.initial_value(), v.name()};
+  }
+  std::sort(addresses.begin(), addresses.end());
+  addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
+  ever_run_ = true;
+  stop_reason_ = v1::TRACE_STOP_REASON_UNSPECIFIED;
+  stopping_tracepoint_ = 0;
+  error_.clear();
+  start_time_ = absl::Now();
+  stop_time_ = absl::UnixEpoch();
+  running_ = true;
+  return addresses;
+}
+
+std::vector<uint64_t> TraceRun::Stop(v1::TraceStopReason reason) {
+  absl::MutexLock lock(&mu_);
+  return StopLocked(reason);
+}
+
+std::vector<uint64_t> TraceRun::StopLocked(v1::TraceStopReason reason, uint32_t tracepoint,
+                                           std::string error) {
+  if (!running_) return {};
+  running_ = false;
+  stop_reason_ = reason;
+  stopping_tracepoint_ = tracepoint;
+  error_ = std::move(error);
+  stop_time_ = absl::Now();
+  std::vector<uint64_t> addresses;
+  for (const auto& [addr, tp] : tracepoints_) {
+    if (tp.definition.enabled() && (addresses.empty() || addresses.back() != addr)) {
+      addresses.push_back(addr);
+    }
+  }
+  return addresses;
+}
+
+std::vector<uint64_t> TraceRun::OnHit(uint64_t addr, const km::Regs& regs, int tid,
+                                      absl::FunctionRef<absl::StatusOr<v1::FpuRegisters>()> fpu) {
+  if (!running_) return {};
+  absl::MutexLock lock(&mu_);
+  auto [first, last] = tracepoints_.equal_range(addr);
+  for (auto it = first; it != last && running_; ++it) {
+    if (!it->second.definition.enabled()) continue;
+    if (!CollectLocked(it->second, regs, tid, fpu)) break;
+  }
+  if (running_) return {};
+  // Ended by this hit or by another thread's just before: either way its int3s go.
+  std::vector<uint64_t> addresses;
+  for (const auto& [a, tp] : tracepoints_) {
+    if (tp.definition.enabled() && (addresses.empty() || addresses.back() != a)) {
+      addresses.push_back(a);
+    }
+  }
+  return addresses;
+}
+
+bool TraceRun::CollectLocked(Tracepoint& tp, const km::Regs& regs, int tid,
+                             absl::FunctionRef<absl::StatusOr<v1::FpuRegisters>()> fpu) {
+  const v1::Tracepoint& def = tp.definition;
+  auto fail = [&](absl::string_view what, const absl::Status& s) {
+    StopLocked(v1::TRACE_STOP_REASON_ERROR, def.number(),
+               absl::StrFormat("%s at 0x%x: %s", what, def.address(), s.message()));
+    return false;
+  };
+  auto reg = [&regs](int regnum) { return RegisterByGdbNumber(regs, regnum); };
+  auto read = [this](uint64_t a, void* dst, size_t len) { return read_(a, dst, len) == len; };
+  if (!def.condition().empty()) {
+    Collector no_frame(*this, nullptr);
+    absl::StatusOr<uint64_t> value = EvalAgentExpr(def.condition(), {reg, read, &no_frame});
+    if (!value.ok()) return fail("tracepoint condition", value.status());
+    if (*value == 0) return true;
+  }
+  ++tp.hits;
+  Frame frame{def.number(), def.address(), tid};
+  frame.bytes = kFrameOverhead;
+  Collector collector(*this, &frame);
+  if (def.collect_registers()) {
+    v1::Registers out;
+    km_hooks::ToProto(regs, &out);
+    absl::StatusOr<v1::FpuRegisters> f = fpu();
+    if (f.ok()) *out.mutable_fpu() = std::move(*f);
+    frame.registers = std::move(out);
+    frame.bytes += kRegistersBytes;
+  }
+  for (const v1::MemoryCollection& m : def.memory()) {
+    const uint64_t base = m.base_register() == -1 ? 0 : *reg(m.base_register());
+    collector.RecordMemory(base + static_cast<uint64_t>(m.offset()), m.length(),
+                           /*until_zero=*/false);
+  }
+  for (const std::string& expr : def.expressions()) {
+    if (absl::Status s = RunAgentCollect(expr, {reg, read, &collector}); !s.ok()) {
+      return fail("tracepoint collection", s);
+    }
+  }
+  if (!StoreLocked(std::move(frame), tp)) return false;
+  if (def.pass_count() != 0 && tp.hits >= def.pass_count()) {
+    StopLocked(v1::TRACE_STOP_REASON_PASS_COUNT, def.number());
+    return false;
+  }
+  return true;
+}
+
+bool TraceRun::StoreLocked(Frame frame, Tracepoint& tp) {
+  while (circular_ && !frames_.empty() && used_ + frame.bytes > capacity_) {
+    used_ -= frames_.front().bytes;
+    frames_.pop_front();
+  }
+  if (used_ + frame.bytes > capacity_) {
+    StopLocked(v1::TRACE_STOP_REASON_BUFFER_FULL);
+    return false;
+  }
+  used_ += frame.bytes;
+  tp.bytes += frame.bytes;
+  ++created_;
+  frames_.push_back(std::move(frame));
+  return true;
+}
+
+v1::TraceStatus TraceRun::Status() const {
+  absl::MutexLock lock(&mu_);
+  v1::TraceStatus out;
+  out.set_running(running_);
+  out.set_ever_run(ever_run_);
+  out.set_stop_reason(stop_reason_);
+  out.set_stopping_tracepoint(stopping_tracepoint_);
+  out.set_error(error_);
+  out.set_frames(frames_.size());
+  out.set_frames_created(created_);
+  out.set_buffer_size(capacity_);
+  out.set_buffer_free(capacity_ - used_);
+  out.set_circular(circular_);
+  for (const auto& [addr, tp] : tracepoints_) {
+    v1::TracepointStatus* s = out.add_tracepoints();
+    s->set_number(tp.definition.number());
+    s->set_address(addr);
+    s->set_hits(tp.hits);
+    s->set_bytes(tp.bytes);
+  }
+  for (const auto& [number, v] : variables_) {
+    v1::TraceVariableValue* value = out.add_variables();
+    value->set_number(number);
+    value->set_value(v.name == kTimestampVariable ? absl::ToUnixMicros(absl::Now()) : v.value);
+  }
+  if (ever_run_) {
+    out.set_start_time_us(absl::ToUnixMicros(start_time_));
+    if (!running_) out.set_stop_time_us(absl::ToUnixMicros(stop_time_));
+  }
+  return out;
+}
+
+v1::TraceFrame TraceRun::Find(const v1::FindTraceFrameRequest& request) const {
+  absl::MutexLock lock(&mu_);
+  if (request.match_case() == v1::FindTraceFrameRequest::kNumber) {
+    if (request.number() >= frames_.size()) return {};
+    return ToProto(frames_[request.number()], request.number());
+  }
+  auto matches = [&request](const Frame& f) {
+    switch (request.match_case()) {
+      case v1::FindTraceFrameRequest::kPc: return f.pc == request.pc();
+      case v1::FindTraceFrameRequest::kTracepoint: return f.tracepoint == request.tracepoint();
+      case v1::FindTraceFrameRequest::kInside:
+        return f.pc >= request.inside().start() && f.pc <= request.inside().end();
+      case v1::FindTraceFrameRequest::kOutside:
+        return f.pc < request.outside().start() || f.pc > request.outside().end();
+      default: return false;
+    }
+  };
+  const uint64_t from = request.after() < 0 ? 0 : static_cast<uint64_t>(request.after()) + 1;
+  for (uint64_t n = from; n < frames_.size(); ++n) {
+    if (matches(frames_[n])) return ToProto(frames_[n], n);
+  }
+  return {};
+}
+
+v1::TraceFrame TraceRun::ToProto(const Frame& frame, uint64_t number) const {
+  v1::TraceFrame out;
+  out.set_found(true);
+  out.set_number(number);
+  out.set_tracepoint(frame.tracepoint);
+  out.set_pc(frame.pc);
+  out.set_tid(frame.tid);
+  if (frame.registers) *out.mutable_registers() = *frame.registers;
+  for (const auto& [addr, bytes] : frame.memory) {
+    v1::MemoryBlock* block = out.add_memory();
+    block->set_address(addr);
+    block->set_data(bytes);
+  }
+  for (const auto& [variable, value] : frame.variables) {
+    v1::TraceVariableValue* v = out.add_variables();
+    v->set_number(variable);
+    v->set_value(value);
+  }
+  return out;
+}
+
+}  // namespace km_hooks
