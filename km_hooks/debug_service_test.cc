@@ -630,6 +630,97 @@ TEST_P(DebugServiceTest, BreakpointCommandsPrintWithoutAStopAndOnlyPersistWhenAs
   EXPECT_EQ(km_->Out(), "worker 0\ntouch 42\ndone 3 42\n");
 }
 
+TEST_P(DebugServiceTest, TracepointsCollectWithoutAStopBesideTheDebuggersBreakpoints) {
+  const std::string session = Attach();
+  OpenEvents(session);
+  NextStop();
+  const uint64_t worker = syms_["worker"], touch = syms_["touch"];
+  v1::StartTraceRequest req;
+  v1::Tracepoint* tp = req.add_tracepoints();
+  tp->set_number(1);
+  tp->set_address(worker);
+  tp->set_enabled(true);
+  tp->set_collect_registers(true);
+  v1::MemoryCollection* m = tp->add_memory();
+  m->set_base_register(-1);
+  m->set_offset(static_cast<int64_t>(syms_["counter"]));
+  m->set_length(8);
+  tp = req.add_tracepoints();
+  tp->set_number(2);
+  tp->set_address(touch);
+  tp->set_enabled(true);
+  tp->set_condition(std::string("\x26\x00\x05\x22\x2a\x13\x27", 7));  // $rdi == 42
+  m = tp->add_memory();
+  m->set_base_register(-1);
+  m->set_offset(static_cast<int64_t>(syms_["watched"]));
+  m->set_length(8);
+  v1::TraceStatus status;
+  // Without the session, and at an address with no code, nothing starts.
+  grpc::Status s = stub_->StartTrace(Context().get(), req, &status);
+  EXPECT_FALSE(s.ok());
+  req.set_session(session);
+  v1::StartTraceRequest bad = req;
+  bad.mutable_tracepoints(1)->set_address(0x10);
+  s = stub_->StartTrace(Context().get(), bad, &status);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  s = stub_->StartTrace(Context().get(), req, &status);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(status.running());
+
+  // The debugger's breakpoint at the worker comes and goes; the tracepoint's int3 stays.
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, worker, 1, true).ok());
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, worker, 1, false).ok());
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, touch, 1, true).ok());
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  // The worker's hit collected and ran on: the first stop is the debugger's, at touch, whose
+  // tracepoint collected first.
+  v1::StopEvent stop = NextStop();
+  EXPECT_EQ(stop.reason().kind(), v1::STOP_KIND_BREAKPOINT);
+  EXPECT_EQ(stop.rip(), touch);
+  ASSERT_TRUE(stub_->GetTraceStatus(Context().get(), {}, &status).ok());
+  EXPECT_TRUE(status.running());
+  EXPECT_EQ(status.frames(), 2u);
+  ASSERT_EQ(status.tracepoints_size(), 2);
+  EXPECT_EQ(status.tracepoints(0).hits() + status.tracepoints(1).hits(), 2u);
+
+  auto frame = [&](uint64_t n) {
+    v1::FindTraceFrameRequest find;
+    find.set_number(n);
+    v1::TraceFrame f;
+    EXPECT_TRUE(stub_->FindTraceFrame(Context().get(), find, &f).ok());
+    return f;
+  };
+  v1::TraceFrame f = frame(0);
+  ASSERT_TRUE(f.found());
+  EXPECT_EQ(f.tracepoint(), 1u);
+  EXPECT_EQ(f.pc(), worker);
+  EXPECT_NE(f.tid(), km_pid_);
+  EXPECT_EQ(f.registers().rip(), worker);
+  EXPECT_TRUE(f.registers().has_fpu());
+  ASSERT_EQ(f.memory_size(), 1);
+  EXPECT_EQ(f.memory(0).address(), syms_["counter"]);
+  EXPECT_EQ(f.memory(0).data(), std::string(8, '\0'));
+  f = frame(1);
+  ASSERT_TRUE(f.found());
+  EXPECT_EQ(f.tracepoint(), 2u);
+  EXPECT_EQ(f.tid(), km_pid_);
+  EXPECT_FALSE(f.has_registers());
+  ASSERT_EQ(f.memory_size(), 1);
+  EXPECT_EQ(f.memory(0).data(), std::string(8, '\0'));  // before touch stores 42
+  EXPECT_FALSE(frame(2).found());
+
+  v1::StopTraceRequest stop_req;
+  stop_req.set_session(session);
+  ASSERT_TRUE(stub_->StopTrace(Context().get(), stop_req, &status).ok());
+  EXPECT_FALSE(status.running());
+  EXPECT_EQ(status.stop_reason(), v1::TRACE_STOP_REASON_REQUESTED);
+  v1::DetachRequest detach;
+  detach.set_session(session);
+  v1::DetachResponse resp;
+  ASSERT_TRUE(stub_->Detach(Context().get(), detach, &resp).ok());
+  ExpectPayloadFinished();
+}
+
 TEST_P(DebugServiceTest, PeerOfAnotherUserIsRefused) {
   if (getuid() != 0) GTEST_SKIP() << "needs root to connect as another user";
   // Past the file mode (0600, checked in SetUp), km checks who connected: open the mode up and
