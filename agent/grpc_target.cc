@@ -126,6 +126,17 @@ void ToProto(const amd64::FpuRegs& in, v1::FpuRegisters* f) {
   }
 }
 
+// The general registers, and the FPU state when fpu says km sent it.
+absl::StatusOr<amd64::Registers> FromProto(const v1::Registers& r, bool fpu) {
+  amd64::Registers out{FromProto(r), std::nullopt};
+  if (fpu) {
+    absl::StatusOr<amd64::FpuRegs> f = FromProto(r.fpu());
+    if (!f.ok()) return f.status();
+    out.fpu = *f;
+  }
+  return out;
+}
+
 StopReason FromProto(const v1::StopReason& r) {
   StopReason out;
   switch (r.kind()) {
@@ -206,6 +217,93 @@ ThreadState FromProto(v1::ThreadState state) {
 
 ThreadInfo FromProto(const v1::Thread& t) {
   return ThreadInfo{t.tid(), t.name(), FromProto(t.state())};
+}
+
+void ToProto(const Tracepoint& t, v1::Tracepoint* p) {
+  p->set_number(t.number);
+  p->set_address(t.address);
+  p->set_enabled(t.enabled);
+  p->set_pass_count(t.pass_count);
+  p->set_condition(t.condition);
+  p->set_collect_registers(t.collect_registers);
+  for (const TraceMemory& m : t.memory) {
+    v1::MemoryCollection* c = p->add_memory();
+    c->set_base_register(m.base_register);
+    c->set_offset(m.offset);
+    c->set_length(m.length);
+  }
+  for (const std::string& e : t.expressions) p->add_expressions(e);
+}
+
+TraceStopReason FromProto(v1::TraceStopReason reason) {
+  switch (reason) {
+    case v1::TRACE_STOP_REASON_REQUESTED: return TraceStopReason::kRequested;
+    case v1::TRACE_STOP_REASON_PASS_COUNT: return TraceStopReason::kPassCount;
+    case v1::TRACE_STOP_REASON_BUFFER_FULL: return TraceStopReason::kBufferFull;
+    case v1::TRACE_STOP_REASON_DISCONNECTED: return TraceStopReason::kDisconnected;
+    case v1::TRACE_STOP_REASON_ERROR: return TraceStopReason::kError;
+    default: return TraceStopReason::kNone;
+  }
+}
+
+TraceVariableValue FromProto(const v1::TraceVariableValue& v) {
+  return TraceVariableValue{v.number(), v.value()};
+}
+
+TraceStatus FromProto(const v1::TraceStatus& s) {
+  TraceStatus out;
+  out.running = s.running();
+  out.ever_run = s.ever_run();
+  out.stop_reason = FromProto(s.stop_reason());
+  out.stopping_tracepoint = s.stopping_tracepoint();
+  out.error = s.error();
+  out.frames = s.frames();
+  out.frames_created = s.frames_created();
+  out.buffer_size = s.buffer_size();
+  out.buffer_free = s.buffer_free();
+  out.circular = s.circular();
+  for (const v1::TracepointStatus& t : s.tracepoints()) {
+    out.tracepoints.push_back(TracepointStatus{t.number(), t.address(), t.hits(), t.bytes()});
+  }
+  for (const v1::TraceVariableValue& v : s.variables()) out.variables.push_back(FromProto(v));
+  out.start_time_us = s.start_time_us();
+  out.stop_time_us = s.stop_time_us();
+  return out;
+}
+
+v1::FindTraceFrameRequest ToProto(const TraceFrameQuery& q) {
+  v1::FindTraceFrameRequest req;
+  req.set_after(q.after);
+  switch (q.kind) {
+    case TraceFrameQuery::Kind::kNumber: req.set_number(q.number); break;
+    case TraceFrameQuery::Kind::kPc: req.set_pc(q.pc); break;
+    case TraceFrameQuery::Kind::kTracepoint: req.set_tracepoint(q.tracepoint); break;
+    case TraceFrameQuery::Kind::kInside:
+      req.mutable_inside()->set_start(q.start);
+      req.mutable_inside()->set_end(q.end);
+      break;
+    case TraceFrameQuery::Kind::kOutside:
+      req.mutable_outside()->set_start(q.start);
+      req.mutable_outside()->set_end(q.end);
+      break;
+  }
+  return req;
+}
+
+absl::StatusOr<TraceFrame> FromProto(const v1::TraceFrame& f) {
+  TraceFrame out;
+  out.number = f.number();
+  out.tracepoint = f.tracepoint();
+  out.pc = f.pc();
+  out.tid = f.tid();
+  if (f.has_registers()) {
+    absl::StatusOr<amd64::Registers> regs = FromProto(f.registers(), f.registers().has_fpu());
+    if (!regs.ok()) return regs.status();
+    out.registers = *std::move(regs);
+  }
+  for (const v1::MemoryBlock& b : f.memory()) out.memory.push_back({b.address(), b.data()});
+  for (const v1::TraceVariableValue& v : f.variables()) out.variables.push_back(FromProto(v));
+  return out;
 }
 
 class GrpcTarget : public Target {
@@ -319,13 +417,7 @@ class GrpcTarget : public Target {
         !s.ok()) {
       return s;
     }
-    amd64::Registers out{FromProto(resp), std::nullopt};
-    if (fpu) {
-      absl::StatusOr<amd64::FpuRegs> f = FromProto(resp.fpu());
-      if (!f.ok()) return f.status();
-      out.fpu = *f;
-    }
-    return out;
+    return FromProto(resp, fpu);
   }
 
   absl::Status WriteRegisters(int tid, const amd64::Registers& regs) override {
@@ -422,6 +514,56 @@ class GrpcTarget : public Target {
       return s;
     }
     return FromProto(resp);
+  }
+
+  absl::Status StartTrace(const TraceSetup& setup) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::StartTraceRequest req;
+    req.set_session(session_);
+    for (const Tracepoint& t : setup.tracepoints) ToProto(t, req.add_tracepoints());
+    for (const TraceVariable& v : setup.variables) {
+      v1::TraceVariable* p = req.add_variables();
+      p->set_number(v.number);
+      p->set_initial_value(v.initial_value);
+      p->set_name(v.name);
+    }
+    req.set_buffer_size(setup.buffer_size);
+    req.set_circular(setup.circular);
+    v1::TraceStatus resp;
+    return FromGrpc("StartTrace", stub_->StartTrace(&ctx, req, &resp));
+  }
+
+  absl::Status StopTrace() override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::StopTraceRequest req;
+    req.set_session(session_);
+    v1::TraceStatus resp;
+    return FromGrpc("StopTrace", stub_->StopTrace(&ctx, req, &resp));
+  }
+
+  absl::StatusOr<TraceStatus> GetTraceStatus() override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::TraceStatus resp;
+    if (absl::Status s = FromGrpc("GetTraceStatus", stub_->GetTraceStatus(&ctx, {}, &resp));
+        !s.ok()) {
+      return s;
+    }
+    return FromProto(resp);
+  }
+
+  absl::StatusOr<std::optional<TraceFrame>> FindTraceFrame(const TraceFrameQuery& query) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::TraceFrame resp;
+    absl::Status s = FromGrpc("FindTraceFrame", stub_->FindTraceFrame(&ctx, ToProto(query), &resp));
+    if (!s.ok()) return s;
+    if (!resp.found()) return std::optional<TraceFrame>();
+    absl::StatusOr<TraceFrame> frame = FromProto(resp);
+    if (!frame.ok()) return frame.status();
+    return std::optional<TraceFrame>(*std::move(frame));
   }
 
   absl::Status Detach(const std::optional<std::vector<int>>& program_signals) override {

@@ -168,6 +168,124 @@ struct RecordingStatus {
   uint64_t replay_position = 0;
 };
 
+// Memory a tracepoint collects at each hit: length bytes at the base register's value plus
+// offset.
+struct TraceMemory {
+  int base_register = -1;  // gdb's register number; -1: offset is the address
+  int64_t offset = 0;
+  uint32_t length = 0;
+
+  bool operator==(const TraceMemory&) const = default;
+};
+
+// A tracepoint as gdb defines it (the target has no while-stepping and no fast tracepoints).
+// gdb numbers a tracepoint once for all its locations: number and address together name one.
+struct Tracepoint {
+  uint32_t number = 0;
+  uint64_t address = 0;
+  bool enabled = true;
+  uint64_t pass_count = 0;  // the run stops after this many hits of it; 0: never
+  std::string condition;    // agent expression: collect only when nonzero; empty: always
+  bool collect_registers = false;  // every register, FPU state included
+  std::vector<TraceMemory> memory;
+  // Agent expressions run at each hit for what their trace bytecodes record and for their
+  // effect on trace state variables (gdb's `teval`).
+  std::vector<std::string> expressions;
+
+  bool operator==(const Tracepoint&) const = default;
+};
+
+// A trace state variable (gdb's `tvariable $NAME = VALUE`), numbered as gdb numbers them.
+struct TraceVariable {
+  uint32_t number = 0;
+  int64_t initial_value = 0;
+  std::string name;
+
+  bool operator==(const TraceVariable&) const = default;
+};
+
+// What a trace run collects, and into how big a buffer.
+struct TraceSetup {
+  std::vector<Tracepoint> tracepoints;
+  std::vector<TraceVariable> variables;
+  uint64_t buffer_size = 0;  // bytes of frames kept; 0: the target's default
+  bool circular = false;     // when full, the oldest frames make room
+};
+
+enum class TraceStopReason {
+  kNone,          // running, or never run
+  kRequested,     // StopTrace
+  kPassCount,     // stopping_tracepoint reached its pass count
+  kBufferFull,
+  kDisconnected,  // the session ended
+  kError,         // stopping_tracepoint's collection failed: error says why
+};
+
+struct TracepointStatus {
+  uint32_t number = 0;
+  uint64_t address = 0;
+  uint64_t hits = 0;   // hits its condition let through
+  uint64_t bytes = 0;  // frame bytes it has taken
+};
+
+struct TraceVariableValue {
+  uint32_t number = 0;
+  int64_t value = 0;
+
+  bool operator==(const TraceVariableValue&) const = default;
+};
+
+struct TraceStatus {
+  bool running = false;
+  bool ever_run = false;
+  TraceStopReason stop_reason = TraceStopReason::kNone;
+  uint32_t stopping_tracepoint = 0;
+  std::string error;
+  uint64_t frames = 0;          // in the buffer now
+  uint64_t frames_created = 0;  // including those a circular buffer dropped
+  uint64_t buffer_size = 0;
+  uint64_t buffer_free = 0;
+  bool circular = false;
+  std::vector<TracepointStatus> tracepoints;
+  std::vector<TraceVariableValue> variables;  // current values
+  int64_t start_time_us = 0;  // since the Unix epoch; 0 if never started
+  int64_t stop_time_us = 0;   // 0 while running
+};
+
+// Which trace frame to find (gdb's tfind). Every kind but kNumber takes the first match
+// numbered above `after`.
+struct TraceFrameQuery {
+  enum class Kind {
+    kNumber,      // exactly frame `number`
+    kPc,          // a hit of a tracepoint at `pc`
+    kTracepoint,  // a hit of tracepoint `tracepoint`
+    kInside,      // a hit whose pc is in [start, end]
+    kOutside,     // a hit whose pc is outside [start, end]
+  };
+  Kind kind = Kind::kNumber;
+  int64_t after = -1;  // -1: from the first frame
+  uint64_t number = 0;
+  uint64_t pc = 0;
+  uint32_t tracepoint = 0;
+  uint64_t start = 0, end = 0;
+};
+
+struct MemoryBlock {
+  uint64_t address = 0;
+  std::string data;
+};
+
+// What one tracepoint hit recorded.
+struct TraceFrame {
+  uint64_t number = 0;
+  uint32_t tracepoint = 0;
+  uint64_t pc = 0;
+  int tid = 0;
+  std::optional<amd64::Registers> registers;  // with fpu, when the tracepoint collects them
+  std::vector<MemoryBlock> memory;
+  std::vector<TraceVariableValue> variables;  // values its expressions recorded
+};
+
 // wait > 0: the target may hold a resume that long for the next stop and deliver it through
 // NextEvent as soon as the call returns, in its place among the other events (one round trip
 // to km per step instead of a call and a stream event; see km's ResumeRequest.wait_for_stop_ms).
@@ -212,6 +330,16 @@ class Target {
   // replaying first replays to the end.
   virtual absl::StatusOr<RecordingStatus> SetRecording(bool enabled, uint64_t max_instructions) = 0;
   virtual absl::StatusOr<RecordingStatus> GetRecording() = 0;
+
+  // Tracing: at each hit of one of setup's tracepoints the target records a trace frame and
+  // the thread runs on, with no stop and no event. StartTrace replaces the tracepoints,
+  // variables and frames of any run before.
+  virtual absl::Status StartTrace(const TraceSetup& setup) = 0;
+  virtual absl::Status StopTrace() = 0;
+  virtual absl::StatusOr<TraceStatus> GetTraceStatus() = 0;
+  // The frame the query finds, if one does.
+  virtual absl::StatusOr<std::optional<TraceFrame>> FindTraceFrame(
+      const TraceFrameQuery& query) = 0;
 
   // Ends the session: km removes every breakpoint and lets every thread run (replaying to the
   // end of the recording first, so the payload goes on from its real present). A signal a

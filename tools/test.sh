@@ -34,12 +34,12 @@ run all -- //...
 # Under both, tests/load and tests/fault_injection leave km's RSS unchecked (tests/rss_bound.h):
 # it would measure ASan's quarantine and TSan's shadow, not km.
 run asan --config=asan -- //km_hooks:all //agent:all //tests/fault_injection:all //tests/load:all \
-  //tests/gdb:core_dump_test //tests/gdb:dprintf_test
+  //tests/gdb:core_dump_test //tests/gdb:dprintf_test //tests/gdb:tracepoint_test
 # TSan sees absl::Mutex through third_party/absl_tsan (Debian's abseil is not built with it).
 # Not tests/load: once (stop 15) km ended it with a TSan report that 26 later runs did not show
 # again; run it by hand, `bazel test --config=tsan //tests/load:all`, and keep km's stderr.
 run tsan --config=tsan -- //km_hooks:all //agent:all //tests/fault_injection:all \
-  //tests/gdb:core_dump_test //tests/gdb:dprintf_test
+  //tests/gdb:core_dump_test //tests/gdb:dprintf_test //tests/gdb:tracepoint_test
 
 python3 tools/test_summary.py "$collected" || status=1
 exit $status

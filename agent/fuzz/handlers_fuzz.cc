@@ -38,6 +38,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using agent::rsp::FramedItem;
   agent::testing::FakeTarget target;
   target.AddThread(101, "worker", /*running=*/false);
+  // Frames for QTFrame to select once a QTStart ran: reads then come from them.
+  agent::TraceFrame with_registers;
+  with_registers.registers.emplace();
+  with_registers.memory = {{0x400000, std::string(16, '\x90')}};
+  agent::TraceFrame memory_only = with_registers;
+  memory_only.number = 1;
+  memory_only.registers.reset();
+  target.RecordsAtStart({with_registers, memory_only});
   agent::Handlers handlers(target, target.info());
   if (!handlers.Begin().ok()) return 0;
 

@@ -18,6 +18,7 @@
 #include "agent/rsp/packets/registers.h"
 #include "agent/rsp/packets/thread.h"
 #include "agent/rsp/packets/thread_id.h"
+#include "agent/rsp/packets/trace.h"
 #include "agent/rsp/packets/vcont.h"
 #include "agent/rsp/packets/vfile.h"
 
@@ -56,6 +57,13 @@ void ParseEverything(absl::string_view body) {
   (void)ParseVCont(body);
   (void)ParseLegacyResume(body);
   (void)ParseVFile(body);
+  (void)ParseTracepoint(body);
+  (void)ParseTraceVariable(body);
+  (void)ParseTraceBuffer(body);
+  (void)ParseDisconnectedTracing(body);
+  (void)ParseTracepointQuery(body);
+  (void)ParseTraceVariableQuery(body);
+  (void)ParseTraceFrameSelect(body);
   (void)ParseHex(args);
   (void)ParseSignedHex(args);
   (void)HexDecode(args);

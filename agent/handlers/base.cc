@@ -22,12 +22,16 @@ void Handlers::Disconnect() {
 }
 
 std::string Handlers::SupportedFeatures(bool multiprocess, bool reverse) {
-  // gdb's reverse-* commands work only with a target that offers bs or bc.
+  // gdb's reverse-* commands work only with a target that offers bs or bc. Tracing: gdb sends
+  // tracepoint conditions only with ConditionalTracepoints; with traceframe-info it reads what
+  // a frame did not collect from the executable's read-only sections. Not offered: QTDPsrc,
+  // disconnected tracing, fast and static tracepoints, changes to a running trace.
   return absl::StrFormat(
       "PacketSize=%x;QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
       "qXfer:exec-file:read+;qXfer:threads:read+;qXfer:siginfo:read+;vContSupported+;swbreak+;hwbreak+;QNonStop+;"
       "ConditionalBreakpoints+;BreakpointCommands+;QCatchSyscalls+;QPassSignals+;"
-      "QProgramSignals+;%s%s",
+      "QProgramSignals+;ConditionalTracepoints+;qXfer:traceframe-info:read+;QTBuffer:size+;"
+      "tracenz+;%s%s",
       kPacketSize, reverse ? "ReverseStep+;ReverseContinue+;" : "",
       multiprocess ? "multiprocess+" : "multiprocess-");
 }

@@ -25,6 +25,9 @@ Response Handlers::Handle(absl::string_view packet) {
 Response Handlers::Dispatch(absl::string_view p) {
   using absl::StartsWith;
   if (p.empty()) return Response{{""}};
+  if (trace_frame_) {
+    if (std::optional<Response> r = DispatchTraceFrame(p)) return *std::move(r);
+  }
   if (non_stop_) {
     if (std::optional<Response> r = DispatchNonStop(p)) return *std::move(r);
   }
@@ -59,6 +62,7 @@ Response Handlers::Dispatch(absl::string_view p) {
   if (p == "qC") return CurrentThread();
   if (p == "qfThreadInfo") return ThreadInfo(/*first=*/true);
   if (p == "qsThreadInfo") return ThreadInfo(/*first=*/false);
+  if (StartsWith(p, "qXfer:traceframe-info:")) return TraceframeInfo(p);
   if (StartsWith(p, "qXfer:")) return Xfer(p);
   if (StartsWith(p, "qRcmd,")) return Monitor(p);
   if (p == "qSymbol::") return Response{{"OK"}};
@@ -71,6 +75,22 @@ Response Handlers::Dispatch(absl::string_view p) {
   if (p == "qOffsets") return Offsets();
   if (StartsWith(p, "qMemoryRegionInfo")) return MemoryRegionInfo(p);
   if (StartsWith(p, "qThreadStopInfo")) return ThreadStopInfo(p);
+  if (StartsWith(p, "QTDP:")) return DefineTracepoint(p);
+  if (StartsWith(p, "QTDV:")) return DefineTraceVariable(p);
+  if (p == "QTinit") return InitTrace();
+  if (StartsWith(p, "QTBuffer:")) return SetTraceBuffer(p);
+  if (StartsWith(p, "QTDisconnected:")) return SetDisconnectedTracing(p);
+  // Read-only ranges: gdb reads them from the executable itself (qXfer:traceframe-info).
+  // Notes: km keeps none.
+  if (StartsWith(p, "QTro:") || StartsWith(p, "QTNotes:")) return Response{{"OK"}};
+  if (p == "QTStart") return StartTracing();
+  if (p == "QTStop") return StopTracing();
+  if (p == "qTStatus") return ReportTraceStatus();
+  if (StartsWith(p, "qTP:")) return ReportTracepointHits(p);
+  if (StartsWith(p, "qTV:")) return ReportTraceVariable(p);
+  if (StartsWith(p, "QTFrame:")) return SelectTraceFrame(p);
+  // km gives no definitions back: a gdb that connects later has no tracepoints to upload.
+  if (p == "qTfP" || p == "qTsP" || p == "qTfV" || p == "qTsV") return Response{{"l"}};
   return Response{{""}};
 }
 

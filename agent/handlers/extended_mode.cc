@@ -207,6 +207,8 @@ Response ExtendedMode::WithoutProcess(absl::string_view p) {
   if (p[0] == 'H') return Reply("OK");
   if (p == "qfThreadInfo" || p == "qsThreadInfo") return Reply("l");
   if (p == "qSymbol::") return Reply("OK");
+  // No km, no trace run. The empty reply would have gdb give up tracing for the connection.
+  if (p == "qTStatus") return Reply("T0;tnotrun:0");
   if (NeedsProcess(p)) return Reply("E01");
   return Reply("");
 }

@@ -69,6 +69,7 @@ TEST_F(ExtendedModeTest, WithoutProcessGdbHearsThereIsNone) {
   EXPECT_EQ(Send("Hg0"), "OK");
   EXPECT_EQ(Send("qfThreadInfo"), "l");
   EXPECT_EQ(Send("vMustReplyEmpty"), "");
+  EXPECT_EQ(Send("qTStatus"), "T0;tnotrun:0");
   EXPECT_EQ(Send("k"), "<none>");
   EXPECT_EQ(Send("bc"), "E01");
   EXPECT_EQ(mode_.event_fd(), -1);

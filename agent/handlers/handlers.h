@@ -1,8 +1,9 @@
 // gdb's packets, answered by feature: each family lives in its own file (base.cc, threads.cc,
 // registers.cc, memory.cc, breakpoints.cc, resume.cc, reverse.cc, non_stop.cc, qxfer.cc,
 // vfile.cc, monitor.cc, proc_files.cc for the payload's /proc files, lldb.cc for LLDB's own
-// packets), and dispatch.cc says which packet goes where. Everything goes through the Target
-// interface, so a fake target drives these in unit tests.
+// packets, tracepoints.cc and trace_frames.cc for tracing), and dispatch.cc says which packet
+// goes where. Everything goes through the Target interface, so a fake target drives these in
+// unit tests.
 #pragma once
 
 #include <map>
@@ -20,6 +21,7 @@
 #include "agent/run_control.h"
 #include "agent/run_control_non_stop.h"
 #include "agent/target.h"
+#include "agent/trace_definitions.h"
 
 namespace agent {
 
@@ -137,6 +139,25 @@ class Handlers {
   Response Offsets();
   Response MemoryRegionInfo(absl::string_view packet);
   Response ThreadStopInfo(absl::string_view packet);
+  // tracepoints.cc
+  Response DefineTracepoint(absl::string_view packet);
+  Response DefineTraceVariable(absl::string_view packet);
+  Response InitTrace();
+  Response SetTraceBuffer(absl::string_view packet);
+  Response SetDisconnectedTracing(absl::string_view packet);
+  Response StartTracing();
+  Response StopTracing();
+  Response ReportTraceStatus();
+  Response ReportTracepointHits(absl::string_view packet);
+  Response ReportTraceVariable(absl::string_view packet);
+  // trace_frames.cc
+  Response SelectTraceFrame(absl::string_view packet);
+  // While gdb looks at a trace frame: its answer to reads and writes of registers and memory.
+  std::optional<Response> DispatchTraceFrame(absl::string_view packet);
+  Response TraceFrameRegisters();
+  Response TraceFrameRegister(absl::string_view packet);
+  Response TraceFrameMemory(absl::string_view packet);
+  Response TraceframeInfo(absl::string_view packet);
   // stop_reply.cc
   std::string StopReply(const StopReport& report);
   // lldb only (it shows them; gdb has qXfer:threads): the thread's name, "" if unknown.
@@ -172,6 +193,9 @@ class Handlers {
   // gdb's QProgramSignals list (Linux numbers), for km at the detach; none until gdb sends one.
   std::optional<std::vector<int>> program_signals_;
   std::shared_ptr<HostFiles> host_files_;
+  TraceDefinitions trace_definitions_;
+  // The trace frame gdb looks at (QTFrame): reads come from it instead of the threads.
+  std::optional<TraceFrame> trace_frame_;
 };
 
 }  // namespace agent

@@ -84,7 +84,8 @@ TEST_F(HandlersTest, QSupportedOffersWhatGdbNeeds) {
   for (const char* feature :
        {"PacketSize=20000", "QStartNoAckMode+", "qXfer:features:read+", "qXfer:auxv:read+",
         "qXfer:exec-file:read+", "qXfer:threads:read+", "vContSupported+", "swbreak+",
-        "hwbreak+", "ConditionalBreakpoints+", "BreakpointCommands+", "multiprocess+"}) {
+        "hwbreak+", "ConditionalBreakpoints+", "BreakpointCommands+", "multiprocess+",
+        "ConditionalTracepoints+", "qXfer:traceframe-info:read+", "QTBuffer:size+", "tracenz+"}) {
     EXPECT_THAT(reply, HasSubstr(feature));
   }
   EXPECT_EQ(Send("qSupported:swbreak+").find("multiprocess+"), std::string::npos);
@@ -1007,7 +1008,7 @@ TEST_F(HandlersTest, VKillSaysOkEvenThoughKmLeftMidCall) {
 }
 
 TEST_F(HandlersTest, UnknownAndMalformedPackets) {
-  EXPECT_EQ(Send("qTStatus"), "");
+  EXPECT_EQ(Send("qTMinFTPILen"), "");  // no fast tracepoints
   EXPECT_EQ(Send("vMustReplyEmpty"), "");
   EXPECT_EQ(Send("QNonStop:2"), "E01");
   EXPECT_EQ(Send("Hq1"), "E01");

@@ -1,5 +1,6 @@
 // Real gdb against the agent with a fake target: gdb must accept the target description, the
-// short g packet, p for the rest, qXfer, vFile and monitor replies, with no km involved.
+// short g packet, p for the rest, qXfer, vFile, monitor and tracing replies, with no km
+// involved.
 #include "agent/server/gdb_session.h"
 
 #include <fcntl.h>
@@ -147,6 +148,47 @@ TEST(GdbSessionTest, GdbsUserHearsWhyThereIsNoHistory) {
   ASSERT_TRUE(end.ok()) << end.status();
   EXPECT_THAT(out, ContainsRegex("km is not recording.*`monitor record on`\n+"
                                  "No more reverse-execution history.\n"));
+}
+
+// gdb's tracepoint commands: gdb must take the agent's replies for definitions and status as
+// it takes gdbserver's, and show a frame's collected memory and registers, the rest
+// unavailable, until tfind none brings back the live thread.
+TEST(GdbSessionTest, StockGdbTracesAndLooksAtTraceFrames) {
+  testing::FakeTarget target;
+  TraceFrame memory_only;
+  memory_only.tracepoint = 1;
+  memory_only.pc = 0x401000;
+  memory_only.memory = {{0x400010, std::string("\x2a\0\0\0", 4)}};
+  TraceFrame with_registers = memory_only;
+  with_registers.number = 1;
+  with_registers.registers.emplace();
+  with_registers.registers->general.gpr[0] = 7;
+  with_registers.registers->general.rip = 0x401000;
+  target.RecordsAtStart({memory_only, with_registers});
+  const std::string script = absl::StrCat(getenv("TEST_TMPDIR"), "/trace.gdb");
+  std::ofstream(script) << "trace *0x401000\n"
+                           "actions\n"
+                           "collect *(int *)0x400010\n"
+                           "collect $regs\n"
+                           "end\n";
+  const auto [out, end] = ServeOneGdb(
+      target, {"source " + script, "tstart", "tstop", "tstatus", "tfind 0",
+               "p *(int *)0x400010", "p $rax", "p/x $pc", "set var $rax = 1", "tfind", "p $rax",
+               "tfind none", "p $rax", "detach"});
+  SCOPED_TRACE(out);
+  ASSERT_TRUE(end.ok()) << end.status();
+  ASSERT_EQ(target.trace_setup().tracepoints.size(), 1u);
+  EXPECT_TRUE(target.trace_setup().tracepoints[0].collect_registers);
+  // gdb compiles the dereference into an agent expression, not an M action.
+  EXPECT_EQ(target.trace_setup().tracepoints[0].expressions.size(), 1u);
+  EXPECT_THAT(out, HasSubstr("Trace stopped by a tstop command ().\nCollected 2 trace frames."));
+  EXPECT_THAT(out, HasSubstr("Found trace frame 0, tracepoint 1"));
+  EXPECT_THAT(out, HasSubstr("$1 = 42\n$2 = <unavailable>\n$3 = 0x401000\n"
+                             "Could not write register \"rax\"; remote failure reply 'E01'"));
+  EXPECT_THAT(out, HasSubstr("Found trace frame 1, tracepoint 1"));
+  EXPECT_THAT(out, HasSubstr("$4 = 7\n"));
+  EXPECT_THAT(out, HasSubstr("No longer looking at any trace frame"));
+  EXPECT_THAT(out, HasSubstr("$5 = 0\n"));
 }
 
 }  // namespace

@@ -236,6 +236,71 @@ class FakeTarget : public Target {
     return recording_;
   }
 
+  // Tracing as km does it, with no hits of its own: StartTrace keeps the setup (trace_setup())
+  // and replaces the frames with those RecordsAtStart gave; FindTraceFrame searches the frames
+  // (trace_frames()), in order.
+  absl::Status StartTrace(const TraceSetup& setup) override {
+    calls_.push_back(absl::StrFormat("StartTrace(%d,%d)", setup.tracepoints.size(),
+                                     setup.variables.size()));
+    if (!can_trace_) return absl::UnimplementedError("StartTrace: unknown method");
+    trace_setup_ = setup;
+    trace_frames_ = frames_at_start_;
+    trace_status_ = TraceStatus{};
+    trace_status_.running = true;
+    trace_status_.ever_run = true;
+    trace_status_.frames = trace_status_.frames_created = trace_frames_.size();
+    trace_status_.buffer_size = setup.buffer_size != 0 ? setup.buffer_size : 5 << 20;
+    trace_status_.buffer_free = trace_status_.buffer_size;
+    trace_status_.circular = setup.circular;
+    trace_status_.start_time_us = 1;
+    for (const Tracepoint& t : setup.tracepoints) {
+      trace_status_.tracepoints.push_back({t.number, t.address, 0, 0});
+    }
+    for (const TraceVariable& v : setup.variables) {
+      trace_status_.variables.push_back({v.number, v.initial_value});
+    }
+    return absl::OkStatus();
+  }
+  absl::Status StopTrace() override {
+    calls_.push_back("StopTrace");
+    if (!can_trace_) return absl::UnimplementedError("StopTrace: unknown method");
+    trace_status_.running = false;
+    trace_status_.stop_reason = TraceStopReason::kRequested;
+    trace_status_.stop_time_us = 2;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<TraceStatus> GetTraceStatus() override {
+    calls_.push_back("GetTraceStatus");
+    if (!can_trace_) return absl::UnimplementedError("GetTraceStatus: unknown method");
+    return trace_status_;
+  }
+  absl::StatusOr<std::optional<TraceFrame>> FindTraceFrame(const TraceFrameQuery& q) override {
+    calls_.push_back(absl::StrFormat("FindTraceFrame(%d,%d)", static_cast<int>(q.kind), q.after));
+    if (!can_trace_) return absl::UnimplementedError("FindTraceFrame: unknown method");
+    for (const TraceFrame& f : trace_frames_) {
+      const bool inside = f.pc >= q.start && f.pc <= q.end;
+      const bool later = static_cast<int64_t>(f.number) > q.after;
+      switch (q.kind) {
+        case TraceFrameQuery::Kind::kNumber:
+          if (f.number == q.number) return f;
+          break;
+        case TraceFrameQuery::Kind::kPc:
+          if (later && f.pc == q.pc) return f;
+          break;
+        case TraceFrameQuery::Kind::kTracepoint:
+          if (later && f.tracepoint == q.tracepoint) return f;
+          break;
+        case TraceFrameQuery::Kind::kInside:
+          if (later && inside) return f;
+          break;
+        case TraceFrameQuery::Kind::kOutside:
+          if (later && !inside) return f;
+          break;
+      }
+    }
+    return std::nullopt;
+  }
+
   absl::Status Detach(const std::optional<std::vector<int>>& program_signals) override {
     calls_.push_back(program_signals
                          ? absl::StrCat("Detach(", absl::StrJoin(*program_signals, ","), ")")
@@ -257,6 +322,13 @@ class FakeTarget : public Target {
   }
 
   void set_refuse_watchpoints(bool refuse) { refuse_watchpoints_ = refuse; }
+  // A km that predates tracing: every trace call is an unknown method.
+  void set_can_trace(bool can) { can_trace_ = can; }
+  const TraceSetup& trace_setup() const { return trace_setup_; }
+  TraceStatus& trace_status() { return trace_status_; }
+  std::vector<TraceFrame>& trace_frames() { return trace_frames_; }
+  // What the next run records, for a gdb that starts it itself.
+  void RecordsAtStart(std::vector<TraceFrame> frames) { frames_at_start_ = std::move(frames); }
   const StopWait& last_wait() const { return last_wait_; }
 
  private:
@@ -296,6 +368,11 @@ class FakeTarget : public Target {
   bool can_record_ = false;
   RecordingStatus recording_;
   std::vector<uint64_t> history_;
+  bool can_trace_ = true;
+  TraceSetup trace_setup_;
+  TraceStatus trace_status_;
+  std::vector<TraceFrame> trace_frames_;
+  std::vector<TraceFrame> frames_at_start_;
   int event_fd_;
 };
 
