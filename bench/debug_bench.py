@@ -5,7 +5,7 @@ Raw RSP figures (no gdb in the timed loop: this times the servers, not gdb):
   hit), memory read throughput, interrupt latency, attach-idle overhead.
 Whole-gdb figures (gdb -batch, timed inside gdb around the command):
   N stepi, N next over a line of many instructions, a conditional breakpoint false N times, a
-  dprintf printed N times,
+  dprintf printed N times, a tracepoint collecting N frames,
   N continues to a breakpoint with three more threads.
 
 Repetitions are interleaved (rep 1 of every server, then rep 2...) so that the machine's load
@@ -23,6 +23,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -62,6 +63,7 @@ FIGURES = [
     ("gdb_next", "gdb: next N over a long line", "s", False),
     ("gdb_cond", "gdb: conditional breakpoint false N times", "s", False),
     ("gdb_dprintf", "gdb: dprintf (agent style) N times", "s", False),
+    ("gdb_trace", "gdb: tracepoint collecting N frames (registers and a local)", "s", False),
     ("gdb_record", "gdb: record a loop of N calls, reverse-continue to its start", "s", False),
     ("gdb_threads", "gdb: continue to a breakpoint N times, 3 more threads (blocked)", "s", False),
 ]
@@ -272,6 +274,23 @@ def gdb_figures(tools, name, counts, results):
     check(lines == n, "%d dprintf lines, not %d:\n%s" % (lines, n, text[-2000:]))
     results["gdb_dprintf"].append(seconds)
 
+    # km and gdbserver collect at each hit themselves; qemu's stub has no tracepoints. gdb reads
+    # a tracepoint's actions from its input, so they come from a script.
+    with tempfile.NamedTemporaryFile("w", suffix=".gdb") as script:
+        script.write("trace hot\nactions\ncollect i, $regs\nend\n")
+        script.flush()
+        seconds, text = run_gdb(tools, name, ["loop", str(n)],
+                                ["break ready", "continue", "source " + script.name,
+                                 "break %s:%d" % (os.path.basename(DEBUG_TARGET_SOURCE),
+                                                  PRINT_LINE), "tstart"],
+                                ["continue"], ["tstatus"])
+    if "Target does not support this command" in text:
+        results.setdefault("unsupported", {})["gdb_trace"] = "no tracepoints"
+    else:
+        check("Collected %d trace frames." % n in text, "tracing collected something else:\n" +
+              text[-2000:])
+        results["gdb_trace"].append(seconds)
+
     # km records itself (monitor record on); the others get gdb's own `record full`, which
     # single-steps every instruction through the server. Recording starts inside the loop:
     # single-stepped natively, clock_gettime's vDSO retries forever (its seqlock moves on
@@ -366,7 +385,7 @@ def table(names, results, counts):
     lines.append("")
     lines.append("Counts: %d repetitions; stepi %d steps; %d breakpoint hits; %d KiB read; "
                  "%d interrupts per repetition; gdb: stepi %d, next %d, condition false (and "
-                 "dprintf) %d times, record %d calls, %d continues among threads."
+                 "dprintf, tracepoint) %d times, record %d calls, %d continues among threads."
                  % (counts.reps, counts.steps, counts.hits, counts.memory >> 10, counts.interrupts,
                     counts.gdb_steps, counts.gdb_nexts, counts.gdb_false, counts.gdb_record,
                     counts.gdb_hits))

@@ -138,6 +138,25 @@ TEST_P(TracepointTest, ADetachWhileTracingLeavesThePayloadIntact) {
   EXPECT_EQ(r.km_status, 0);
 }
 
+// A collection that fails at a hit ends the run, and tstatus says where and why; while-stepping,
+// which km does not do, is refused at tstart rather than traced without. The payload is
+// unharmed either way.
+TEST_P(TracepointTest, WhatKmCannotDoIsRefusedOrToldByTstatus) {
+  SessionResult r = Run(
+      "fastpath", {"5", "5"},
+      {absl::StrCat("break fastpath.c:", SourceLine("fastpath", "after-heavy")), "trace visit",
+       "actions", "teval total / (i - i)", "end", "tstart", "continue", "tstatus", "delete 2",
+       "trace visit", "actions", "while-stepping 3", "collect $regs", "end", "end",
+       "tstart"});
+  SCOPED_TRACE(r.Describe());
+  EXPECT_THAT(r.gdb_out, ContainsRegex("Trace stopped by an error \\(tracepoint collection at "
+                                       "0x[0-9a-f]+: agent expression divides by zero, "
+                                       "tracepoint 2\\)"));
+  EXPECT_THAT(r.gdb_out, HasSubstr("Collected 0 trace frames."));
+  EXPECT_THAT(r.gdb_out, HasSubstr("Target returns error code '01'."));
+  EXPECT_THAT(r.agent_err, HasSubstr("km does not trace while stepping (while-stepping 3)"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, TracepointTest, ::testing::Values("kvm", "tcg"),
                          [](const auto& info) { return info.param; });
 
