@@ -492,6 +492,16 @@ class GrpcTarget : public Target {
     return FromGrpc("PassSignals", stub_->PassSignals(&ctx, req, &resp));
   }
 
+  absl::Status ProgramSignals(const std::vector<int>& linux_signals) override {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::ProgramSignalsRequest req;
+    req.set_session(session_);
+    for (int s : linux_signals) req.add_signals(s);
+    v1::ProgramSignalsResponse resp;
+    return FromGrpc("ProgramSignals", stub_->ProgramSignals(&ctx, req, &resp));
+  }
+
   absl::StatusOr<RecordingStatus> SetRecording(bool enabled, uint64_t max_instructions) override {
     grpc::ClientContext ctx;
     SetDeadline(ctx);
@@ -566,15 +576,11 @@ class GrpcTarget : public Target {
     return std::optional<TraceFrame>(*std::move(frame));
   }
 
-  absl::Status Detach(const std::optional<std::vector<int>>& program_signals) override {
+  absl::Status Detach() override {
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     v1::DetachRequest req;
     req.set_session(session_);
-    if (program_signals) {
-      v1::SignalList* list = req.mutable_program_signals();
-      for (int s : *program_signals) list->add_signals(s);
-    }
     v1::DetachResponse resp;
     return FromGrpc("Detach", stub_->Detach(&ctx, req, &resp));
   }

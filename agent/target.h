@@ -324,6 +324,9 @@ class Target {
   virtual absl::Status CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers) = 0;
   // Linux signals that reach the payload without stopping a thread (one not being stepped).
   virtual absl::Status PassSignals(const std::vector<int>& linux_signals) = 0;
+  // Linux signals a thread stopped with may get as the session ends, however it ends; until
+  // this is called, every one.
+  virtual absl::Status ProgramSignals(const std::vector<int>& linux_signals) = 0;
 
   // Turns execution recording on or off (TargetInfo::recording says whether the engine can).
   // max_instructions 0: km's default. Needs every thread stopped; turning it off while
@@ -343,8 +346,8 @@ class Target {
 
   // Ends the session: km removes every breakpoint and lets every thread run (replaying to the
   // end of the recording first, so the payload goes on from its real present). A signal a
-  // thread stopped with goes to it then, unless program_signals (Linux numbers) leaves it out.
-  virtual absl::Status Detach(const std::optional<std::vector<int>>& program_signals) = 0;
+  // thread stopped with goes to it then, unless ProgramSignals left it out.
+  virtual absl::Status Detach() = 0;
 
   // Events arrive on their own; event_fd() becomes readable when NextEvent has one.
   virtual int event_fd() const = 0;

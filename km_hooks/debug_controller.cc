@@ -98,6 +98,7 @@ void DebugController::SessionStarted() {
     hw_breakpoints_.clear();
     // A PassSignals of the session before may have landed after its end cleared the list.
     passed_signals_ = 0;
+    program_signals_.reset();
   }
   if (had_hw) (void)ApplyDebugRegsEverywhere();
 }
@@ -125,6 +126,8 @@ void DebugController::SessionEnded(std::optional<uint64_t> deliverable) {
     caught_syscalls_.clear();
     catching_syscalls_ = false;
     passed_signals_ = 0;
+    if (!deliverable) deliverable = program_signals_;
+    program_signals_.reset();
   }
   (void)ApplyDebugRegsEverywhere();
   actions_.KeepPersistent();

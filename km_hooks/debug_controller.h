@@ -73,6 +73,11 @@ class DebugController : public km::DebugObserver {
   void CatchSyscalls(bool enabled, const std::vector<int64_t>& numbers);
   // The signals (bit signo - 1) that reach the payload without stopping a thread not stepping.
   void PassSignals(uint64_t mask) { passed_signals_ = mask; }
+  // What SessionEnded delivers when not told otherwise (see ProgramSignals in the proto).
+  void ProgramSignals(uint64_t mask) {
+    absl::MutexLock lock(&mu_);
+    program_signals_ = mask;
+  }
 
   // Tracepoints (see StartTrace in the proto). Starting or stopping needs no thread stopped.
   absl::StatusOr<v1::TraceStatus> StartTrace(const v1::StartTraceRequest& request);
@@ -186,6 +191,7 @@ class DebugController : public km::DebugObserver {
   std::atomic<bool> catching_syscalls_{false};
   absl::flat_hash_set<int64_t> caught_syscalls_ ABSL_GUARDED_BY(mu_);  // empty: every one
   std::atomic<uint64_t> passed_signals_{0};
+  std::optional<uint64_t> program_signals_ ABSL_GUARDED_BY(mu_);
   // Serializes run-control requests (Stop, Resume, debug register changes) among themselves.
   absl::Mutex control_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   // A signal the client passes (PassSignals) and this thread, not being stepped, just takes.

@@ -249,6 +249,17 @@ grpc::Status DebugService::PassSignals(grpc::ServerContext*, const v1::PassSigna
   return grpc::Status::OK;
 }
 
+grpc::Status DebugService::ProgramSignals(grpc::ServerContext*,
+                                          const v1::ProgramSignalsRequest* req,
+                                          v1::ProgramSignalsResponse*) {
+  absl::Status s = sessions_.Check(req->session());
+  if (!s.ok()) return ToGrpc(s);
+  absl::StatusOr<uint64_t> mask = SignalMask(req->signals());
+  if (!mask.ok()) return ToGrpc(mask.status());
+  controller_.ProgramSignals(*mask);
+  return grpc::Status::OK;
+}
+
 grpc::Status DebugService::SetRecording(grpc::ServerContext*, const v1::SetRecordingRequest* req,
                                         v1::RecordingStatus* out) {
   absl::Status s = sessions_.Check(req->session());

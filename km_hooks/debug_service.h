@@ -47,6 +47,8 @@ class DebugService final : public v1::Debug::Service {
                              v1::CatchSyscallsResponse*) override;
   grpc::Status PassSignals(grpc::ServerContext*, const v1::PassSignalsRequest* req,
                            v1::PassSignalsResponse*) override;
+  grpc::Status ProgramSignals(grpc::ServerContext*, const v1::ProgramSignalsRequest* req,
+                              v1::ProgramSignalsResponse*) override;
   grpc::Status SetRecording(grpc::ServerContext*, const v1::SetRecordingRequest* req,
                             v1::RecordingStatus* out) override;
   grpc::Status GetRecording(grpc::ServerContext*, const v1::GetRecordingRequest*,

@@ -17,7 +17,7 @@ Handlers::~Handlers() = default;
 
 void Handlers::Disconnect() {
   if (detached_ || payload_gone()) return;
-  if (absl::Status s = target_.Detach(program_signals_); !s.ok()) Log(s.message());
+  if (absl::Status s = target_.Detach(); !s.ok()) Log(s.message());
   detached_ = true;
 }
 
@@ -52,7 +52,7 @@ Response Handlers::Detach(absl::string_view packet) {
   }
   // km removes every breakpoint and resumes every thread when the session ends (but for those
   // whose commands persist: the breakpoint table never defers their removal).
-  absl::Status s = target_.Detach(program_signals_);
+  absl::Status s = target_.Detach();
   if (!s.ok()) {
     Log(s.message());
     return Response{{"E01"}};

@@ -190,8 +190,6 @@ class Handlers {
   // gdb's QPassSignals list (Linux numbers) and what km has: all-stop sends it with the next
   // resume that can meet a signal (see pass_signals.cc).
   std::vector<int> pass_signals_wanted_, pass_signals_in_km_;
-  // gdb's QProgramSignals list (Linux numbers), for km at the detach; none until gdb sends one.
-  std::optional<std::vector<int>> program_signals_;
   std::shared_ptr<HostFiles> host_files_;
   TraceDefinitions trace_definitions_;
   // The trace frame gdb looks at (QTFrame): reads come from it instead of the threads.

@@ -8,7 +8,8 @@
 // QProgramSignals: the signals gdb lets the program have at all (`handle SIG pass`). gdb decides
 // for each resume it asks for; the list matters when km resumes threads on its own, at the end
 // of the session: a thread stopped with a signal gdb would not pass must not get it then (a
-// SIGINT typed at km's terminal, say, then `detach`), as gdbserver does with the same list.
+// SIGINT typed at km's terminal, say, then `detach`), as gdbserver does with the same list. It
+// reaches km at once, so that it holds however the session ends (the agent killed too).
 #include "agent/arch/signals.h"
 #include "agent/handlers/handlers.h"
 #include "agent/log.h"
@@ -58,7 +59,7 @@ Response Handlers::PassSignals(absl::string_view packet) {
 Response Handlers::ProgramSignals(absl::string_view packet) {
   std::optional<std::vector<int>> signals = LinuxSignals(rsp::ParseProgramSignals(packet));
   if (!signals) return Response{{"E01"}};
-  program_signals_ = std::move(signals);
+  if (absl::Status s = target_.ProgramSignals(*signals); !s.ok()) return Failed(s);
   return Response{{"OK"}};
 }
 

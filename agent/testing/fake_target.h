@@ -205,6 +205,11 @@ class FakeTarget : public Target {
     return absl::OkStatus();
   }
 
+  absl::Status ProgramSignals(const std::vector<int>& linux_signals) override {
+    calls_.push_back(absl::StrCat("ProgramSignals(", absl::StrJoin(linux_signals, ","), ")"));
+    return absl::OkStatus();
+  }
+
   absl::Status InsertBreakpoint(BreakpointKind kind, uint64_t addr, uint64_t len,
                                 const BreakpointActions& actions) override {
     std::string call = absl::StrFormat("Insert(%d,%x,%d", static_cast<int>(kind), addr, len);
@@ -301,10 +306,8 @@ class FakeTarget : public Target {
     return std::nullopt;
   }
 
-  absl::Status Detach(const std::optional<std::vector<int>>& program_signals) override {
-    calls_.push_back(program_signals
-                         ? absl::StrCat("Detach(", absl::StrJoin(*program_signals, ","), ")")
-                         : "Detach");
+  absl::Status Detach() override {
+    calls_.push_back("Detach");
     for (auto& [tid, t] : threads_) t.running = true;
     return absl::OkStatus();
   }
