@@ -687,12 +687,21 @@ class GrpcTarget : public Target {
   std::deque<std::pair<uint64_t, Event>> handed_ ABSL_GUARDED_BY(mu_);
 };
 
+// km answers with up to 64 MiB (a trace frame, a large memory read); gRPC's default would
+// refuse anything over 4.
+grpc::ChannelArguments ChannelArgs() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return args;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Target>> ConnectToKm(const std::string& socket_path,
                                                      const std::string& client_name) {
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(absl::StrCat("unix:", socket_path), grpc::InsecureChannelCredentials());
+      grpc::CreateCustomChannel(absl::StrCat("unix:", socket_path),
+                                grpc::InsecureChannelCredentials(), ChannelArgs());
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + kConnectTimeout)) {
     return absl::UnavailableError(
         absl::StrCat("km's debug socket ", socket_path, " does not answer"));

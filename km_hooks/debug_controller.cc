@@ -74,9 +74,10 @@ DebugController::DebugController(km::Process& process)
     : process_(process),
       sw_breakpoints_(process.memory(), process.engine()),
       actions_(sw_breakpoints_, PrintForDebugger),
-      trace_([this](uint64_t addr, void* dst, uint64_t len) {
-        return sw_breakpoints_.Read(addr, dst, len);
-      }) {}
+      trace_([this](uint64_t addr, void* dst,
+                    uint64_t len) { return sw_breakpoints_.Read(addr, dst, len); },
+             {[this](uint64_t addr) { return sw_breakpoints_.Insert(addr, Holder::kTrace); },
+              [this](uint64_t addr) { (void)sw_breakpoints_.Remove(addr, Holder::kTrace); }}) {}
 
 void DebugController::HoldMainThread() {
   auto main = process_.main_thread();
@@ -88,6 +89,7 @@ void DebugController::HoldMainThread() {
 void DebugController::SessionStarted() {
   absl::MutexLock control(&control_mu_);
   // A new debugger starts with none of the breakpoints an earlier one left running.
+  trace_.Stop(v1::TRACE_STOP_REASON_DISCONNECTED);
   sw_breakpoints_.RemoveAll();
   actions_.ClearAll();
   bool had_hw;
@@ -431,7 +433,7 @@ bool DebugController::OnHwBreakpoint(uint64_t addr) {
   return std::find(hw_breakpoints_.begin(), hw_breakpoints_.end(), addr) != hw_breakpoints_.end();
 }
 
-bool DebugController::ContinueRangeStep(km::GuestThread& thread) {
+bool DebugController::ContinueRangeStep(km::GuestThread& thread, bool* collected) {
   uint64_t start, end;
   {
     absl::MutexLock lock(&mu_);
@@ -444,14 +446,17 @@ bool DebugController::ContinueRangeStep(km::GuestThread& thread) {
   const uint64_t rip = regs.rip;
   if (rip < start || rip >= end) return false;
   // Stepping one instruction at a time, gdb would see its breakpoint here and stop, and a
-  // tracepoint here would collect.
+  // tracepoint here would collect (the stop's own path collects when there is a stop).
   const bool sw = sw_breakpoints_.Contains(rip);
   const bool hw = OnHwBreakpoint(rip);
-  if (sw) CollectTrace(thread, rip, regs);
   if ((sw && sw_breakpoints_.HeldBy(rip, Holder::kDebugger) &&
        actions_.OnHit(/*hardware=*/false, rip, regs, thread.tid())) ||
       (hw && actions_.OnHit(/*hardware=*/true, rip, regs, thread.tid()))) {
     return false;
+  }
+  if (sw && sw_breakpoints_.HeldBy(rip, Holder::kTrace)) {
+    CollectTrace(thread, rip, regs);
+    *collected = true;
   }
   if (sw && !StepFrom(thread, rip, sw_breakpoints_.Original(rip)).ok()) return false;
   if (hw) {
@@ -493,34 +498,26 @@ void DebugController::CollectTrace(km::GuestThread& thread, uint64_t addr,
     ToProto(f, &out);
     return out;
   };
-  RemoveTraceInt3s(trace_.OnHit(addr, regs, thread.tid(), fpu));
-}
-
-void DebugController::RemoveTraceInt3s(const std::vector<uint64_t>& addresses) {
-  // NotFound: another thread that saw the run end took them out first.
-  for (uint64_t addr : addresses) (void)sw_breakpoints_.Remove(addr, Holder::kTrace);
+  trace_.OnHit(addr, regs, thread.tid(), fpu);
 }
 
 absl::StatusOr<v1::TraceStatus> DebugController::StartTrace(
     const v1::StartTraceRequest& request) {
   if (absl::Status s = TraceRun::Validate(request); !s.ok()) return s;
   absl::MutexLock control(&control_mu_);
-  RemoveTraceInt3s(trace_.Stop(v1::TRACE_STOP_REASON_REQUESTED));
-  const std::vector<uint64_t> addresses = trace_.Start(request);
-  for (uint64_t addr : addresses) {
-    absl::Status s = sw_breakpoints_.Insert(addr, Holder::kTrace);
-    if (!s.ok()) {
-      RemoveTraceInt3s(trace_.Stop(v1::TRACE_STOP_REASON_REQUESTED));
-      return absl::InvalidArgumentError(
-          absl::StrFormat("cannot trace at 0x%x: %s", addr, s.message()));
-    }
+  {
+    // The service checked the session before this call; it may have ended since, and a run
+    // started now would keep its int3s with nobody to stop it.
+    absl::MutexLock lock(&mu_);
+    if (!session_) return absl::FailedPreconditionError("the session ended");
   }
+  if (absl::Status s = trace_.Start(request); !s.ok()) return s;
   return trace_.Status();
 }
 
 v1::TraceStatus DebugController::StopTrace() {
   absl::MutexLock control(&control_mu_);
-  RemoveTraceInt3s(trace_.Stop(v1::TRACE_STOP_REASON_REQUESTED));
+  trace_.Stop(v1::TRACE_STOP_REASON_REQUESTED);
   return trace_.Status();
 }
 
@@ -714,7 +711,10 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
   }
   switch (exit.reason) {
     case km::ExitReason::kSingleStep: {
-      if (stepping && session && ContinueRangeStep(thread)) return km::DebugAction::kContinue;
+      bool collected = false;
+      if (stepping && session && ContinueRangeStep(thread, &collected)) {
+        return km::DebugAction::kContinue;
+      }
       {
         absl::MutexLock lock(&mu_);
         ThreadDebug& td = threads_[thread.tid()];
@@ -725,7 +725,7 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
       if (!stepping || !session) return km::DebugAction::kContinue;
       // A step onto a tracepoint collects there, as a hit would: the resume from here steps
       // over its int3 without a hit.
-      if (km::Regs regs; trace_.running() && thread.GetRegs(&regs).ok() &&
+      if (km::Regs regs; !collected && trace_.running() && thread.GetRegs(&regs).ok() &&
                          sw_breakpoints_.HeldBy(regs.rip, Holder::kTrace)) {
         CollectTrace(thread, regs.rip, regs);
       }
@@ -748,6 +748,10 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
           return absl::OkStatus();
         });
         return km::DebugAction::kContinue;
+      }
+      // The stop comes before the tracepoint's int3 there, which the resume steps over.
+      if (read && sw_breakpoints_.HeldBy(regs.rip, Holder::kTrace)) {
+        CollectTrace(thread, regs.rip, regs);
       }
       return ReportStop(thread, Reason(v1::STOP_KIND_HW_BREAKPOINT, SIGTRAP));
     }

@@ -138,14 +138,13 @@ class DebugController : public km::DebugObserver {
   // Whether a thread (not single-stepping) stops at this syscall's entry and return.
   bool CatchesLocked(uint64_t number) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After one step of a range step: true if the thread steps on without a stop (rip still in
-  // the range, and no breakpoint there that wants a stop).
-  bool ContinueRangeStep(km::GuestThread& thread);
+  // the range, and no breakpoint there that wants a stop). *collected: a tracepoint at rip
+  // collected.
+  bool ContinueRangeStep(km::GuestThread& thread, bool* collected);
   // A breakpoint hit whose conditions are all false: runs the thread past it with no stop.
   km::DebugAction PassFalseHit(km::GuestThread& thread, uint64_t addr);
   // The thread is at addr, with regs: the trace run collects if a tracepoint is there.
   void CollectTrace(km::GuestThread& thread, uint64_t addr, const km::Regs& regs);
-  // Takes the trace run's int3s out of these addresses.
-  void RemoveTraceInt3s(const std::vector<uint64_t>& addresses);
 
   // Replay (debug_controller_replay.cc), all under control_mu_.
   class ThreadsMachine;

@@ -10,12 +10,6 @@
 namespace km_hooks {
 namespace {
 
-// What a frame costs in the buffer: its data and a little for its bookkeeping, so that empty
-// frames still fill it.
-constexpr uint64_t kFrameOverhead = 24;
-constexpr uint64_t kRegistersBytes = 1024;
-constexpr uint64_t kBlockOverhead = 12;
-constexpr uint64_t kVariableBytes = 12;
 
 // gdb's name for the variable it defines for every run; its value is the time of each read.
 constexpr char kTimestampVariable[] = "trace_timestamp";
@@ -23,14 +17,24 @@ constexpr char kTimestampVariable[] = "trace_timestamp";
 }  // namespace
 
 // The trace bytecodes' view of the run while one tracepoint collects: records into its frame
-// (none while its condition runs) and reads and writes the run's variables.
+// (none while its condition runs) and reads and writes the run's variables. A frame counts
+// what it takes of km's memory (Frame::bytes), which the buffer's size bounds.
 class TraceRun::Collector : public AgentExprTrace {
  public:
   Collector(TraceRun& run, Frame* frame) : run_(run), frame_(frame) {}
 
   void RecordMemory(uint64_t addr, uint64_t len, bool until_zero) override {
+    run_.mu_.AssertHeld();
     if (!frame_) return;
-    len = std::min(len, run_.capacity_);
+    // What does not fit is left out (unavailable to gdb), like unreadable memory; the frame
+    // that reaches the limit then fills the buffer and ends a run that is not circular.
+    const uint64_t limit = std::min(run_.capacity_, kMaxTraceFrameBytes);
+    const uint64_t cost = sizeof(frame_->memory[0]);
+    if (frame_->bytes + cost >= limit) {
+      frame_->bytes = limit + 1;
+      return;
+    }
+    len = std::min(len, limit - frame_->bytes - cost);
     std::string bytes(len, '\0');
     bytes.resize(run_.read_(addr, bytes.data(), len));
     if (until_zero) {
@@ -38,11 +42,12 @@ class TraceRun::Collector : public AgentExprTrace {
       if (zero != std::string::npos) bytes.resize(zero + 1);
     }
     if (bytes.empty()) return;
-    frame_->bytes += kBlockOverhead + bytes.size();
+    frame_->bytes += cost + bytes.size();
     frame_->memory.emplace_back(addr, std::move(bytes));
   }
 
   absl::StatusOr<int64_t> GetVariable(int number) override {
+    run_.mu_.AssertHeld();
     auto it = run_.variables_.find(number);
     if (it == run_.variables_.end()) {
       return absl::NotFoundError(absl::StrFormat("no trace state variable %d", number));
@@ -52,6 +57,7 @@ class TraceRun::Collector : public AgentExprTrace {
   }
 
   absl::Status SetVariable(int number, int64_t value) override {
+    run_.mu_.AssertHeld();
     auto it = run_.variables_.find(number);
     if (it == run_.variables_.end()) {
       return absl::NotFoundError(absl::StrFormat("no trace state variable %d", number));
@@ -64,7 +70,7 @@ class TraceRun::Collector : public AgentExprTrace {
     absl::StatusOr<int64_t> value = GetVariable(number);
     if (!value.ok()) return value.status();
     if (frame_) {
-      frame_->bytes += kVariableBytes;
+      frame_->bytes += sizeof(frame_->variables[0]);
       frame_->variables.emplace_back(number, *value);
     }
     return absl::OkStatus();
@@ -112,25 +118,31 @@ absl::Status TraceRun::Validate(const v1::StartTraceRequest& request) {
   return absl::OkStatus();
 }
 
-std::vector<uint64_t> TraceRun::Start(const v1::StartTraceRequest& request) {
+absl::Status TraceRun::Start(const v1::StartTraceRequest& request) {
   absl::MutexLock lock(&mu_);
   StopLocked(v1::TRACE_STOP_REASON_REQUESTED);
+  std::vector<uint64_t> inserted;
+  for (const v1::Tracepoint& tp : request.tracepoints()) {
+    if (!tp.enabled() || std::count(inserted.begin(), inserted.end(), tp.address())) continue;
+    if (absl::Status s = int3s_.insert(tp.address()); !s.ok()) {
+      for (uint64_t addr : inserted) int3s_.remove(addr);
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "cannot trace at 0x%x (tracepoint %d): %s", tp.address(), tp.number(), s.message()));
+    }
+    inserted.push_back(tp.address());
+  }
   tracepoints_.clear();
   variables_.clear();
   frames_.clear();
   used_ = created_ = 0;
   capacity_ = request.buffer_size() ? request.buffer_size() : kDefaultTraceBufferSize;
   circular_ = request.circular();
-  std::vector<uint64_t> addresses;
   for (const v1::Tracepoint& tp : request.tracepoints()) {
     tracepoints_.emplace(tp.address(), Tracepoint{tp});
-    if (tp.enabled()) addresses.push_back(tp.address());
   }
   for (const v1::TraceVariable& v : request.variables()) {
     variables_[v.number()] = Variable{v.initial_value(), v.name()};
   }
-  std::sort(addresses.begin(), addresses.end());
-  addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
   ever_run_ = true;
   stop_reason_ = v1::TRACE_STOP_REASON_UNSPECIFIED;
   stopping_tracepoint_ = 0;
@@ -138,22 +150,25 @@ std::vector<uint64_t> TraceRun::Start(const v1::StartTraceRequest& request) {
   start_time_ = absl::Now();
   stop_time_ = absl::UnixEpoch();
   running_ = true;
-  return addresses;
+  return absl::OkStatus();
 }
 
-std::vector<uint64_t> TraceRun::Stop(v1::TraceStopReason reason) {
+void TraceRun::Stop(v1::TraceStopReason reason) {
   absl::MutexLock lock(&mu_);
-  return StopLocked(reason);
+  StopLocked(reason);
 }
 
-std::vector<uint64_t> TraceRun::StopLocked(v1::TraceStopReason reason, uint32_t tracepoint,
-                                           std::string error) {
-  if (!running_) return {};
+void TraceRun::StopLocked(v1::TraceStopReason reason, uint32_t tracepoint, std::string error) {
+  if (!running_) return;
   running_ = false;
   stop_reason_ = reason;
   stopping_tracepoint_ = tracepoint;
   error_ = std::move(error);
   stop_time_ = absl::Now();
+  for (uint64_t addr : Int3AddressesLocked()) int3s_.remove(addr);
+}
+
+std::vector<uint64_t> TraceRun::Int3AddressesLocked() const {
   std::vector<uint64_t> addresses;
   for (const auto& [addr, tp] : tracepoints_) {
     if (tp.definition.enabled() && (addresses.empty() || addresses.back() != addr)) {
@@ -163,24 +178,15 @@ std::vector<uint64_t> TraceRun::StopLocked(v1::TraceStopReason reason, uint32_t 
   return addresses;
 }
 
-std::vector<uint64_t> TraceRun::OnHit(uint64_t addr, const km::Regs& regs, int tid,
-                                      absl::FunctionRef<absl::StatusOr<v1::FpuRegisters>()> fpu) {
-  if (!running_) return {};
+void TraceRun::OnHit(uint64_t addr, const km::Regs& regs, int tid,
+                     absl::FunctionRef<absl::StatusOr<v1::FpuRegisters>()> fpu) {
+  if (!running_) return;
   absl::MutexLock lock(&mu_);
   auto [first, last] = tracepoints_.equal_range(addr);
   for (auto it = first; it != last && running_; ++it) {
     if (!it->second.definition.enabled()) continue;
     if (!CollectLocked(it->second, regs, tid, fpu)) break;
   }
-  if (running_) return {};
-  // Ended by this hit or by another thread's just before: either way its int3s go.
-  std::vector<uint64_t> addresses;
-  for (const auto& [a, tp] : tracepoints_) {
-    if (tp.definition.enabled() && (addresses.empty() || addresses.back() != a)) {
-      addresses.push_back(a);
-    }
-  }
-  return addresses;
 }
 
 bool TraceRun::CollectLocked(Tracepoint& tp, const km::Regs& regs, int tid,
@@ -201,15 +207,15 @@ bool TraceRun::CollectLocked(Tracepoint& tp, const km::Regs& regs, int tid,
   }
   ++tp.hits;
   Frame frame{def.number(), def.address(), tid};
-  frame.bytes = kFrameOverhead;
+  frame.bytes = sizeof(Frame);
   Collector collector(*this, &frame);
   if (def.collect_registers()) {
     v1::Registers out;
     km_hooks::ToProto(regs, &out);
     absl::StatusOr<v1::FpuRegisters> f = fpu();
     if (f.ok()) *out.mutable_fpu() = std::move(*f);
+    frame.bytes += out.SpaceUsedLong();
     frame.registers = std::move(out);
-    frame.bytes += kRegistersBytes;
   }
   for (const v1::MemoryCollection& m : def.memory()) {
     const uint64_t base = m.base_register() == -1 ? 0 : *reg(m.base_register());
@@ -230,6 +236,11 @@ bool TraceRun::CollectLocked(Tracepoint& tp, const km::Regs& regs, int tid,
 }
 
 bool TraceRun::StoreLocked(Frame frame, Tracepoint& tp) {
+  // Not even an empty buffer would hold it: making room would only lose every frame.
+  if (frame.bytes > capacity_) {
+    StopLocked(v1::TRACE_STOP_REASON_BUFFER_FULL);
+    return false;
+  }
   while (circular_ && !frames_.empty() && used_ + frame.bytes > capacity_) {
     used_ -= frames_.front().bytes;
     frames_.pop_front();

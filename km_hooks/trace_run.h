@@ -1,8 +1,8 @@
 // A trace run: gdb's tracepoints between `tstart` and `tstop`, its trace state variables and
 // the frames collected at the hits. A hit collects on the hitting thread's own host thread,
 // which then runs on: nobody stops, no event is sent, gdb reads the frames afterwards.
-// Knows nothing of int3s: the controller puts them in and takes them out at the addresses this
-// class gives it.
+// The run puts its int3s in and takes them out itself (through Int3s), under its own lock, so
+// that a run's end and the next run's start never undo each other's.
 #pragma once
 
 #include <atomic>
@@ -30,6 +30,8 @@ namespace v1 = ::km::debug::v1;
 // gdbserver's default, which gdb's `tstatus` users know.
 inline constexpr uint64_t kDefaultTraceBufferSize = 5 * 1024 * 1024;
 inline constexpr uint64_t kMaxTraceBufferSize = 256 * 1024 * 1024;
+// One frame's data at most: a frame travels in one gRPC message (km's limit is 64 MiB).
+inline constexpr uint64_t kMaxTraceFrameBytes = 16 * 1024 * 1024;
 inline constexpr size_t kMaxTracepoints = 10000;
 inline constexpr size_t kMaxTraceVariables = 10000;
 
@@ -38,17 +40,21 @@ class TraceRun {
   // Copies guest memory as the debugger sees it (breakpoint bytes as the original code) and
   // returns how many bytes it copied: fewer at the first unmapped one.
   using MemoryReader = std::function<uint64_t(uint64_t addr, void* dst, uint64_t len)>;
-  explicit TraceRun(MemoryReader read) : read_(std::move(read)) {}
+  // The run's int3s beside the debugger's (SwBreakpoints, Holder::kTrace).
+  struct Int3s {
+    std::function<absl::Status(uint64_t addr)> insert;
+    std::function<void(uint64_t addr)> remove;
+  };
+  TraceRun(MemoryReader read, Int3s int3s) : read_(std::move(read)), int3s_(std::move(int3s)) {}
 
   // InvalidArgument naming what is wrong: a malformed expression, an unknown register, a size
   // past km's limits.
   static absl::Status Validate(const v1::StartTraceRequest& request);
-  // Begins a run (ending any before it and dropping its frames). Returns the addresses of the
-  // enabled tracepoints, where the caller puts its int3s.
-  std::vector<uint64_t> Start(const v1::StartTraceRequest& request);
-  // Ends the run if it is running; returns the addresses its int3s were at (empty if it was
-  // not running).
-  std::vector<uint64_t> Stop(v1::TraceStopReason reason);
+  // Ends any run before it, then begins this one with an int3 at each enabled tracepoint. If
+  // one cannot go in (InvalidArgument naming the address), none stays and the frames of the
+  // run before are kept.
+  absl::Status Start(const v1::StartTraceRequest& request);
+  void Stop(v1::TraceStopReason reason);
 
   bool running() const { return running_; }
   v1::TraceStatus Status() const;
@@ -56,11 +62,10 @@ class TraceRun {
 
   // At a hit of the int3 at addr by thread tid (regs: its registers, rip at addr): collects a
   // frame for each enabled tracepoint there whose condition holds. fpu reads the thread's FPU
-  // state, asked only by a tracepoint that collects registers. When the hit ends the run (a
-  // pass count reached, the buffer full, an expression that fails), returns the addresses
-  // whose int3s the run no longer needs.
-  std::vector<uint64_t> OnHit(uint64_t addr, const km::Regs& regs, int tid,
-                              absl::FunctionRef<absl::StatusOr<v1::FpuRegisters>()> fpu);
+  // state, asked only by a tracepoint that collects registers. A hit may end the run (a pass
+  // count reached, the buffer full, an expression that fails), which takes its int3s out.
+  void OnHit(uint64_t addr, const km::Regs& regs, int tid,
+             absl::FunctionRef<absl::StatusOr<v1::FpuRegisters>()> fpu);
 
  private:
   struct Frame {
@@ -89,11 +94,14 @@ class TraceRun {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Keeps the frame if the buffer has room for it (making room in a circular one).
   bool StoreLocked(Frame frame, Tracepoint& tp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::vector<uint64_t> StopLocked(v1::TraceStopReason reason, uint32_t tracepoint = 0,
-                                   std::string error = "") ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StopLocked(v1::TraceStopReason reason, uint32_t tracepoint = 0, std::string error = "")
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The distinct addresses of the enabled tracepoints: where the run's int3s are.
+  std::vector<uint64_t> Int3AddressesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::TraceFrame ToProto(const Frame& frame, uint64_t number) const;
 
   const MemoryReader read_;
+  const Int3s int3s_;
   // Read without mu_ at every int3 hit: no lock on a hit while nothing is traced.
   std::atomic<bool> running_{false};
   mutable absl::Mutex mu_;

@@ -1,6 +1,7 @@
 #include "km_hooks/trace_run.h"
 
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,25 +21,36 @@ std::string Code(std::initializer_list<char> bytes) { return std::string(bytes);
 class TraceRunTest : public ::testing::Test {
  protected:
   TraceRunTest()
-      : run_([this](uint64_t addr, void* dst, uint64_t len) -> uint64_t {
-          if (addr < 0x1000 || addr >= 0x1100) return 0;
-          const uint64_t n = std::min<uint64_t>(len, 0x1100 - addr);
-          std::memcpy(dst, memory_.data() + (addr - 0x1000), n);
-          return n;
-        }) {
+      : run_(
+            [this](uint64_t addr, void* dst, uint64_t len) -> uint64_t {
+              if (addr < 0x1000 || addr >= 0x1100) return 0;
+              const uint64_t n = std::min<uint64_t>(len, 0x1100 - addr);
+              std::memcpy(dst, memory_.data() + (addr - 0x1000), n);
+              return n;
+            },
+            {[this](uint64_t addr) {
+               if (addr == kUnmapped) return absl::InvalidArgumentError("address not mapped");
+               int3s_.insert(addr);
+               return absl::OkStatus();
+             },
+             [this](uint64_t addr) { int3s_.erase(addr); }}) {
     for (int i = 0; i < 256; ++i) memory_.push_back(static_cast<char>(i));
     std::memcpy(memory_.data() + 0x80, "hello\0world", 12);
   }
 
-  std::vector<uint64_t> Hit(uint64_t addr, uint64_t rbx = 0x1010, int tid = 7) {
+  static constexpr uint64_t kUnmapped = 0x10;
+
+  // The int3s the run holds after the hit.
+  std::set<uint64_t> Hit(uint64_t addr, uint64_t rbx = 0x1010, int tid = 7) {
     km::Regs regs{};
     regs.rip = addr;
     regs.rbx = rbx;
-    return run_.OnHit(addr, regs, tid, [] {
+    run_.OnHit(addr, regs, tid, [] {
       v1::FpuRegisters f;
       f.set_mxcsr(0x1f80);
       return absl::StatusOr<v1::FpuRegisters>(f);
     });
+    return int3s_;
   }
 
   static v1::Tracepoint* Add(v1::StartTraceRequest& req, uint32_t number, uint64_t addr) {
@@ -56,6 +68,7 @@ class TraceRunTest : public ::testing::Test {
   }
 
   std::string memory_;
+  std::set<uint64_t> int3s_;
   TraceRun run_;
 };
 
@@ -74,11 +87,12 @@ TEST_F(TraceRunTest, CollectsRegistersMemoryAndExpressionsAtEachHit) {
   tp->add_expressions(Code({kConst8, 0x20, kReg, 0, 1, kAdd, kConst8, 2, kTrace, kEnd}));
   tp->add_expressions(Code({kConst8, 0x70, kReg, 0, 1, kAdd, kConst8, 64, kTracenz, kEnd}));
   Add(req, 2, 0x400010);
-  EXPECT_EQ(run_.Start(req), (std::vector<uint64_t>{0x400000, 0x400010}));
+  ASSERT_TRUE(run_.Start(req).ok());
+  EXPECT_EQ(int3s_, (std::set<uint64_t>{0x400000, 0x400010}));
 
-  EXPECT_TRUE(Hit(0x400000).empty());
-  EXPECT_TRUE(Hit(0x400010, 0, 9).empty());
-  EXPECT_TRUE(Hit(0x400020).empty());  // no tracepoint there
+  Hit(0x400000);
+  Hit(0x400010, 0, 9);
+  EXPECT_EQ(Hit(0x400020).size(), 2u);  // no tracepoint there
 
   const v1::TraceFrame f0 = Frame(0);
   ASSERT_TRUE(f0.found());
@@ -115,9 +129,9 @@ TEST_F(TraceRunTest, CollectsRegistersMemoryAndExpressionsAtEachHit) {
   EXPECT_EQ(status.tracepoints(0).hits(), 1u);
   EXPECT_GT(status.tracepoints(0).bytes(), status.tracepoints(1).bytes());
 
-  EXPECT_EQ(run_.Stop(v1::TRACE_STOP_REASON_REQUESTED),
-            (std::vector<uint64_t>{0x400000, 0x400010}));
-  EXPECT_TRUE(Hit(0x400000).empty());
+  run_.Stop(v1::TRACE_STOP_REASON_REQUESTED);
+  EXPECT_TRUE(int3s_.empty());
+  Hit(0x400000);
   EXPECT_EQ(run_.Status().frames(), 2u);  // no more frames once stopped
   EXPECT_EQ(run_.Status().stop_reason(), v1::TRACE_STOP_REASON_REQUESTED);
   EXPECT_GT(run_.Status().stop_time_us(), 0);
@@ -156,10 +170,10 @@ TEST_F(TraceRunTest, AConditionAndThePassCountDecideWhichHitsCollect) {
   tp->set_condition(Code({kReg, 0, 1, kConst8, 5, kEqual, kEnd}));  // rbx == 5
   tp->set_pass_count(2);
   run_.Start(req);
-  EXPECT_TRUE(Hit(0x400000, 4).empty());
-  EXPECT_TRUE(Hit(0x400000, 5).empty());
+  EXPECT_EQ(Hit(0x400000, 4).size(), 1u);
+  EXPECT_EQ(Hit(0x400000, 5).size(), 1u);
   EXPECT_EQ(run_.Status().frames(), 1u);
-  EXPECT_EQ(Hit(0x400000, 5), std::vector<uint64_t>{0x400000});  // the second: the run ends
+  EXPECT_TRUE(Hit(0x400000, 5).empty());  // the second: the run ends, its int3 goes
   const v1::TraceStatus status = run_.Status();
   EXPECT_FALSE(status.running());
   EXPECT_EQ(status.stop_reason(), v1::TRACE_STOP_REASON_PASS_COUNT);
@@ -204,7 +218,7 @@ TEST_F(TraceRunTest, AFailingExpressionEndsTheRunSayingWhy) {
   v1::Tracepoint* tp = Add(req, 4, 0x400000);
   tp->add_expressions(Code({kGetv, 0, 9, kEnd}));  // no variable 9
   run_.Start(req);
-  EXPECT_EQ(Hit(0x400000), std::vector<uint64_t>{0x400000});
+  EXPECT_TRUE(Hit(0x400000).empty());
   const v1::TraceStatus status = run_.Status();
   EXPECT_EQ(status.stop_reason(), v1::TRACE_STOP_REASON_ERROR);
   EXPECT_EQ(status.stopping_tracepoint(), 4u);
@@ -221,7 +235,7 @@ TEST_F(TraceRunTest, AFullBufferEndsTheRunUnlessCircular) {
     tp->add_expressions(Code({kReg, 0, 1, kTraceQuick, 100, kPop, kEnd}));
     run_.Start(req);
     int hits = 0;
-    while (hits < 20 && Hit(0x400000, 0x1000 + hits).empty()) ++hits;
+    while (hits < 20 && !Hit(0x400000, 0x1000 + hits).empty()) ++hits;
     const v1::TraceStatus status = run_.Status();
     if (circular) {
       EXPECT_EQ(hits, 20);
@@ -237,6 +251,50 @@ TEST_F(TraceRunTest, AFullBufferEndsTheRunUnlessCircular) {
     }
     EXPECT_LE(status.buffer_size() - status.buffer_free(), 600u);
   }
+}
+
+TEST_F(TraceRunTest, AStartThatCannotPutAnInt3InLeavesNoneAndKeepsTheFramesBefore) {
+  v1::StartTraceRequest req;
+  Add(req, 1, 0x400000);
+  ASSERT_TRUE(run_.Start(req).ok());
+  Hit(0x400000);
+  Add(req, 2, kUnmapped);
+  const absl::Status s = run_.Start(req);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find("0x10 (tracepoint 2)"), std::string::npos) << s;
+  EXPECT_TRUE(int3s_.empty());
+  EXPECT_FALSE(run_.Status().running());
+  EXPECT_EQ(run_.Status().frames(), 1u);
+}
+
+// A frame that could never fit ends the run, circular or not, instead of making room by
+// dropping every frame; one collection never takes more than the buffer.
+TEST_F(TraceRunTest, AFrameLargerThanTheBufferEndsTheRun) {
+  v1::StartTraceRequest req;
+  req.set_circular(true);
+  v1::Tracepoint* tp = Add(req, 1, 0x400000);
+  tp->add_expressions(Code({kReg, 0, 1, kTraceQuick, 8, kPop, kEnd}));
+  ASSERT_TRUE(run_.Start(req).ok());
+  Hit(0x400000);
+  const uint64_t frame = run_.Status().buffer_size() - run_.Status().buffer_free();
+  // Room for that frame, not for one with the registers too.
+  req.set_buffer_size(frame + 16);
+  ASSERT_TRUE(run_.Start(req).ok());
+  Hit(0x400000);
+  EXPECT_TRUE(run_.Status().running());
+  EXPECT_EQ(run_.Status().frames(), 1u);
+  req.mutable_tracepoints(0)->set_collect_registers(true);
+  ASSERT_TRUE(run_.Start(req).ok());
+  Hit(0x400000);
+  EXPECT_EQ(run_.Status().stop_reason(), v1::TRACE_STOP_REASON_BUFFER_FULL);
+  EXPECT_EQ(run_.Status().frames(), 0u);
+  // A collection larger than the buffer takes what fits of it, no more.
+  req.mutable_tracepoints(0)->set_collect_registers(false);
+  req.mutable_tracepoints(0)->set_expressions(0, Code({kReg, 0, 1, kTraceQuick, 120, kEnd}));
+  ASSERT_TRUE(run_.Start(req).ok());
+  Hit(0x400000);
+  ASSERT_EQ(run_.Status().frames(), 1u);
+  EXPECT_LT(Frame(0).memory(0).data().size(), 30u);
 }
 
 TEST_F(TraceRunTest, ValidateRefusesWhatKmCannotCollect) {

@@ -89,8 +89,9 @@ Response Handlers::Dispatch(absl::string_view p) {
   if (StartsWith(p, "qTP:")) return ReportTracepointHits(p);
   if (StartsWith(p, "qTV:")) return ReportTraceVariable(p);
   if (StartsWith(p, "QTFrame:")) return SelectTraceFrame(p);
-  // km gives no definitions back: a gdb that connects later has no tracepoints to upload.
-  if (p == "qTfP" || p == "qTsP" || p == "qTfV" || p == "qTsV") return Response{{"l"}};
+  // km gives no tracepoints back: a gdb that connects later has none to upload.
+  if (p == "qTfP" || p == "qTsP" || p == "qTsV") return Response{{"l"}};
+  if (p == "qTfV") return UploadTraceVariables();
   return Response{{""}};
 }
 

@@ -149,6 +149,8 @@ class Handlers {
   Response StopTracing();
   Response ReportTraceStatus();
   Response ReportTracepointHits(absl::string_view packet);
+  // qTfV: the variables the target defines itself.
+  Response UploadTraceVariables();
   Response ReportTraceVariable(absl::string_view packet);
   // trace_frames.cc
   Response SelectTraceFrame(absl::string_view packet);

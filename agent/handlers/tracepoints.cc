@@ -114,6 +114,12 @@ Response Handlers::ReportTracepointHits(absl::string_view packet) {
       "km's trace run has no tracepoint %d at 0x%x", query->number, query->address)));
 }
 
+Response Handlers::UploadTraceVariables() {
+  // The one km computes itself (by its name), as gdbserver offers it.
+  return Response{{rsp::FormatTraceVariableUpload(1, 0, /*builtin=*/true,
+                                                  rsp::kTraceTimestampVariable)}};
+}
+
 Response Handlers::ReportTraceVariable(absl::string_view packet) {
   absl::StatusOr<uint32_t> number = rsp::ParseTraceVariableQuery(packet);
   if (!number.ok()) return Failed(number.status());

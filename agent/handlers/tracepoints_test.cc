@@ -204,7 +204,7 @@ TEST_F(TracepointsTest, HitsAndVariablesOfTheRun) {
   EXPECT_EQ(Send("qTV:2"), "U");
   EXPECT_EQ(Send("qTfP"), "l");
   EXPECT_EQ(Send("qTsP"), "l");
-  EXPECT_EQ(Send("qTfV"), "l");
+  EXPECT_EQ(Send("qTfV"), "1:0:1:74726163655f74696d657374616d70");  // $trace_timestamp
   EXPECT_EQ(Send("qTsV"), "l");
 }
 

@@ -92,10 +92,11 @@ TEST_P(TracepointTest, AConditionAPassCountAndTraceStateVariables) {
       "fastpath", {"100", "10"},
       {absl::StrCat("break fastpath.c:", SourceLine("fastpath", "after-heavy")),
        "tvariable $seen = 100", "trace visit if i % 10 == 0", "passcount 3", "actions",
-       "teval $seen = $seen + 1", "collect $seen, i", "end",
+       "teval $seen = $seen + 1", "collect $seen, i, $trace_timestamp", "end",
        "tstart", "continue", "tstatus",
        "tfind start", "p i", "p $seen", "tfind", "p i", "p $seen", "tfind", "p i", "p $seen",
-       "tfind", "tfind none", "p $seen", "continue"});
+       "tfind", "tfind none", "p $seen", "tfind start", "p $trace_timestamp", "tfind none",
+       "continue"});
   SCOPED_TRACE(r.Describe());
   EXPECT_THAT(r.gdb_out, HasSubstr("Trace stopped by tracepoint 2."));
   EXPECT_THAT(r.gdb_out, HasSubstr("Collected 3 trace frames."));
@@ -104,6 +105,9 @@ TEST_P(TracepointTest, AConditionAPassCountAndTraceStateVariables) {
   EXPECT_THAT(r.gdb_out, ContainsRegex("\\$5 = 20\n\\$6 = 103\n"));
   // Live, the variable holds what the last hit left.
   EXPECT_THAT(r.gdb_out, ContainsRegex("\\$7 = 103\n"));
+  // km's clock at the first hit, in microseconds since 1970 (gdb learns of the variable from
+  // the agent, as from gdbserver).
+  EXPECT_THAT(r.gdb_out, ContainsRegex("\\$8 = 1[0-9]{15}\n"));
   EXPECT_THAT(r.gdb_out, ContainsRegex("\\[Inferior 1 \\(process [0-9]+\\) exited normally\\]"));
   EXPECT_EQ(r.km_status, 0);
 }
@@ -122,7 +126,8 @@ TEST_P(TracepointTest, BesideABreakpointAndAcrossThreads) {
   EXPECT_THAT(r.gdb_out, HasSubstr("Collected 2 trace frames."));
   EXPECT_THAT(r.gdb_out, ContainsRegex("\\$1 = 7\n"));
   EXPECT_THAT(r.gdb_out, ContainsRegex("\\$2 = 42\n"));
-  EXPECT_THAT(r.gdb_out, ContainsRegex("\\[Inferior 1 \\(process [0-9]+\\) exited with code 03\\]"));
+  EXPECT_THAT(r.gdb_out,
+              ContainsRegex("\\[Inferior 1 \\(process [0-9]+\\) exited with code 03\\]"));
   EXPECT_THAT(r.km_out, HasSubstr("total=52 counter=3 label=origin\n"));
   EXPECT_EQ(r.km_status, 3);
 }

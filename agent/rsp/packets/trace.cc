@@ -279,6 +279,12 @@ std::string FormatTracepointHits(uint64_t hits, uint64_t bytes) {
   return absl::StrFormat("V%x:%x", hits, bytes);
 }
 
+std::string FormatTraceVariableUpload(uint32_t number, int64_t initial_value, bool builtin,
+                                      absl::string_view name) {
+  return absl::StrFormat("%x:%x:%d:%s", number, static_cast<uint64_t>(initial_value),
+                         builtin ? 1 : 0, HexEncode(name));
+}
+
 std::string FormatTraceVariableValue(int64_t value) {
   return absl::StrFormat("V%x", static_cast<uint64_t>(value));
 }

@@ -115,6 +115,14 @@ inline constexpr char kTraceFrameNotFound[] = "F-1";
 // qTP's reply: "VHITS:USAGE".
 std::string FormatTracepointHits(uint64_t hits, uint64_t bytes);
 // qTV's reply for a known value: "VVALUE" (64-bit two's complement); "U" is the unknown one.
+// The variable gdbserver defines for every run, whose value is the time of each read: gdb has
+// none of its own and learns of it through qTfV.
+inline constexpr char kTraceTimestampVariable[] = "trace_timestamp";
+
+// qTfV's answer for one variable the target defines itself: number, initial value (hex), 1 if
+// the target computes its value, the name in hex.
+std::string FormatTraceVariableUpload(uint32_t number, int64_t initial_value, bool builtin,
+                                      absl::string_view name);
 std::string FormatTraceVariableValue(int64_t value);
 
 // The document qXfer:traceframe-info reads: the frame's memory blocks (address and length)
