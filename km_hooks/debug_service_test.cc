@@ -196,6 +196,8 @@ class DebugServiceTest : public ::testing::TestWithParam<std::string> {
     return resp.data();
   }
 
+  int StopWithSignalThenDie(bool listed);
+
   void ExpectPayloadFinished() {
     EXPECT_EQ(WaitKm(), 7);
     EXPECT_EQ(km_->Out(), "done 3 42\n");
@@ -553,6 +555,43 @@ TEST_P(DebugServiceTest, ClientDeathRemovesBreakpointsAndLetsThePayloadFinish) {
   events_ctx_->TryCancel();
   events_.reset();
   ExpectPayloadFinished();
+}
+
+// gdb's QProgramSignals reaches km as the session goes on: a signal a thread stopped with is
+// kept from the payload when the session ends however it ends, a dead client's included,
+// unless listed. Returns km's exit status.
+int DebugServiceTest::StopWithSignalThenDie(bool listed) {
+  const std::string session = Attach();
+  OpenEvents(session);
+  NextStop();
+  // km forwards a signal sent to it to the payload (here held at its entry: the signal waits).
+  EXPECT_EQ(kill(km_pid_, SIGUSR2), 0);
+  EXPECT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  v1::StopEvent stop = NextStop();
+  EXPECT_EQ(stop.reason().kind(), v1::STOP_KIND_SIGNAL);
+  EXPECT_EQ(stop.reason().signal(), SIGUSR2);
+  v1::ProgramSignalsRequest req;
+  req.set_session(session);
+  req.add_signals(SIGUSR1);
+  if (listed) req.add_signals(SIGUSR2);
+  v1::ProgramSignalsResponse resp;
+  EXPECT_TRUE(stub_->ProgramSignals(Context().get(), req, &resp).ok());
+  // A bad list changes nothing.
+  req.add_signals(65);
+  EXPECT_EQ(stub_->ProgramSignals(Context().get(), req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  events_ctx_->TryCancel();
+  events_.reset();
+  return WaitKm();
+}
+
+TEST_P(DebugServiceTest, ASignalLeftOutOfProgramSignalsIsKeptWhenTheClientDies) {
+  EXPECT_EQ(StopWithSignalThenDie(/*listed=*/false), 7);
+  EXPECT_EQ(km_->Out(), "done 3 42\n");
+}
+
+TEST_P(DebugServiceTest, ASignalInProgramSignalsIsDeliveredWhenTheClientDies) {
+  EXPECT_EQ(StopWithSignalThenDie(/*listed=*/true), 128 + SIGUSR2);
 }
 
 TEST_P(DebugServiceTest, DetachRemovesBreakpointsAndLetsThePayloadFinish) {
