@@ -277,7 +277,9 @@ def gdb_figures(tools, name, counts, results):
     # km and gdbserver collect at each hit themselves; qemu's stub has no tracepoints. gdb reads
     # a tracepoint's actions from its input, so they come from a script.
     with tempfile.NamedTemporaryFile("w", suffix=".gdb") as script:
-        script.write("trace hot\nactions\ncollect i, $regs\nend\n")
+        # A buffer for every hit's frame on each server (the default 5 MiB is not).
+        script.write("set trace-buffer-size 67108864\ntrace hot\nactions\ncollect i, $regs\n"
+                     "end\n")
         script.flush()
         seconds, text = run_gdb(tools, name, ["loop", str(n)],
                                 ["break ready", "continue", "source " + script.name,

@@ -490,13 +490,11 @@ km::DebugAction DebugController::PassFalseHit(km::GuestThread& thread, uint64_t 
 
 void DebugController::CollectTrace(km::GuestThread& thread, uint64_t addr,
                                    const km::Regs& regs) {
-  auto fpu = [&thread]() -> absl::StatusOr<v1::FpuRegisters> {
+  auto fpu = [&thread]() -> absl::StatusOr<km::FpuRegs> {
     km::FpuRegs f = {};
     absl::Status s = thread.WithVcpu([&f](km::Vcpu& vcpu) { return vcpu.GetFpu(&f); });
     if (!s.ok()) return s;
-    v1::FpuRegisters out;
-    ToProto(f, &out);
-    return out;
+    return f;
   };
   trace_.OnHit(addr, regs, thread.tid(), fpu);
 }

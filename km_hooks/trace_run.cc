@@ -179,7 +179,7 @@ std::vector<uint64_t> TraceRun::Int3AddressesLocked() const {
 }
 
 void TraceRun::OnHit(uint64_t addr, const km::Regs& regs, int tid,
-                     absl::FunctionRef<absl::StatusOr<v1::FpuRegisters>()> fpu) {
+                     absl::FunctionRef<absl::StatusOr<km::FpuRegs>()> fpu) {
   if (!running_) return;
   absl::MutexLock lock(&mu_);
   auto [first, last] = tracepoints_.equal_range(addr);
@@ -190,7 +190,7 @@ void TraceRun::OnHit(uint64_t addr, const km::Regs& regs, int tid,
 }
 
 bool TraceRun::CollectLocked(Tracepoint& tp, const km::Regs& regs, int tid,
-                             absl::FunctionRef<absl::StatusOr<v1::FpuRegisters>()> fpu) {
+                             absl::FunctionRef<absl::StatusOr<km::FpuRegs>()> fpu) {
   const v1::Tracepoint& def = tp.definition;
   auto fail = [&](absl::string_view what, const absl::Status& s) {
     StopLocked(v1::TRACE_STOP_REASON_ERROR, def.number(),
@@ -210,12 +210,11 @@ bool TraceRun::CollectLocked(Tracepoint& tp, const km::Regs& regs, int tid,
   frame.bytes = sizeof(Frame);
   Collector collector(*this, &frame);
   if (def.collect_registers()) {
-    v1::Registers out;
-    km_hooks::ToProto(regs, &out);
-    absl::StatusOr<v1::FpuRegisters> f = fpu();
-    if (f.ok()) *out.mutable_fpu() = std::move(*f);
-    frame.bytes += out.SpaceUsedLong();
-    frame.registers = std::move(out);
+    auto collected = std::make_unique<Registers>();
+    collected->regs = regs;
+    if (absl::StatusOr<km::FpuRegs> f = fpu(); f.ok()) collected->fpu = *f;
+    frame.registers = std::move(collected);
+    frame.bytes += sizeof(Registers);
   }
   for (const v1::MemoryCollection& m : def.memory()) {
     const uint64_t base = m.base_register() == -1 ? 0 : *reg(m.base_register());
@@ -319,7 +318,12 @@ v1::TraceFrame TraceRun::ToProto(const Frame& frame, uint64_t number) const {
   out.set_tracepoint(frame.tracepoint);
   out.set_pc(frame.pc);
   out.set_tid(frame.tid);
-  if (frame.registers) *out.mutable_registers() = *frame.registers;
+  if (frame.registers) {
+    km_hooks::ToProto(frame.registers->regs, out.mutable_registers());
+    if (frame.registers->fpu) {
+      km_hooks::ToProto(*frame.registers->fpu, out.mutable_registers()->mutable_fpu());
+    }
+  }
   for (const auto& [addr, bytes] : frame.memory) {
     v1::MemoryBlock* block = out.add_memory();
     block->set_address(addr);

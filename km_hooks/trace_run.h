@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -65,14 +66,20 @@ class TraceRun {
   // state, asked only by a tracepoint that collects registers. A hit may end the run (a pass
   // count reached, the buffer full, an expression that fails), which takes its int3s out.
   void OnHit(uint64_t addr, const km::Regs& regs, int tid,
-             absl::FunctionRef<absl::StatusOr<v1::FpuRegisters>()> fpu);
+             absl::FunctionRef<absl::StatusOr<km::FpuRegs>()> fpu);
 
  private:
+  // Kept as km's own structures, a third of their message's size, and apart from the frame:
+  // most frames collect none.
+  struct Registers {
+    km::Regs regs;
+    std::optional<km::FpuRegs> fpu;
+  };
   struct Frame {
     uint32_t tracepoint = 0;
     uint64_t pc = 0;
     int tid = 0;
-    std::optional<v1::Registers> registers;
+    std::unique_ptr<const Registers> registers;  // when collected
     std::vector<std::pair<uint64_t, std::string>> memory;
     std::vector<std::pair<uint32_t, int64_t>> variables;
     uint64_t bytes = 0;
@@ -90,7 +97,7 @@ class TraceRun {
 
   // Collects one tracepoint's frame; false if the run ended.
   bool CollectLocked(Tracepoint& tp, const km::Regs& regs, int tid,
-                     absl::FunctionRef<absl::StatusOr<v1::FpuRegisters>()> fpu)
+                     absl::FunctionRef<absl::StatusOr<km::FpuRegs>()> fpu)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Keeps the frame if the buffer has room for it (making room in a circular one).
   bool StoreLocked(Frame frame, Tracepoint& tp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

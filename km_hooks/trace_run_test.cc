@@ -46,9 +46,9 @@ class TraceRunTest : public ::testing::Test {
     regs.rip = addr;
     regs.rbx = rbx;
     run_.OnHit(addr, regs, tid, [] {
-      v1::FpuRegisters f;
-      f.set_mxcsr(0x1f80);
-      return absl::StatusOr<v1::FpuRegisters>(f);
+      km::FpuRegs f = {};
+      f.mxcsr = 0x1f80;
+      return absl::StatusOr<km::FpuRegs>(f);
     });
     return int3s_;
   }
