@@ -49,6 +49,7 @@ class Commands {
                       std::ostream& out);
   absl::Status Record(const std::vector<std::string>& args, const Options& o, std::ostream& out);
   absl::Status SetReg(const std::vector<std::string>& args, const Options& o, std::ostream& out);
+  absl::Status Trace(const std::vector<std::string>& args, const Options& o, std::ostream& out);
   absl::Status Core(const std::vector<std::string>& args, const Options& o, std::ostream& out);
   absl::Status Breakpoint(const std::string& command, const std::vector<std::string>& args,
                           const Options& o, std::ostream& out);

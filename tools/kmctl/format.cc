@@ -101,6 +101,43 @@ uint64_t Value(const v1::Registers& regs, const FieldDescriptor* f) {
                                                           : r->GetUInt32(regs, f);
 }
 
+std::string RegisterTable(const v1::Registers& regs,
+                          const std::vector<const FieldDescriptor*>& fields) {
+  std::vector<std::vector<std::string>> rows;
+  for (const FieldDescriptor* f : fields) {
+    const uint64_t v = Value(regs, f);
+    rows.push_back({f->name(), absl::StrFormat("0x%016x", v), absl::StrCat(v)});
+  }
+  return Table(rows);
+}
+
+std::string TraceState(const v1::TraceStatus& t) {
+  if (t.running()) return "running";
+  if (!t.ever_run()) return "never run";
+  switch (t.stop_reason()) {
+    case v1::TRACE_STOP_REASON_REQUESTED: return "stopped by request";
+    case v1::TRACE_STOP_REASON_PASS_COUNT:
+      return absl::StrFormat("stopped, tracepoint %d reached its pass count",
+                             t.stopping_tracepoint());
+    case v1::TRACE_STOP_REASON_BUFFER_FULL: return "stopped, the buffer is full";
+    case v1::TRACE_STOP_REASON_DISCONNECTED: return "stopped, the session ended";
+    case v1::TRACE_STOP_REASON_ERROR:
+      return absl::StrFormat("stopped by an error at tracepoint %d: %s", t.stopping_tracepoint(),
+                             t.error());
+    default: return "stopped";
+  }
+}
+
+std::string VariableTable(
+    const google::protobuf::RepeatedPtrField<v1::TraceVariableValue>& variables) {
+  if (variables.empty()) return "";
+  std::vector<std::vector<std::string>> rows = {{"VARIABLE", "VALUE"}};
+  for (const v1::TraceVariableValue& v : variables) {
+    rows.push_back({absl::StrCat(v.number()), absl::StrCat(v.value())});
+  }
+  return Table(rows);
+}
+
 }  // namespace
 
 std::string ToJson(const google::protobuf::Message& message) {
@@ -163,6 +200,41 @@ std::string FormatRecording(const v1::RecordingStatus& r) {
   return out;
 }
 
+std::string FormatTraceStatus(const v1::TraceStatus& t) {
+  std::string out = absl::StrCat("trace: ", TraceState(t), "\n");
+  // A run that never started has nothing more to tell than km's defaults.
+  if (!t.running() && !t.ever_run()) return out;
+  absl::StrAppendFormat(&out, "frames: %d in the buffer, %d created\n", t.frames(),
+                        t.frames_created());
+  absl::StrAppendFormat(&out, "buffer: %d of %d bytes used, %s\n",
+                        t.buffer_size() - t.buffer_free(), t.buffer_size(),
+                        t.circular() ? "circular" : "not circular");
+  if (!t.tracepoints().empty()) {
+    std::vector<std::vector<std::string>> rows = {{"TRACEPOINT", "ADDRESS", "HITS", "BYTES"}};
+    for (const v1::TracepointStatus& tp : t.tracepoints()) {
+      rows.push_back({absl::StrCat(tp.number()), absl::StrFormat("0x%x", tp.address()),
+                      absl::StrCat(tp.hits()), absl::StrCat(tp.bytes())});
+    }
+    out += Table(rows);
+  }
+  return out + VariableTable(t.variables());
+}
+
+std::string FormatTraceFrame(const v1::TraceFrame& f) {
+  std::string out = absl::StrFormat("frame %d: tracepoint %d, thread %d, pc 0x%x\n", f.number(),
+                                    f.tracepoint(), f.tid(), f.pc());
+  if (f.has_registers()) {
+    out += "registers:\n" + RegisterTable(f.registers(), GeneralRegisters());
+  } else {
+    out += "registers: not collected\n";
+  }
+  if (!f.memory().empty()) {
+    out += "memory:\n";
+    for (const v1::MemoryBlock& m : f.memory()) out += HexDump(m.address(), m.data());
+  }
+  return out + VariableTable(f.variables());
+}
+
 std::string FormatEvent(const v1::Event& ev) {
   switch (ev.kind_case()) {
     case v1::Event::kStop: return FormatStop(ev.stop());
@@ -202,12 +274,7 @@ absl::StatusOr<std::string> FormatRegisters(const v1::Registers& regs,
                                             const std::vector<std::string>& names) {
   auto fields = Select(names);
   if (!fields.ok()) return fields.status();
-  std::vector<std::vector<std::string>> rows;
-  for (const FieldDescriptor* f : *fields) {
-    const uint64_t v = Value(regs, f);
-    rows.push_back({f->name(), absl::StrFormat("0x%016x", v), absl::StrCat(v)});
-  }
-  return Table(rows);
+  return RegisterTable(regs, *fields);
 }
 
 absl::StatusOr<std::string> RegistersJson(const v1::Registers& regs,

@@ -22,6 +22,10 @@ std::string FormatMaps(const v1::Target& target);
 std::string FormatEvent(const v1::Event& event);
 std::string FormatStop(const v1::StopEvent& stop);
 std::string FormatRecording(const v1::RecordingStatus& status);
+std::string FormatTraceStatus(const v1::TraceStatus& status);
+// A found frame: its general registers laid out as FormatRegisters lays them out, each memory
+// block as a HexDump.
+std::string FormatTraceFrame(const v1::TraceFrame& frame);
 std::string HexDump(uint64_t addr, const std::string& data);
 
 // The general registers named (all when names is empty); an unknown name is a usage error.

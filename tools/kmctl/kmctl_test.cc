@@ -14,13 +14,17 @@
 
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "proto/km_debug.grpc.pb.h"
 #include "proto/km_debug.pb.h"
 #include "tests/engines.h"
+#include "tools/kmctl/elf_symbols.h"
 #include "tools/testing/held_payload.h"
 
 namespace {
@@ -177,9 +181,11 @@ TEST_P(KmctlTest, LsListsTheServiceMethods) {
       absl::StrContains(text.out, "WriteCore(WriteCoreRequest) returns (WriteCoreResponse)"));
   EXPECT_TRUE(absl::StrContains(text.out,
                                 "PassSignals(PassSignalsRequest) returns (PassSignalsResponse)"));
+  EXPECT_TRUE(absl::StrContains(
+      text.out, "FindTraceFrame(FindTraceFrameRequest) returns (TraceFrame)"));
   auto service = FromJson<google::protobuf::ServiceDescriptorProto>(Kmctl({"ls", "--json"}).out);
   EXPECT_EQ(service.name(), "Debug");
-  EXPECT_EQ(service.method_size(), 18);
+  EXPECT_EQ(service.method_size(), 23);
 }
 
 TEST_P(KmctlTest, SessionBreaksAtMainThenDetachesAndThePayloadFinishes) {
@@ -514,6 +520,134 @@ TEST_P(KmctlTest, ConnectionErrorsExit3AndSayWhy) {
   EXPECT_EQ(r->status, 3) << km_test::Describe(*r);
   EXPECT_TRUE(absl::StrContains(r->err, "Connection refused")) << r->err;
   EXPECT_TRUE(absl::StrContains(r->err, dead)) << r->err;
+}
+
+std::unique_ptr<grpc::ClientContext> CallContext() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  return ctx;
+}
+
+// kmctl starts no trace run, so the test starts one as gdb's agent would: a tracepoint at
+// gdb_demo's add(3, 4) collecting the registers and the global `origin`, ending the run at its
+// first hit. gdb_demo then spins, so km outlives the session that traced, and the frame stays
+// in km for kmctl to read, one-shot and inside a session of its own.
+TEST_P(KmctlTest, TraceStatusAndFrameReadWhatATraceRunLeft) {
+  StartKm("tests/payloads/bin/gdb_demo", {"spin"});
+  absl::StatusOr<kmctl::ElfSymbols> syms = kmctl::ReadElfSymbols(payload_);
+  ASSERT_TRUE(syms.ok()) << syms.status();
+  ASSERT_FALSE(syms->pie);
+  const uint64_t add = syms->addrs.at("add"), origin = syms->addrs.at("origin");
+  km_test::RunResult r = Kmctl({"trace", "status"});
+  ASSERT_EQ(r.status, 0) << km_test::Describe(r);
+  EXPECT_EQ(r.out, "trace: never run\n");
+
+  std::unique_ptr<v1::Debug::Stub> stub = v1::Debug::NewStub(
+      grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
+  v1::AttachRequest attach;
+  attach.set_client_name("kmctl_test");
+  v1::AttachResponse attached;
+  grpc::Status s = stub->Attach(CallContext().get(), attach, &attached);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  std::unique_ptr<grpc::ClientContext> events_ctx = CallContext();
+  v1::EventsRequest events_req;
+  events_req.set_session(attached.session());
+  std::unique_ptr<grpc::ClientReader<v1::Event>> events =
+      stub->Events(events_ctx.get(), events_req);
+  events->WaitForInitialMetadata();
+  v1::StartTraceRequest start;
+  start.set_session(attached.session());
+  v1::Tracepoint* tp = start.add_tracepoints();
+  tp->set_number(2);
+  tp->set_address(add);
+  tp->set_enabled(true);
+  tp->set_pass_count(1);
+  tp->set_collect_registers(true);
+  v1::MemoryCollection* m = tp->add_memory();
+  m->set_base_register(-1);
+  m->set_offset(static_cast<int64_t>(origin));
+  m->set_length(8);
+  v1::TraceStatus status;
+  s = stub->StartTrace(CallContext().get(), start, &status);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  v1::ResumeRequest resume;
+  resume.set_session(attached.session());
+  resume.add_actions()->set_mode(v1::RESUME_MODE_CONTINUE);
+  v1::ResumeResponse resumed;
+  s = stub->Resume(CallContext().get(), resume, &resumed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  // The hit stops nothing and tells the session nothing: only the run's end shows it.
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(20);
+       status.running() && absl::Now() < deadline; absl::SleepFor(absl::Milliseconds(20))) {
+    ASSERT_TRUE(stub->GetTraceStatus(CallContext().get(), {}, &status).ok());
+  }
+  ASSERT_FALSE(status.running()) << status.DebugString();
+  v1::DetachRequest detach;
+  detach.set_session(attached.session());
+  v1::DetachResponse detached;
+  ASSERT_TRUE(stub->Detach(CallContext().get(), detach, &detached).ok());
+  events_ctx->TryCancel();
+  (void)events->Finish();
+
+  r = Kmctl({"trace", "status"});
+  ASSERT_EQ(r.status, 0) << km_test::Describe(r);
+  std::vector<std::string> lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 5u) << r.out;
+  EXPECT_EQ(lines[0], "trace: stopped, tracepoint 2 reached its pass count");
+  EXPECT_EQ(lines[1], "frames: 1 in the buffer, 1 created");
+  const uint64_t used = status.buffer_size() - status.buffer_free();
+  EXPECT_GT(used, 8u);
+  EXPECT_EQ(lines[2], absl::StrFormat("buffer: %d of 5242880 bytes used, not circular", used));
+  EXPECT_EQ(lines[3], "TRACEPOINT  ADDRESS   HITS  BYTES");
+  EXPECT_EQ(lines[4], absl::StrFormat("2           0x%-6x  1     %d", add, used));
+  auto json_status = FromJson<v1::TraceStatus>(Kmctl({"trace", "status", "--json"}).out);
+  EXPECT_FALSE(json_status.running());
+  EXPECT_EQ(json_status.stop_reason(), v1::TRACE_STOP_REASON_PASS_COUNT);
+  EXPECT_EQ(json_status.stopping_tracepoint(), 2u);
+  EXPECT_EQ(json_status.frames(), 1u);
+  ASSERT_EQ(json_status.tracepoints_size(), 1);
+  EXPECT_EQ(json_status.tracepoints(0).address(), add);
+  EXPECT_EQ(json_status.tracepoints(0).hits(), 1u);
+
+  r = Kmctl({"trace", "frame", "0"});
+  ASSERT_EQ(r.status, 0) << km_test::Describe(r);
+  lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 31u) << r.out;
+  EXPECT_EQ(lines[0], absl::StrFormat("frame 0: tracepoint 2, thread %d, pc 0x%x", km_pid_, add));
+  EXPECT_EQ(lines[1], "registers:");
+  EXPECT_EQ(lines[7], "rdi       0x0000000000000003  3") << "add(3, 4)";
+  EXPECT_EQ(lines[6], "rsi       0x0000000000000004  4");
+  EXPECT_EQ(lines[18], absl::StrFormat("rip       0x%016x  %d", add, add));
+  EXPECT_EQ(lines[29], "memory:");
+  EXPECT_TRUE(absl::StartsWith(
+      lines[30], absl::StrFormat("0x%016x  01 00 00 00 02 00 00 00  ", origin)))
+      << "origin = {1, 2, ...}: " << lines[30];
+  auto frame = FromJson<v1::TraceFrame>(Kmctl({"--json", "trace", "frame", "0"}).out);
+  EXPECT_TRUE(frame.found());
+  EXPECT_EQ(frame.tracepoint(), 2u);
+  EXPECT_EQ(frame.pc(), add);
+  EXPECT_EQ(frame.tid(), km_pid_);
+  EXPECT_EQ(frame.registers().rdi(), 3u);
+  ASSERT_EQ(frame.memory_size(), 1);
+  EXPECT_EQ(frame.memory(0).address(), origin);
+  EXPECT_EQ(frame.memory(0).data(), std::string("\x01\0\0\0\x02\0\0\0", 8));
+  for (const std::vector<std::string>& missing :
+       {std::vector<std::string>{"trace", "frame", "1"}, {"--json", "trace", "frame", "1"}}) {
+    r = Kmctl(missing);
+    EXPECT_EQ(r.status, 4) << km_test::Describe(r);
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, "kmctl: FindTraceFrame: NOT_FOUND: no trace frame 1\n");
+  }
+
+  // The same commands in a session, where clearing keep_going then lets gdb_demo finish.
+  r = Session("trace status\ntrace frame 0 --json\nmem write keep_going 00000000\n");
+  ASSERT_EQ(r.status, 0) << km_test::Describe(r);
+  lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 7u) << r.out;
+  EXPECT_EQ(lines[0], "trace: stopped, tracepoint 2 reached its pass count");
+  EXPECT_EQ(FromJson<v1::TraceFrame>(lines[5]).registers().rsi(), 4u);
+  EXPECT_EQ(lines[6], absl::StrFormat("wrote 4 bytes at 0x%x", syms->addrs.at("keep_going")));
+  EXPECT_EQ(WaitKm(), 3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, KmctlTest, ::testing::Values("kvm", "tcg"),
