@@ -219,6 +219,12 @@ ThreadInfo FromProto(const v1::Thread& t) {
   return ThreadInfo{t.tid(), t.name(), FromProto(t.state())};
 }
 
+void ToProto(const TraceMemory& m, v1::MemoryCollection* c) {
+  c->set_base_register(m.base_register);
+  c->set_offset(m.offset);
+  c->set_length(m.length);
+}
+
 void ToProto(const Tracepoint& t, v1::Tracepoint* p) {
   p->set_number(t.number);
   p->set_address(t.address);
@@ -226,13 +232,12 @@ void ToProto(const Tracepoint& t, v1::Tracepoint* p) {
   p->set_pass_count(t.pass_count);
   p->set_condition(t.condition);
   p->set_collect_registers(t.collect_registers);
-  for (const TraceMemory& m : t.memory) {
-    v1::MemoryCollection* c = p->add_memory();
-    c->set_base_register(m.base_register);
-    c->set_offset(m.offset);
-    c->set_length(m.length);
-  }
+  for (const TraceMemory& m : t.memory) ToProto(m, p->add_memory());
   for (const std::string& e : t.expressions) p->add_expressions(e);
+  p->set_step_count(t.step_count);
+  p->set_step_collect_registers(t.step_collect_registers);
+  for (const TraceMemory& m : t.step_memory) ToProto(m, p->add_step_memory());
+  for (const std::string& e : t.step_expressions) p->add_step_expressions(e);
 }
 
 TraceStopReason FromProto(v1::TraceStopReason reason) {

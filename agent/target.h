@@ -191,6 +191,11 @@ struct Tracepoint {
   // Agent expressions run at each hit for what their trace bytecodes record and for their
   // effect on trace state variables (gdb's `teval`).
   std::vector<std::string> expressions;
+  // while-stepping: the steps after each hit and what each collects.
+  uint64_t step_count = 0;
+  bool step_collect_registers = false;
+  std::vector<TraceMemory> step_memory;
+  std::vector<std::string> step_expressions;
 
   bool operator==(const Tracepoint&) const = default;
 };

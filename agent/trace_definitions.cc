@@ -17,11 +17,6 @@ absl::Status TraceDefinitions::Add(const rsp::TracepointPacket& packet) {
 }
 
 absl::Status TraceDefinitions::AddHeader(const rsp::TracepointHeader& h) {
-  if (h.step_count > 0) {
-    return absl::UnimplementedError(absl::StrFormat(
-        "tracepoint %d at 0x%x: km does not trace while stepping (while-stepping %d)", h.number,
-        h.address, h.step_count));
-  }
   if (h.fast) {
     return absl::UnimplementedError(absl::StrFormat(
         "tracepoint %d at 0x%x: km has no fast tracepoints (use trace, not ftrace)", h.number,
@@ -33,7 +28,9 @@ absl::Status TraceDefinitions::AddHeader(const rsp::TracepointHeader& h) {
   t.enabled = h.enabled;
   t.pass_count = h.pass_count;
   t.condition = h.condition;
+  t.step_count = h.step_count;
   setup_.tracepoints.push_back(std::move(t));
+  stepping_actions_ = false;
   return absl::OkStatus();
 }
 
@@ -45,16 +42,18 @@ absl::Status TraceDefinitions::AddActions(const rsp::TracepointActions& a) {
         "actions for tracepoint %d at 0x%x, which gdb did not define just before", a.number,
         a.address));
   }
-  if (a.stepping) {
-    return absl::UnimplementedError(absl::StrFormat(
-        "tracepoint %d at 0x%x: km does not trace while stepping", a.number, a.address));
-  }
+  // gdb marks only the first packet of the while-stepping actions with S: the packets after
+  // it are stepping actions too.
+  stepping_actions_ = stepping_actions_ || a.stepping;
   Tracepoint& t = setup_.tracepoints.back();
-  t.collect_registers = t.collect_registers || a.collect_registers;
+  bool& registers = stepping_actions_ ? t.step_collect_registers : t.collect_registers;
+  std::vector<TraceMemory>& memory = stepping_actions_ ? t.step_memory : t.memory;
+  std::vector<std::string>& expressions = stepping_actions_ ? t.step_expressions : t.expressions;
+  registers = registers || a.collect_registers;
   for (const rsp::TraceMemoryAction& m : a.memory) {
-    t.memory.push_back(TraceMemory{m.base_register, m.offset, m.length});
+    memory.push_back(TraceMemory{m.base_register, m.offset, m.length});
   }
-  t.expressions.insert(t.expressions.end(), a.expressions.begin(), a.expressions.end());
+  expressions.insert(expressions.end(), a.expressions.begin(), a.expressions.end());
   return absl::OkStatus();
 }
 

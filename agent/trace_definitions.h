@@ -13,8 +13,8 @@ class TraceDefinitions {
   // QTinit: no tracepoints and no variables. The buffer settings stay (gdb sends them again
   // before each QTStart anyway).
   void Clear();
-  // QTDP: a tracepoint's first packet, or more of its actions. What km does not do (while-
-  // stepping, fast tracepoints) is refused, never dropped: gdb then fails its tstart.
+  // QTDP: a tracepoint's first packet, or more of its actions (while-stepping's too). What km
+  // does not do (fast tracepoints) is refused, never dropped: gdb then fails its tstart.
   absl::Status Add(const rsp::TracepointPacket& packet);
   // QTDV: every variable, gdb's builtin $trace_timestamp too; a number defined again is replaced.
   void AddVariable(const rsp::TraceVariableDefinition& variable);
@@ -27,6 +27,8 @@ class TraceDefinitions {
   absl::Status AddActions(const rsp::TracepointActions& actions);
 
   TraceSetup setup_;
+  // The last tracepoint's actions packets since one marked S are while-stepping's.
+  bool stepping_actions_ = false;
 };
 
 }  // namespace agent

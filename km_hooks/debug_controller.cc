@@ -455,7 +455,7 @@ bool DebugController::ContinueRangeStep(km::GuestThread& thread, bool* collected
     return false;
   }
   if (sw && sw_breakpoints_.HeldBy(rip, Holder::kTrace)) {
-    CollectTrace(thread, rip, regs);
+    CollectTrace(thread, rip, regs, /*may_step=*/false);
     *collected = true;
   }
   if (sw && !StepFrom(thread, rip, sw_breakpoints_.Original(rip)).ok()) return false;
@@ -488,15 +488,41 @@ km::DebugAction DebugController::PassFalseHit(km::GuestThread& thread, uint64_t 
   return km::DebugAction::kContinue;
 }
 
-void DebugController::CollectTrace(km::GuestThread& thread, uint64_t addr,
-                                   const km::Regs& regs) {
-  auto fpu = [&thread]() -> absl::StatusOr<km::FpuRegs> {
+namespace {
+
+// The thread's FPU state, read only when a tracepoint collects registers.
+auto FpuOf(km::GuestThread& thread) {
+  return [&thread]() -> absl::StatusOr<km::FpuRegs> {
     km::FpuRegs f = {};
     absl::Status s = thread.WithVcpu([&f](km::Vcpu& vcpu) { return vcpu.GetFpu(&f); });
     if (!s.ok()) return s;
     return f;
   };
-  trace_.OnHit(addr, regs, thread.tid(), fpu);
+}
+
+}  // namespace
+
+void DebugController::CollectTrace(km::GuestThread& thread, uint64_t addr, const km::Regs& regs,
+                                   bool may_step) {
+  if (trace_.OnHit(addr, regs, thread.tid(), FpuOf(thread)) && !may_step) {
+    trace_.ForgetSteps(thread.tid());
+  }
+}
+
+bool DebugController::ContinueTraceSteps(km::GuestThread& thread) {
+  if (!trace_.running()) return false;
+  km::Regs regs;
+  if (!thread.GetRegs(&regs).ok()) {
+    trace_.ForgetSteps(thread.tid());
+    return false;
+  }
+  if (!trace_.OnStep(thread.tid(), regs, FpuOf(thread))) return false;
+  // An int3 ahead (a breakpoint's, a tracepoint's): the steps end and it is hit as usual.
+  if (sw_breakpoints_.Contains(regs.rip)) {
+    trace_.ForgetSteps(thread.tid());
+    return false;
+  }
+  return StepFrom(thread, regs.rip, std::nullopt).ok();
 }
 
 absl::StatusOr<v1::TraceStatus> DebugController::StartTrace(
@@ -689,6 +715,7 @@ absl::Status DebugController::RemoveBreakpoint(v1::BreakpointKind kind, uint64_t
 
 km::DebugAction DebugController::ReportStop(km::GuestThread& thread,
                                             const v1::StopReason& reason) {
+  trace_.ForgetSteps(thread.tid());
   v1::Event ev;
   *ev.mutable_stop() = MakeStopEvent(thread, reason);
   thread.RequestPark();
@@ -709,6 +736,8 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
   }
   switch (exit.reason) {
     case km::ExitReason::kSingleStep: {
+      // A tracepoint's while-stepping steps on; the debugger's own steps are not its.
+      if (!stepping && ContinueTraceSteps(thread)) return km::DebugAction::kContinue;
       bool collected = false;
       if (stepping && session && ContinueRangeStep(thread, &collected)) {
         return km::DebugAction::kContinue;
@@ -725,7 +754,7 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
       // over its int3 without a hit.
       if (km::Regs regs; !collected && trace_.running() && thread.GetRegs(&regs).ok() &&
                          sw_breakpoints_.HeldBy(regs.rip, Holder::kTrace)) {
-        CollectTrace(thread, regs.rip, regs);
+        CollectTrace(thread, regs.rip, regs, /*may_step=*/false);
       }
       return ReportStop(thread, Reason(v1::STOP_KIND_STEP, SIGTRAP));
     }
@@ -749,7 +778,7 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
       }
       // The stop comes before the tracepoint's int3 there, which the resume steps over.
       if (read && sw_breakpoints_.HeldBy(regs.rip, Holder::kTrace)) {
-        CollectTrace(thread, regs.rip, regs);
+        CollectTrace(thread, regs.rip, regs, /*may_step=*/false);
       }
       return ReportStop(thread, Reason(v1::STOP_KIND_HW_BREAKPOINT, SIGTRAP));
     }
@@ -773,7 +802,7 @@ km::DebugAction DebugController::OnStop(km::GuestThread& thread, const km::StopE
           thread.EditRegs([bp](km::Regs& r) { r.rip = bp; });
           if (!ours) return km::DebugAction::kContinue;
           regs.rip = bp;
-          CollectTrace(thread, bp, regs);
+          CollectTrace(thread, bp, regs, /*may_step=*/true);
           // A tracepoint's int3 alone never stops the thread.
           if (!sw_breakpoints_.HeldBy(bp, Holder::kDebugger) ||
               !actions_.OnHit(/*hardware=*/false, bp, regs, thread.tid()) || !session) {
@@ -880,6 +909,7 @@ void DebugController::OnThreadStart(km::GuestThread& thread) {
 }
 
 void DebugController::OnThreadExit(km::GuestThread& thread) {
+  trace_.ForgetSteps(thread.tid());
   if (km::ExecutionLog* log = active_log_.load()) log->Clear();
   v1::Event ev;
   absl::MutexLock lock(&mu_);

@@ -143,8 +143,13 @@ class DebugController : public km::DebugObserver {
   bool ContinueRangeStep(km::GuestThread& thread, bool* collected);
   // A breakpoint hit whose conditions are all false: runs the thread past it with no stop.
   km::DebugAction PassFalseHit(km::GuestThread& thread, uint64_t addr);
-  // The thread is at addr, with regs: the trace run collects if a tracepoint is there.
-  void CollectTrace(km::GuestThread& thread, uint64_t addr, const km::Regs& regs);
+  // The thread is at addr, with regs: the trace run collects if a tracepoint is there. A
+  // tracepoint's while-stepping starts only where may_step (the thread then steps on past the
+  // int3 and ContinueTraceSteps takes it from there).
+  void CollectTrace(km::GuestThread& thread, uint64_t addr, const km::Regs& regs, bool may_step);
+  // After a step the debugger did not ask for: true if the thread steps on for a tracepoint's
+  // while-stepping (one more step's frame collected).
+  bool ContinueTraceSteps(km::GuestThread& thread);
 
   // Replay (debug_controller_replay.cc), all under control_mu_.
   class ThreadsMachine;

@@ -102,16 +102,24 @@ absl::Status TraceRun::Validate(const v1::StartTraceRequest& request) {
     if (!tp.condition().empty()) {
       if (absl::Status s = ValidateAgentExpr(tp.condition()); !s.ok()) return bad(s.message());
     }
-    for (const std::string& expr : tp.expressions()) {
-      if (absl::Status s = ValidateAgentExpr(expr); !s.ok()) return bad(s.message());
+    if (tp.step_count() > kMaxTraceSteps) {
+      return bad(absl::StrFormat("while-stepping %d: at most %d steps", tp.step_count(),
+                                 kMaxTraceSteps));
     }
-    for (const v1::MemoryCollection& m : tp.memory()) {
-      if (m.base_register() != -1 && !RegisterByGdbNumber(any, m.base_register())) {
-        return bad(absl::StrFormat("collects memory from register %d, which km does not offer",
-                                   m.base_register()));
+    for (const auto* list : {&tp.expressions(), &tp.step_expressions()}) {
+      for (const std::string& expr : *list) {
+        if (absl::Status s = ValidateAgentExpr(expr); !s.ok()) return bad(s.message());
       }
-      if (m.length() > kMaxTraceBufferSize) {
-        return bad(absl::StrFormat("collects %d bytes at once", m.length()));
+    }
+    for (const auto* list : {&tp.memory(), &tp.step_memory()}) {
+      for (const v1::MemoryCollection& m : *list) {
+        if (m.base_register() != -1 && !RegisterByGdbNumber(any, m.base_register())) {
+          return bad(absl::StrFormat(
+              "collects memory from register %d, which km does not offer", m.base_register()));
+        }
+        if (m.length() > kMaxTraceBufferSize) {
+          return bad(absl::StrFormat("collects %d bytes at once", m.length()));
+        }
       }
     }
   }
@@ -165,6 +173,7 @@ void TraceRun::StopLocked(v1::TraceStopReason reason, uint32_t tracepoint, std::
   stopping_tracepoint_ = tracepoint;
   error_ = std::move(error);
   stop_time_ = absl::Now();
+  steps_.clear();
   for (uint64_t addr : Int3AddressesLocked()) int3s_.remove(addr);
 }
 
@@ -178,60 +187,112 @@ std::vector<uint64_t> TraceRun::Int3AddressesLocked() const {
   return addresses;
 }
 
-void TraceRun::OnHit(uint64_t addr, const km::Regs& regs, int tid,
+bool TraceRun::OnHit(uint64_t addr, const km::Regs& regs, int tid,
                      absl::FunctionRef<absl::StatusOr<km::FpuRegs>()> fpu) {
-  if (!running_) return;
+  if (!running_) return false;
   absl::MutexLock lock(&mu_);
+  steps_.erase(tid);
   auto [first, last] = tracepoints_.equal_range(addr);
   for (auto it = first; it != last && running_; ++it) {
     if (!it->second.definition.enabled()) continue;
     if (!CollectLocked(it->second, regs, tid, fpu)) break;
   }
+  return running_ && steps_.contains(tid);
 }
 
 bool TraceRun::CollectLocked(Tracepoint& tp, const km::Regs& regs, int tid,
                              absl::FunctionRef<absl::StatusOr<km::FpuRegs>()> fpu) {
   const v1::Tracepoint& def = tp.definition;
-  auto fail = [&](absl::string_view what, const absl::Status& s) {
-    StopLocked(v1::TRACE_STOP_REASON_ERROR, def.number(),
-               absl::StrFormat("%s at 0x%x: %s", what, def.address(), s.message()));
-    return false;
-  };
-  auto reg = [&regs](int regnum) { return RegisterByGdbNumber(regs, regnum); };
-  auto read = [this](uint64_t a, void* dst, size_t len) { return read_(a, dst, len) == len; };
   if (!def.condition().empty()) {
+    auto reg = [&regs](int regnum) { return RegisterByGdbNumber(regs, regnum); };
+    auto read = [this](uint64_t a, void* dst, size_t len) { return read_(a, dst, len) == len; };
     Collector no_frame(*this, nullptr);
     absl::StatusOr<uint64_t> value = EvalAgentExpr(def.condition(), {reg, read, &no_frame});
-    if (!value.ok()) return fail("tracepoint condition", value.status());
+    if (!value.ok()) {
+      StopLocked(v1::TRACE_STOP_REASON_ERROR, def.number(),
+                 absl::StrFormat("tracepoint condition at 0x%x: %s", def.address(),
+                                 value.status().message()));
+      return false;
+    }
     if (*value == 0) return true;
   }
   ++tp.hits;
-  Frame frame{def.number(), def.address(), tid};
+  if (!CollectFrameLocked(tp, def.address(), regs, tid, fpu, def.collect_registers(),
+                          def.memory(), def.expressions())) {
+    return false;
+  }
+  if (def.pass_count() != 0 && tp.hits >= def.pass_count()) {
+    StopLocked(v1::TRACE_STOP_REASON_PASS_COUNT, def.number());
+    return false;
+  }
+  if (def.step_count() != 0) steps_[tid] = Steps{def.number(), def.address(), def.step_count()};
+  return true;
+}
+
+bool TraceRun::CollectFrameLocked(
+    Tracepoint& tp, uint64_t pc, const km::Regs& regs, int tid,
+    absl::FunctionRef<absl::StatusOr<km::FpuRegs>()> fpu, bool collect_registers,
+    const google::protobuf::RepeatedPtrField<v1::MemoryCollection>& memory,
+    const google::protobuf::RepeatedPtrField<std::string>& expressions) {
+  auto reg = [&regs](int regnum) { return RegisterByGdbNumber(regs, regnum); };
+  auto read = [this](uint64_t a, void* dst, size_t len) { return read_(a, dst, len) == len; };
+  Frame frame{tp.definition.number(), pc, tid};
   frame.bytes = sizeof(Frame);
   Collector collector(*this, &frame);
-  if (def.collect_registers()) {
+  if (collect_registers) {
     auto collected = std::make_unique<Registers>();
     collected->regs = regs;
     if (absl::StatusOr<km::FpuRegs> f = fpu(); f.ok()) collected->fpu = *f;
     frame.registers = std::move(collected);
     frame.bytes += sizeof(Registers);
   }
-  for (const v1::MemoryCollection& m : def.memory()) {
+  for (const v1::MemoryCollection& m : memory) {
     const uint64_t base = m.base_register() == -1 ? 0 : *reg(m.base_register());
     collector.RecordMemory(base + static_cast<uint64_t>(m.offset()), m.length(),
                            /*until_zero=*/false);
   }
-  for (const std::string& expr : def.expressions()) {
+  for (const std::string& expr : expressions) {
     if (absl::Status s = RunAgentCollect(expr, {reg, read, &collector}); !s.ok()) {
-      return fail("tracepoint collection", s);
+      StopLocked(v1::TRACE_STOP_REASON_ERROR, tp.definition.number(),
+                 absl::StrFormat("tracepoint collection at 0x%x: %s", pc, s.message()));
+      return false;
     }
   }
-  if (!StoreLocked(std::move(frame), tp)) return false;
-  if (def.pass_count() != 0 && tp.hits >= def.pass_count()) {
-    StopLocked(v1::TRACE_STOP_REASON_PASS_COUNT, def.number());
+  return StoreLocked(std::move(frame), tp);
+}
+
+bool TraceRun::OnStep(int tid, const km::Regs& regs,
+                      absl::FunctionRef<absl::StatusOr<km::FpuRegs>()> fpu) {
+  if (!running_) return false;
+  absl::MutexLock lock(&mu_);
+  auto it = steps_.find(tid);
+  if (it == steps_.end()) return false;
+  Steps& steps = it->second;
+  Tracepoint* tp = nullptr;
+  auto [first, last] = tracepoints_.equal_range(steps.address);
+  for (auto t = first; t != last; ++t) {
+    if (t->second.definition.number() == steps.tracepoint) tp = &t->second;
+  }
+  if (tp == nullptr) {
+    steps_.erase(it);
+    return false;
+  }
+  const v1::Tracepoint& def = tp->definition;
+  if (!CollectFrameLocked(*tp, regs.rip, regs, tid, fpu, def.step_collect_registers(),
+                          def.step_memory(), def.step_expressions())) {
+    return false;
+  }
+  if (--steps.left == 0) {
+    steps_.erase(it);
     return false;
   }
   return true;
+}
+
+void TraceRun::ForgetSteps(int tid) {
+  if (!running_) return;
+  absl::MutexLock lock(&mu_);
+  steps_.erase(tid);
 }
 
 bool TraceRun::StoreLocked(Frame frame, Tracepoint& tp) {

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -35,6 +36,7 @@ inline constexpr uint64_t kMaxTraceBufferSize = 256 * 1024 * 1024;
 inline constexpr uint64_t kMaxTraceFrameBytes = 16 * 1024 * 1024;
 inline constexpr size_t kMaxTracepoints = 10000;
 inline constexpr size_t kMaxTraceVariables = 10000;
+inline constexpr uint64_t kMaxTraceSteps = 100000;
 
 class TraceRun {
  public:
@@ -65,8 +67,16 @@ class TraceRun {
   // frame for each enabled tracepoint there whose condition holds. fpu reads the thread's FPU
   // state, asked only by a tracepoint that collects registers. A hit may end the run (a pass
   // count reached, the buffer full, an expression that fails), which takes its int3s out.
-  void OnHit(uint64_t addr, const km::Regs& regs, int tid,
+  // True when the thread is to step on for a tracepoint's while-stepping: the caller steps it
+  // one instruction at a time, calling OnStep after each.
+  bool OnHit(uint64_t addr, const km::Regs& regs, int tid,
              absl::FunctionRef<absl::StatusOr<km::FpuRegs>()> fpu);
+  // After one of those steps (regs: where it ended): collects the step's frame. True while
+  // more steps are wanted.
+  bool OnStep(int tid, const km::Regs& regs,
+              absl::FunctionRef<absl::StatusOr<km::FpuRegs>()> fpu);
+  // The thread's steps end early (it stops for the debugger, meets an int3, exits).
+  void ForgetSteps(int tid);
 
  private:
   // Kept as km's own structures, a third of their message's size, and apart from the frame:
@@ -89,6 +99,12 @@ class TraceRun {
     uint64_t hits = 0;
     uint64_t bytes = 0;
   };
+  // A thread's while-stepping in progress.
+  struct Steps {
+    uint32_t tracepoint = 0;
+    uint64_t address = 0;
+    uint64_t left = 0;
+  };
   struct Variable {
     int64_t value = 0;
     std::string name;
@@ -98,6 +114,14 @@ class TraceRun {
   // Collects one tracepoint's frame; false if the run ended.
   bool CollectLocked(Tracepoint& tp, const km::Regs& regs, int tid,
                      absl::FunctionRef<absl::StatusOr<km::FpuRegs>()> fpu)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Collects one frame at pc: a hit's (the tracepoint's actions) or a step's (its while-
+  // stepping actions). False if the run ended.
+  bool CollectFrameLocked(Tracepoint& tp, uint64_t pc, const km::Regs& regs, int tid,
+                          absl::FunctionRef<absl::StatusOr<km::FpuRegs>()> fpu,
+                          bool collect_registers,
+                          const google::protobuf::RepeatedPtrField<v1::MemoryCollection>& memory,
+                          const google::protobuf::RepeatedPtrField<std::string>& expressions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Keeps the frame if the buffer has room for it (making room in a circular one).
   bool StoreLocked(Frame frame, Tracepoint& tp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -124,6 +148,7 @@ class TraceRun {
   std::multimap<uint64_t, Tracepoint> tracepoints_ ABSL_GUARDED_BY(mu_);
   std::map<uint32_t, Variable> variables_ ABSL_GUARDED_BY(mu_);
   std::deque<Frame> frames_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<int, Steps> steps_ ABSL_GUARDED_BY(mu_);  // by tid
   uint64_t used_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t created_ ABSL_GUARDED_BY(mu_) = 0;
 };

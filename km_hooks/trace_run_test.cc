@@ -297,6 +297,45 @@ TEST_F(TraceRunTest, AFrameLargerThanTheBufferEndsTheRun) {
   EXPECT_LT(Frame(0).memory(0).data().size(), 30u);
 }
 
+// while-stepping: after a hit, each step the caller makes collects the stepping actions into
+// a frame of its own at the step's pc, until the count is reached or the steps are forgotten.
+TEST_F(TraceRunTest, WhileSteppingCollectsAFramePerStep) {
+  v1::StartTraceRequest req;
+  v1::Tracepoint* tp = Add(req, 5, 0x400000);
+  tp->set_step_count(2);
+  tp->set_step_collect_registers(true);
+  v1::MemoryCollection* m = tp->add_step_memory();
+  m->set_base_register(-1);
+  m->set_offset(0x1004);
+  m->set_length(2);
+  ASSERT_TRUE(run_.Start(req).ok());
+  auto fpu = [] { return absl::StatusOr<km::FpuRegs>(km::FpuRegs{}); };
+  km::Regs regs{};
+  regs.rip = 0x400000;
+  EXPECT_TRUE(run_.OnHit(0x400000, regs, 7, fpu));
+  EXPECT_FALSE(run_.OnStep(8, regs, fpu));  // another thread has no steps to make
+  regs.rip = 0x400003;
+  EXPECT_TRUE(run_.OnStep(7, regs, fpu));
+  regs.rip = 0x400007;
+  EXPECT_FALSE(run_.OnStep(7, regs, fpu));  // the second and last
+  EXPECT_FALSE(run_.OnStep(7, regs, fpu));
+  ASSERT_EQ(run_.Status().frames(), 3u);
+  EXPECT_EQ(run_.Status().tracepoints(0).hits(), 1u);
+  EXPECT_FALSE(Frame(0).has_registers());
+  EXPECT_EQ(Frame(0).memory_size(), 0);
+  EXPECT_EQ(Frame(1).pc(), 0x400003u);
+  EXPECT_EQ(Frame(1).tracepoint(), 5u);
+  EXPECT_EQ(Frame(1).registers().rip(), 0x400003u);
+  EXPECT_EQ(Frame(1).memory(0).data(), "\x04\x05");
+  EXPECT_EQ(Frame(2).pc(), 0x400007u);
+
+  regs.rip = 0x400000;
+  EXPECT_TRUE(run_.OnHit(0x400000, regs, 7, fpu));
+  run_.ForgetSteps(7);
+  EXPECT_FALSE(run_.OnStep(7, regs, fpu));
+  EXPECT_EQ(run_.Status().frames(), 4u);
+}
+
 TEST_F(TraceRunTest, ValidateRefusesWhatKmCannotCollect) {
   v1::StartTraceRequest req;
   v1::Tracepoint* tp = Add(req, 1, 0x400000);

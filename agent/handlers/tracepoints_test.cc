@@ -132,14 +132,36 @@ TEST_F(TracepointsTest, QTinitForgetsTheDefinitionsOfTheRunBefore) {
   EXPECT_TRUE(target_.trace_setup().variables.empty());
 }
 
+// gdb's while-stepping: the step count in the first packet, then the stepping actions, of
+// which only the first packet carries the S.
+TEST_F(TracepointsTest, WhileSteppingActionsAreKeptApart) {
+  EXPECT_EQ(Send("QTinit"), "OK");
+  EXPECT_EQ(Send("QTDP:1:401000:E:3:0-"), "OK");
+  EXPECT_EQ(Send("QTDP:-1:401000:R40-"), "OK");
+  EXPECT_EQ(Send("QTDP:-1:401000:X3,220127-"), "OK");
+  EXPECT_EQ(Send("QTDP:-1:401000:SR1-"), "OK");
+  EXPECT_EQ(Send("QTDP:-1:401000:M-1,409144,4"), "OK");
+  EXPECT_EQ(Send("QTDP:2:402000:E:0:0-"), "OK");
+  EXPECT_EQ(Send("QTDP:-2:402000:M-1,409148,8"), "OK");  // a new tracepoint's: not stepping
+  EXPECT_EQ(Send("QTStart"), "OK");
+  const std::vector<Tracepoint>& t = target_.trace_setup().tracepoints;
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].step_count, 3u);
+  EXPECT_TRUE(t[0].collect_registers);
+  EXPECT_EQ(t[0].expressions, std::vector<std::string>{std::string("\x22\x01\x27")});
+  EXPECT_TRUE(t[0].memory.empty());
+  EXPECT_TRUE(t[0].step_collect_registers);
+  EXPECT_EQ(t[0].step_memory, (std::vector<TraceMemory>{{-1, 0x409144, 4}}));
+  EXPECT_TRUE(t[0].step_expressions.empty());
+  EXPECT_EQ(t[1].memory, (std::vector<TraceMemory>{{-1, 0x409148, 8}}));
+  EXPECT_TRUE(t[1].step_memory.empty());
+}
+
 TEST_F(TracepointsTest, WhatKmCannotTraceIsRefusedNotDropped) {
   EXPECT_EQ(Send("QTinit"), "OK");
-  EXPECT_EQ(Send("QTDP:1:401000:E:2:0-"), "E01");  // while-stepping 2
-  EXPECT_EQ(Send("QTDP:-1:401000:SR1"), "E01");     // its stepping actions
   EXPECT_EQ(Send("QTDP:2:401000:E:0:0:F5"), "E01");  // a fast tracepoint
   EXPECT_EQ(Send("QTDP:-7:401000:R1"), "E01");       // actions of no tracepoint
   EXPECT_EQ(Send("QTDP:3:401000:E:0:0-"), "OK");
-  EXPECT_EQ(Send("QTDP:-3:401000:SR1"), "E01");
   EXPECT_EQ(Send("QTDP:-3:402000:R1"), "E01");  // another location's
   EXPECT_EQ(Send("QTDP:3:401000:E:0:0:Xzz"), "E01");
   EXPECT_EQ(Send("QTDisconnected:1"), "E01");
