@@ -284,6 +284,8 @@ absl::StatusOr<std::vector<v1::StopEvent>> DebugController::Stop(const std::vect
   std::vector<v1::StopEvent> out;
   for (const auto& thread : targets) {
     if (thread->state() == km::ThreadState::kExited) continue;
+    // A stop for the debugger ends a tracepoint's while-stepping, as a reported stop does.
+    trace_.ForgetSteps(thread->tid());
     v1::StopReason reason;
     {
       absl::MutexLock lock(&mu_);
@@ -872,8 +874,19 @@ void DebugController::AfterSyscall(km::GuestThread& thread, uint64_t number) {
   bool stepped;
   {
     absl::MutexLock lock(&mu_);
+    stepped = threads_[thread.tid()].stepping;
+  }
+  // A syscall instruction a tracepoint's while-stepping stepped is done once it returns (no
+  // single-step exit follows it): that step's frame is collected here.
+  if (!stepped && trace_.Stepping(thread.tid())) {
+    km::Regs regs;
+    if (thread.GetRegs(&regs).ok() && !trace_.OnStep(thread.tid(), regs, FpuOf(thread))) {
+      (void)thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
-    stepped = td.stepping;
     if (!stepped && !CatchesLocked(number)) return;
     td.stepping = false;
   }

@@ -760,6 +760,48 @@ TEST_P(DebugServiceTest, TracepointsCollectWithoutAStopBesideTheDebuggersBreakpo
   ExpectPayloadFinished();
 }
 
+// while-stepping through a syscall instruction: the syscall is one step, its frame at the
+// instruction after it, as ptrace's single-step gives gdbserver.
+TEST_P(DebugServiceTest, WhileSteppingStepsASyscallAsOneInstruction) {
+  const std::string session = Attach();
+  OpenEvents(session);
+  NextStop();
+  v1::StartTraceRequest req;
+  req.set_session(session);
+  v1::Tracepoint* tp = req.add_tracepoints();
+  tp->set_number(1);
+  tp->set_address(syms_["own_pid"]);
+  tp->set_enabled(true);
+  tp->set_step_count(6);
+  tp->set_step_collect_registers(true);
+  v1::TraceStatus status;
+  ASSERT_TRUE(stub_->StartTrace(Context().get(), req, &status).ok());
+  ASSERT_TRUE(Breakpoint(session, v1::BREAKPOINT_KIND_SOFTWARE, syms_["touch"], 1, true).ok());
+  ASSERT_TRUE(Resume(session, 0, v1::RESUME_MODE_CONTINUE).ok());
+  EXPECT_EQ(NextStop().rip(), syms_["touch"]);
+  ASSERT_TRUE(stub_->GetTraceStatus(Context().get(), {}, &status).ok());
+  ASSERT_EQ(status.frames(), 7u);
+  std::vector<uint64_t> pcs;
+  for (uint64_t n = 0; n < status.frames(); ++n) {
+    v1::FindTraceFrameRequest find;
+    find.set_number(n);
+    v1::TraceFrame f;
+    ASSERT_TRUE(stub_->FindTraceFrame(Context().get(), find, &f).ok());
+    if (n > 0) EXPECT_EQ(f.registers().rip(), f.pc());
+    pcs.push_back(f.pc());
+  }
+  const uint64_t syscall = syms_["pid_syscall"];
+  auto at = std::find(pcs.begin(), pcs.end(), syscall);
+  ASSERT_NE(at, pcs.end()) << "no step reached the syscall";
+  ASSERT_NE(at + 1, pcs.end());
+  EXPECT_EQ(*(at + 1), syscall + 2) << "the syscall's step ends after it";
+  v1::DetachRequest detach;
+  detach.set_session(session);
+  v1::DetachResponse resp;
+  ASSERT_TRUE(stub_->Detach(Context().get(), detach, &resp).ok());
+  ExpectPayloadFinished();
+}
+
 TEST_P(DebugServiceTest, PeerOfAnotherUserIsRefused) {
   if (getuid() != 0) GTEST_SKIP() << "needs root to connect as another user";
   // Past the file mode (0600, checked in SetUp), km checks who connected: open the mode up and

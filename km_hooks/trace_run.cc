@@ -26,15 +26,16 @@ class TraceRun::Collector : public AgentExprTrace {
   void RecordMemory(uint64_t addr, uint64_t len, bool until_zero) override {
     run_.mu_.AssertHeld();
     if (!frame_) return;
-    // What does not fit is left out (unavailable to gdb), like unreadable memory; the frame
-    // that reaches the limit then fills the buffer and ends a run that is not circular.
-    const uint64_t limit = std::min(run_.capacity_, kMaxTraceFrameBytes);
     const uint64_t cost = sizeof(frame_->memory[0]);
-    if (frame_->bytes + cost >= limit) {
-      frame_->bytes = limit + 1;
+    const uint64_t used = frame_->bytes + cost;
+    if (len > run_.capacity_ - std::min(run_.capacity_, used)) {
+      // More than the whole buffer holds: the frame cannot be kept, and ends the run when
+      // stored (rather than emptying a circular buffer for it).
+      frame_->bytes = run_.capacity_ + 1;
       return;
     }
-    len = std::min(len, limit - frame_->bytes - cost);
+    // Past one frame's limit the rest is left out (unavailable to gdb, like unreadable memory).
+    len = std::min(len, kMaxTraceFrameBytes - std::min(kMaxTraceFrameBytes, used));
     std::string bytes(len, '\0');
     bytes.resize(run_.read_(addr, bytes.data(), len));
     if (until_zero) {
@@ -42,7 +43,9 @@ class TraceRun::Collector : public AgentExprTrace {
       if (zero != std::string::npos) bytes.resize(zero + 1);
     }
     if (bytes.empty()) return;
-    frame_->bytes += cost + bytes.size();
+    // What the frame holds is what it counts: not the whole of a read cut short.
+    bytes.shrink_to_fit();
+    frame_->bytes += cost + bytes.capacity();
     frame_->memory.emplace_back(addr, std::move(bytes));
   }
 
@@ -287,6 +290,12 @@ bool TraceRun::OnStep(int tid, const km::Regs& regs,
     return false;
   }
   return true;
+}
+
+bool TraceRun::Stepping(int tid) const {
+  if (!running_) return false;
+  absl::MutexLock lock(&mu_);
+  return steps_.contains(tid);
 }
 
 void TraceRun::ForgetSteps(int tid) {

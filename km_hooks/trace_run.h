@@ -77,6 +77,8 @@ class TraceRun {
               absl::FunctionRef<absl::StatusOr<km::FpuRegs>()> fpu);
   // The thread's steps end early (it stops for the debugger, meets an int3, exits).
   void ForgetSteps(int tid);
+  // Whether the thread is amid a tracepoint's while-stepping.
+  bool Stepping(int tid) const;
 
  private:
   // Kept as km's own structures, a third of their message's size, and apart from the frame:

@@ -20,8 +20,11 @@ absl::StatusOr<std::unique_ptr<v1::Debug::Stub>> Connect(const std::string& sock
   if (!S_ISSOCK(st.st_mode)) {
     return ConnectionError(absl::StrFormat("%s: not a socket", socket_path));
   }
-  return v1::Debug::NewStub(
-      grpc::CreateChannel("unix:" + socket_path, grpc::InsecureChannelCredentials()));
+  // km answers with up to 64 MiB (a trace frame); gRPC's default would refuse over 4.
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return v1::Debug::NewStub(grpc::CreateCustomChannel(
+      "unix:" + socket_path, grpc::InsecureChannelCredentials(), args));
 }
 
 std::unique_ptr<grpc::ClientContext> CallContext() {
