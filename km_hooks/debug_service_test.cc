@@ -787,7 +787,9 @@ TEST_P(DebugServiceTest, WhileSteppingStepsASyscallAsOneInstruction) {
     find.set_number(n);
     v1::TraceFrame f;
     ASSERT_TRUE(stub_->FindTraceFrame(Context().get(), find, &f).ok());
-    if (n > 0) EXPECT_EQ(f.registers().rip(), f.pc());
+    if (n > 0) {
+      EXPECT_EQ(f.registers().rip(), f.pc());
+    }
     pcs.push_back(f.pc());
   }
   const uint64_t syscall = syms_["pid_syscall"];
