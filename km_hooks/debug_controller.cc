@@ -511,14 +511,19 @@ void DebugController::CollectTrace(km::GuestThread& thread, uint64_t addr, const
   }
 }
 
-bool DebugController::ContinueTraceSteps(km::GuestThread& thread) {
-  if (!trace_.running()) return false;
-  km::Regs regs;
+bool DebugController::CollectTraceStep(km::GuestThread& thread, km::Regs& regs) {
   if (!thread.GetRegs(&regs).ok()) {
     trace_.ForgetSteps(thread.tid());
     return false;
   }
-  if (!trace_.OnStep(thread.tid(), regs, FpuOf(thread))) return false;
+  return trace_.OnStep(thread.tid(), regs, FpuOf(thread));
+}
+
+bool DebugController::ContinueTraceSteps(km::GuestThread& thread) {
+  // Most such steps are km's own over an int3: no register read for those.
+  if (!trace_.Stepping(thread.tid())) return false;
+  km::Regs regs;
+  if (!CollectTraceStep(thread, regs)) return false;
   // An int3 ahead (a breakpoint's, a tracepoint's): the steps end and it is hit as usual.
   if (sw_breakpoints_.Contains(regs.rip)) {
     trace_.ForgetSteps(thread.tid());
@@ -871,25 +876,21 @@ void DebugController::BeforeSyscall(km::GuestThread& thread, uint64_t number) {
 }
 
 void DebugController::AfterSyscall(km::GuestThread& thread, uint64_t number) {
-  bool stepped;
-  {
-    absl::MutexLock lock(&mu_);
-    stepped = threads_[thread.tid()].stepping;
-  }
-  // A syscall instruction a tracepoint's while-stepping stepped is done once it returns (no
-  // single-step exit follows it): that step's frame is collected here.
-  if (!stepped && trace_.Stepping(thread.tid())) {
-    km::Regs regs;
-    if (thread.GetRegs(&regs).ok() && !trace_.OnStep(thread.tid(), regs, FpuOf(thread))) {
-      (void)thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
-    }
-  }
+  bool stepped, caught;
   {
     absl::MutexLock lock(&mu_);
     ThreadDebug& td = threads_[thread.tid()];
-    if (!stepped && !CatchesLocked(number)) return;
+    stepped = td.stepping;
+    caught = CatchesLocked(number);
     td.stepping = false;
   }
+  // A syscall instruction a tracepoint's while-stepping stepped is done once it returns (no
+  // single-step exit follows it): that step's frame is collected here.
+  if (km::Regs regs;
+      !stepped && trace_.Stepping(thread.tid()) && !CollectTraceStep(thread, regs)) {
+    (void)thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
+  }
+  if (!stepped && !caught) return;
   if (!stepped) {
     ReportStop(thread, SyscallReason(v1::STOP_KIND_SYSCALL_RETURN, number));
     return;

@@ -150,6 +150,9 @@ class DebugController : public km::DebugObserver {
   // After a step the debugger did not ask for: true if the thread steps on for a tracepoint's
   // while-stepping (one more step's frame collected).
   bool ContinueTraceSteps(km::GuestThread& thread);
+  // One step of the thread's while-stepping ended: collects its frame; true while more steps
+  // are wanted. regs: where the step ended.
+  bool CollectTraceStep(km::GuestThread& thread, km::Regs& regs);
 
   // Replay (debug_controller_replay.cc), all under control_mu_.
   class ThreadsMachine;
