@@ -34,6 +34,7 @@ class Fd {
   ~Fd() {
     if (fd_ >= 0) close(fd_);
   }
+  Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
@@ -218,9 +219,16 @@ absl::StatusOr<uint64_t> PhdrAddress(const std::string& path, const Elf64_Ehdr& 
              "find them (AT_PHDR)");
 }
 
-}  // namespace
+// What LoadElf checked and will map: everything but guest memory.
+struct ElfPlan {
+  Fd fd;
+  LoadedImage image;
+  Elf64_Ehdr eh;
+  std::vector<Elf64_Phdr> phdrs;
+  std::vector<Elf64_Phdr> loads;
+};
 
-absl::StatusOr<LoadedImage> LoadElf(const std::string& path, GuestMemory& mem) {
+absl::StatusOr<ElfPlan> PlanElf(const std::string& path) {
   Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     const int err = errno;
@@ -287,7 +295,23 @@ absl::StatusOr<LoadedImage> LoadElf(const std::string& path, GuestMemory& mem) {
   }
   absl::StatusOr<uint64_t> phdr_gva = PhdrAddress(path, eh, phdrs, loads, bias);
   if (!phdr_gva.ok()) return phdr_gva.status();
+  image.entry = entry;
+  image.phdr_gva = *phdr_gva;
+  image.phent = eh.e_phentsize;
+  image.phnum = eh.e_phnum;
+  image.brk_start = PageUp(loads.back().p_vaddr + loads.back().p_memsz + bias);
+  return ElfPlan{std::move(fd), std::move(image), eh, std::move(phdrs), std::move(loads)};
+}
 
+}  // namespace
+
+absl::Status CheckElf(const std::string& path) { return PlanElf(path).status(); }
+
+absl::StatusOr<LoadedImage> LoadElf(const std::string& path, GuestMemory& mem) {
+  absl::StatusOr<ElfPlan> plan = PlanElf(path);
+  if (!plan.ok()) return plan.status();
+  const std::vector<Elf64_Phdr>& loads = plan->loads;
+  const uint64_t bias = plan->image.load_bias;
   const std::vector<Run> runs = PlanRuns(loads, bias);
   for (size_t i = 0; i < runs.size(); ++i) {
     const Run& r = runs[i];
@@ -299,18 +323,12 @@ absl::StatusOr<LoadedImage> LoadElf(const std::string& path, GuestMemory& mem) {
     }
   }
   for (const Elf64_Phdr& ph : loads) {
-    if (absl::Status s = CopySegment(path, fd.get(), ph, bias, mem); !s.ok()) {
+    if (absl::Status s = CopySegment(path, plan->fd.get(), ph, bias, mem); !s.ok()) {
       for (const Run& r : runs) mem.Unmap(r.gva, r.end - r.gva).IgnoreError();
       return s;
     }
   }
-
-  image.entry = entry;
-  image.phdr_gva = *phdr_gva;
-  image.phent = eh.e_phentsize;
-  image.phnum = eh.e_phnum;
-  image.brk_start = PageUp(loads.back().p_vaddr + loads.back().p_memsz + bias);
-  return image;
+  return std::move(plan->image);
 }
 
 }  // namespace km

@@ -25,5 +25,7 @@ struct LoadedImage {
 // the path and what is wrong, maps each PT_LOAD with its protection (RegionKind kText for
 // executable segments, kData otherwise) and copies the file bytes in; bss is zero.
 absl::StatusOr<LoadedImage> LoadElf(const std::string& path, GuestMemory& mem);
+// LoadElf's checks alone: whether km could run the file (execve asks before replacing km).
+absl::Status CheckElf(const std::string& path);
 
 }  // namespace km

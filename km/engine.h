@@ -32,6 +32,9 @@ struct EngineCaps {
   bool data_watchpoints = false; // SetWatchpoints works exactly
   int hw_breakpoints = 0;        // how many addresses SetHwBreakpoints accepts
   bool recording = false;        // SetRecorder works
+  // After a host fork(), the child can run on with the forking thread's vCPU alone
+  // (Engine::AfterForkInChild): how km gives a payload fork, vfork and posix_spawn.
+  bool fork = false;
 };
 
 // Receives guest execution, instruction by instruction, while an engine records (see
@@ -147,6 +150,9 @@ class Engine {
   }
 
   virtual absl::StatusOr<std::unique_ptr<Vcpu>> CreateVcpu(int id) = 0;
+  // In a child made by host fork() (only if caps().fork), on its one host thread: every vCPU but
+  // survivor belonged to a thread the child does not have; forget them without touching them.
+  virtual void AfterForkInChild(Vcpu& survivor) {}
 
   // Starts (recorder) or stops (nullptr) reporting every instruction and guest store of every
   // vCPU. Each vCPU takes the change at its next Run(). Only if caps().recording.

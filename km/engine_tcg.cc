@@ -49,6 +49,9 @@ EngineCaps TcgEngine::caps() const {
   caps.data_watchpoints = true;
   caps.hw_breakpoints = kMaxHwBreakpoints;
   caps.recording = true;
+  // A Unicorn engine is plain memory of km's, copied by fork like the guest's: the child's copy
+  // of the forking vCPU runs on as it was.
+  caps.fork = true;
   return caps;
 }
 
@@ -199,6 +202,13 @@ absl::Status TcgEngine::SetRecorder(ExecutionRecorder* recorder) {
 void TcgEngine::DetachVcpu(TcgVcpu* vcpu) {
   absl::MutexLock l(&mu_);
   vcpus_.erase(std::remove(vcpus_.begin(), vcpus_.end(), vcpu), vcpus_.end());
+}
+
+void TcgEngine::AfterForkInChild(Vcpu& survivor) {
+  absl::MutexLock l(&mu_);
+  vcpus_.erase(std::remove_if(vcpus_.begin(), vcpus_.end(),
+                              [&survivor](TcgVcpu* vcpu) { return vcpu != &survivor; }),
+               vcpus_.end());
 }
 
 std::optional<uint64_t> TcgEngine::LocateFault(const Regs& regs, uint64_t from, uint64_t end,

@@ -58,6 +58,7 @@ class TcgEngine final : public Engine {
   void WriteCode(uint64_t gva, uint64_t size, absl::FunctionRef<void()> write) override;
   absl::StatusOr<std::unique_ptr<Vcpu>> CreateVcpu(int id) override;
   absl::Status SetRecorder(ExecutionRecorder* recorder) override;
+  void AfterForkInChild(Vcpu& survivor) override;
   ExecutionRecorder* recorder() const { return recorder_.load(std::memory_order_acquire); }
 
   ExecLock& exec_lock() { return exec_lock_; }

@@ -11,9 +11,11 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "km/layout.h"
 #include "km/runtime/command_line.h"
+#include "km/runtime/exec_inheritance.h"
 #include "km/runtime/flag_types.h"
 #include "km/runtime/host_signals.h"
 #include "km/runtime/process.h"
@@ -39,6 +41,13 @@ ABSL_FLAG(bool, debug_wait, false,
           "with --debug-socket: hold the payload before its first instruction until a debug "
           "client resumes it");
 
+ABSL_FLAG(std::string, argv0, "", "the payload's argv[0], if not PAYLOAD (as `exec -a`)");
+// Set by km's execve for the km that runs the next program (km/syscalls/sys_exec.cc).
+ABSL_FLAG(std::string, inherited_fds, "",
+          "descriptors the payload had open across its execve, comma-separated");
+ABSL_FLAG(uint64_t, inherited_sigmask, 0, "the signal mask the payload had at its execve");
+ABSL_FLAG(uint64_t, inherited_sigign, 0, "the signals the payload ignored at its execve");
+
 extern char** environ;
 
 namespace {
@@ -52,6 +61,9 @@ void PrintLine(const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A payload's fork copies km with only the forking thread: absl's deadlock graph, behind a
+  // lock any thread may hold at that moment, must stay out of every Mutex operation.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   km_hooks::BlockLateAttachSignal();
   km_hooks::KeepDebuggerOutput();
   km::BlockForwardedSignals();
@@ -66,6 +78,7 @@ int main(int argc, char** argv) {
   km::ProcessOptions options;
   options.payload = split.payload_argv[0];
   options.argv = split.payload_argv;
+  if (!absl::GetFlag(FLAGS_argv0).empty()) options.argv[0] = absl::GetFlag(FLAGS_argv0);
   for (char** env = environ; *env != nullptr; env++) options.envp.emplace_back(*env);
   options.accel = absl::GetFlag(FLAGS_accel);
   options.memory_size = absl::GetFlag(FLAGS_memory).bytes;
@@ -86,6 +99,9 @@ int main(int argc, char** argv) {
   });
   km::Process* running = process->release();
   running->set_core_pattern(absl::GetFlag(FLAGS_core_pattern));
+  km::InheritAcrossExec(*running, absl::GetFlag(FLAGS_inherited_fds),
+                        absl::GetFlag(FLAGS_inherited_sigmask),
+                        absl::GetFlag(FLAGS_inherited_sigign));
   km::ForwardHostSignals(*running);
 
   const std::string socket = absl::GetFlag(FLAGS_debug_socket);

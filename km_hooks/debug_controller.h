@@ -104,6 +104,9 @@ class DebugController : public km::DebugObserver {
   void OnThreadStart(km::GuestThread& thread) override;
   void OnThreadExit(km::GuestThread& thread) override;
   void OnProcessExit(const km::ExitInfo& info) override;
+  std::vector<std::pair<uint64_t, uint8_t>> PlantedBytes() override {
+    return sw_breakpoints_.Originals();
+  }
 
  private:
   // What the debugger knows of a thread it stopped.

@@ -76,6 +76,14 @@ bool SwBreakpoints::HeldBy(uint64_t addr, Holder holder) const {
   return it != int3s_.end() && (it->second.holders & static_cast<uint8_t>(holder));
 }
 
+std::vector<std::pair<uint64_t, uint8_t>> SwBreakpoints::Originals() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::pair<uint64_t, uint8_t>> out;
+  out.reserve(int3s_.size());
+  for (const auto& [addr, int3] : int3s_) out.emplace_back(addr, int3.original);
+  return out;
+}
+
 std::optional<uint8_t> SwBreakpoints::Original(uint64_t addr) const {
   absl::ReaderMutexLock lock(&mu_);
   auto it = int3s_.find(addr);

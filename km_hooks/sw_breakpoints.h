@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -36,6 +37,8 @@ class SwBreakpoints {
   // The byte the int3 at addr replaced, for a step past it (Vcpu::StepOverBreakpoint, which
   // keeps the int3 in place for every other thread).
   std::optional<uint8_t> Original(uint64_t addr) const;
+  // Every int3 in place, with the byte it replaced.
+  std::vector<std::pair<uint64_t, uint8_t>> Originals() const;
 
   // Debugger memory access that hides the int3s: reads return original bytes, writes update the
   // saved byte where a breakpoint sits and leave the int3 in place.

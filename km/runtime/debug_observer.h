@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "km/engine.h"
 #include "km/runtime/fault.h"
@@ -60,6 +62,9 @@ class DebugObserver {
   // Before the thread's first instruction; after its last (its vCPU is gone by then).
   virtual void OnThreadStart(GuestThread& thread) {}
   virtual void OnThreadExit(GuestThread& thread) {}
+  // The guest code bytes the debugger replaced (its int3s), each with the byte it replaced: a
+  // child the payload forks runs without a debugger, so its copy of the code gets them back.
+  virtual std::vector<std::pair<uint64_t, uint8_t>> PlantedBytes() { return {}; }
   // Once, before km exits, from the thread that ended the payload.
   virtual void OnProcessExit(const ExitInfo& info) {}
 };

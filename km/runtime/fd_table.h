@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -55,6 +56,8 @@ class FdTable {
   // Returns newfd or -errno.
   int DupOnto(int oldfd, int newfd, int flags);
   bool Owns(int fd);
+  // The guest's fds, in no order (signalfds included).
+  std::vector<int> Owned();
   // dup and fcntl(F_DUPFD) made newfd from oldfd: Adopt(newfd), keeping what oldfd is (a
   // signalfd stays one).
   void AdoptDupOf(int newfd, int oldfd);

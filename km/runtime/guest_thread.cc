@@ -36,8 +36,9 @@ ThreadState GuestThread::state() {
   return state_;
 }
 
-void GuestThread::Pause() {
+bool GuestThread::Pause() {
   absl::MutexLock lock(&mu_);
+  const bool already = pause_requested_;
   pause_requested_ = true;
   if (state_ == ThreadState::kRunning) vcpu_->RequestStop();
   auto paused = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -45,6 +46,7 @@ void GuestThread::Pause() {
            state_ == ThreadState::kExited || state_ == ThreadState::kNew;
   };
   mu_.Await(absl::Condition(&paused));
+  return already;
 }
 
 void GuestThread::RequestPark() {
@@ -95,6 +97,15 @@ void GuestThread::Kill() {
 
 void GuestThread::BindToCurrentHostThread() {
   tid_.store(static_cast<int>(::gettid()), std::memory_order_release);
+}
+
+void GuestThread::BecomeForkedChild() {
+  BindToCurrentHostThread();
+  absl::MutexLock lock(&mu_);
+  pending_ = {};
+  injected_.reset();
+  pause_requested_ = false;
+  syscall_interrupt_.store(0);
 }
 
 void GuestThread::EditRegs(absl::FunctionRef<void(Regs&)> edit) {

@@ -57,7 +57,9 @@ class GuestThread {
   ThreadState state();
 
   // --- From any host thread.
-  void Pause();
+  // Returns whether a pause had been asked for already (a debugger's stop): then the Resume()
+  // is not the caller's to give.
+  bool Pause();
   void Resume();
   // Like Pause() without the wait: the thread parks at its next chance (for a DebugObserver,
   // on the thread's own host thread, that is before it runs any more guest code).
@@ -87,6 +89,9 @@ class GuestThread {
   // --- From the thread's own host thread.
   // Records the host tid of the calling thread as this thread's tid.
   void BindToCurrentHostThread();
+  // In a child made by fork, in the syscall that made it: the thread is the child's only one,
+  // under the child's pid, with no signal pending (as Linux's child starts).
+  void BecomeForkedChild();
   // Runs guest code and serves its exits until the thread exits or the payload ends.
   void RunLoop();
   // Changes the registers the thread resumes with (arch_prctl's fs_base, for instance).

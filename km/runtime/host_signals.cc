@@ -14,7 +14,7 @@ sigset_t ForwardedSignals() {
   sigset_t set;
   sigemptyset(&set);
   for (int signo : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF,
-                    SIGWINCH, SIGURG, SIGIO}) {
+                    SIGWINCH, SIGURG, SIGIO, SIGCHLD}) {
     sigaddset(&set, signo);
   }
   return set;

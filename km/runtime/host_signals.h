@@ -1,5 +1,6 @@
 // Signals sent to km from the host go to the payload, as if sent to it: a shell's ^C, `kill
-// -TERM`, a terminal's SIGWINCH reach the payload's handlers, or end it as they would end it
+// -TERM`, a terminal's SIGWINCH, a child's SIGCHLD (the payload's children are km's) reach the
+// payload's handlers, or end it as they would end it
 // natively. km keeps SIGUSR1 (late attach, km_hooks/late_attach.h), lets job control (SIGTSTP,
 // SIGCONT...) stop and continue km as a whole, and ignores SIGPIPE for itself (a guest write
 // to a broken pipe raises the guest's own).

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -91,6 +92,14 @@ class Process {
   absl::StatusOr<std::unique_ptr<PendingThread>> SpawnThread(const Regs& regs, const FpuRegs& fpu,
                                                              uint64_t blocked_signals);
 
+  // fork, vfork and clone without CLONE_THREAD, from `thread`'s syscall (only where the engine
+  // has caps().fork): a host fork() of km, the payload's other threads paused meanwhile. Returns
+  // the child's pid in the parent and 0 in the child, where `thread` is the payload's only
+  // thread, under the child's pid; as Linux starts a child: no pending signals, no timers. No
+  // debugger follows the child: its copy of the code has the debugger's int3s taken out, its
+  // vCPU no debug state, and it keeps none of km's descriptors but keep_fd (-1: none).
+  absl::StatusOr<int> Fork(GuestThread& thread, int keep_fd);
+
   // A signal sent to the whole payload (kill, a timer, a host signal km forwards): the main
   // thread takes it if it does not block it, else some thread that does not, else it waits in
   // the shared pending set for the first thread that unblocks it or waits for it. SIGKILL
@@ -117,6 +126,10 @@ class Process {
   Process(std::unique_ptr<GuestMemory> mem, std::unique_ptr<Engine> engine, LoadedImage image,
           std::string auxv);
   int AllocVcpuId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fork()'s child half; mu_ is held on entry (it was across the fork).
+  void BecomeForkedChild(GuestThread& thread,
+                         const std::vector<std::pair<uint64_t, uint8_t>>& planted, int keep_fd)
+      ABSL_UNLOCK_FUNCTION(mu_);
   // End()'s first half: false if the payload had ended already, else marks it ended and
   // returns its threads.
   bool BeginEnd(const ExitInfo& info, std::vector<std::shared_ptr<GuestThread>>* threads);

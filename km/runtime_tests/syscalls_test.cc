@@ -29,7 +29,7 @@ namespace {
 
 TEST_F(SyscallsTest, UnknownSyscallIsEnosys) {
   EXPECT_EQ(Call(1000), -ENOSYS);
-  EXPECT_EQ(Call(SYS_fork), -ENOSYS);
+  EXPECT_EQ(Call(SYS_uselib), -ENOSYS);
   EXPECT_EQ(Call(static_cast<uint64_t>(-1)), -ENOSYS);
 }
 

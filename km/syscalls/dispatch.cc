@@ -161,6 +161,10 @@ struct Table {
     h[SYS_rt_sigtimedwait] = SysRtSigtimedwait;
 
     h[SYS_clone] = SysClone;
+    h[SYS_fork] = SysFork;
+    h[SYS_vfork] = SysVfork;
+    h[SYS_execve] = SysExecve;
+    h[SYS_execveat] = SysExecveat;
     h[SYS_exit] = SysExit;
     h[SYS_exit_group] = SysExitGroup;
     h[SYS_set_tid_address] = SysSetTidAddress;

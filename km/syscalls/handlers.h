@@ -149,6 +149,10 @@ int64_t SysRtSigtimedwait(SyscallContext& ctx);
 
 // sys_thread.cc: threads and their CPU state.
 int64_t SysClone(SyscallContext& ctx);
+int64_t SysFork(SyscallContext& ctx);
+int64_t SysVfork(SyscallContext& ctx);
+int64_t SysExecve(SyscallContext& ctx);
+int64_t SysExecveat(SyscallContext& ctx);
 int64_t SysExit(SyscallContext& ctx);
 int64_t SysExitGroup(SyscallContext& ctx);
 int64_t SysSetTidAddress(SyscallContext& ctx);

@@ -1,10 +1,12 @@
 // The payload as a process: km is that process, so the host's view of km answers (usage, group,
 // session, umask, groups, priority, scheduling), forwarded from the calling guest thread's own
-// host thread where Linux makes a call per-thread. km runs no child processes (fork is refused),
-// so waits find none. A call naming another process is refused as if the payload were alone on
-// the machine: it must never reach one.
+// host thread where Linux makes a call per-thread. The payload's children (fork) are km's own host
+// children, each a km of its own, so waits for them are the host's. Any other call naming
+// another process is refused as if the payload were alone on the machine: it must never reach
+// one.
 #include <linux/membarrier.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -24,12 +26,24 @@ namespace km {
 
 int64_t SysWait4(SyscallContext& ctx) {
   const int pid = static_cast<int>(ctx.arg(0));
+  const uint64_t status_gva = ctx.arg(1);
   const int options = static_cast<int>(ctx.arg(2));
+  const uint64_t usage_gva = ctx.arg(3);
   constexpr int kKnown = WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL;
   if ((options & ~kKnown) != 0) return -EINVAL;
   if (pid == INT_MIN) return -ESRCH;
-  // Linux writes the status and the usage only for a child it reaps.
-  return -ECHILD;
+  int status = 0;
+  struct rusage usage = {};
+  const int64_t r = BlockingHostCall(ctx, SYS_wait4, static_cast<uint64_t>(pid),
+                                     reinterpret_cast<uint64_t>(&status),
+                                     static_cast<uint64_t>(options),
+                                     reinterpret_cast<uint64_t>(&usage));
+  // Linux writes the status and the usage only for a child it reaps (or reports).
+  if (r > 0) {
+    if (status_gva != 0 && CopyOut(ctx.mem(), status_gva, status) != 0) return -EFAULT;
+    if (usage_gva != 0 && CopyOut(ctx.mem(), usage_gva, usage) != 0) return -EFAULT;
+  }
+  return r;
 }
 
 int64_t SysWaitid(SyscallContext& ctx) {
@@ -37,20 +51,34 @@ int64_t SysWaitid(SyscallContext& ctx) {
   const int id = static_cast<int>(ctx.arg(1));
   const uint64_t info_gva = ctx.arg(2);
   const int options = static_cast<int>(ctx.arg(3));
+  const uint64_t usage_gva = ctx.arg(4);
   constexpr int kKnown =
       WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL;
-  int64_t r = -ECHILD;
   if ((options & ~kKnown) != 0 || (options & (WEXITED | WSTOPPED | WCONTINUED)) == 0) {
-    r = -EINVAL;
-  } else if (which == P_PIDFD) {
-    // No guest fd is a pidfd: km serves neither pidfd_open nor CLONE_PIDFD.
-    r = (id < 0 || ctx.process.fds().Owns(id)) ? -EINVAL : -EBADF;
-  } else if ((which == P_PID && id <= 0) || (which == P_PGID && id < 0) ||
-             (which != P_ALL && which != P_PID && which != P_PGID)) {
-    r = -EINVAL;
+    return -EINVAL;
   }
-  // Linux then clears the siginfo's fields it reports (si_signo, si_errno, si_code; si_pid,
-  // si_uid, si_status after a 4-byte hole), whatever the result.
+  if (which == P_PIDFD) {
+    // No guest fd is a pidfd: km serves neither pidfd_open nor CLONE_PIDFD.
+    return (id < 0 || ctx.process.fds().Owns(id)) ? -EINVAL : -EBADF;
+  }
+  if ((which == P_PID && id <= 0) || (which == P_PGID && id < 0) ||
+      (which != P_ALL && which != P_PID && which != P_PGID)) {
+    return -EINVAL;
+  }
+  siginfo_t info = {};
+  struct rusage usage = {};
+  const int64_t r = BlockingHostCall(
+      ctx, SYS_waitid, static_cast<uint64_t>(which), static_cast<uint64_t>(id),
+      reinterpret_cast<uint64_t>(&info), static_cast<uint64_t>(options),
+      reinterpret_cast<uint64_t>(&usage));
+  if (r == 0) {
+    // The host filled (or, under WNOHANG with nothing to report, zeroed) the siginfo.
+    if (info_gva != 0 && CopyOut(ctx.mem(), info_gva, info) != 0) return -EFAULT;
+    if (usage_gva != 0 && CopyOut(ctx.mem(), usage_gva, usage) != 0) return -EFAULT;
+    return 0;
+  }
+  // Linux clears the siginfo's fields it reports (si_signo, si_errno, si_code; si_pid, si_uid,
+  // si_status after a 4-byte hole) whatever the result.
   if (info_gva != 0) {
     const int32_t zeros[3] = {};
     if (CopyOutBytes(ctx.mem(), info_gva, zeros, sizeof zeros) != 0 ||
@@ -67,9 +95,8 @@ int64_t SysGetrusage(SyscallContext& ctx) {
   switch (who) {
     case RUSAGE_SELF:
     case RUSAGE_THREAD:  // asked on the guest thread's own host thread
+    case RUSAGE_CHILDREN:  // the payload's children are km's
       if (::getrusage(who, &usage) != 0) return -errno;
-      break;
-    case RUSAGE_CHILDREN:  // none ever ran
       break;
     default:
       return -EINVAL;

@@ -1,8 +1,16 @@
-// Threads: clone (threads only: CLONE_VM | CLONE_THREAD, as pthread_create makes them), exit,
-// exit_group, set_tid_address, the per-thread CPU state arch_prctl sets, and thread names.
+// Threads and processes: clone (a thread, CLONE_VM | CLONE_THREAD as pthread_create makes it; or
+// a process: fork, vfork and posix_spawn's CLONE_VM | CLONE_VFORK), exit, exit_group,
+// set_tid_address, the per-thread CPU state arch_prctl sets, and thread names.
 #include <asm/prctl.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <mutex>
+#include <string>
 
 #include "km/runtime/guest_thread.h"
 #include "km/syscalls/guest_io.h"
@@ -18,7 +26,59 @@ constexpr uint64_t kThreadFlags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGH
                                   CLONE_PARENT_SETTID | CLONE_CHILD_SETTID |
                                   CLONE_CHILD_CLEARTID | CLONE_DETACHED | CLONE_IO;
 
+// What a new process may ask of clone besides its exit signal (CSIGNAL).
+constexpr uint64_t kProcessFlags = CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID |
+                                   CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+
 bool Canonical(uint64_t addr) { return addr < (1ull << 47); }
+
+// A new process, made by Process::Fork: its memory a copy of the payload's. With CLONE_VFORK
+// the parent waits, as Linux's does, until the child has called execve or ended; CLONE_VM comes
+// only with it (posix_spawn, vfork), and the child's copy serves as well as shared memory for a
+// child that only sets up and calls execve (one that writes to its parent's memory is not
+// served: the parent never sees those writes).
+int64_t NewProcess(SyscallContext& ctx, uint64_t flags, uint64_t stack, uint64_t parent_tid,
+                   uint64_t child_tid) {
+  if ((flags & ~(kProcessFlags | CSIGNAL)) != 0 ||
+      ((flags & CLONE_VM) != 0 && (flags & CLONE_VFORK) == 0)) {
+    return -EINVAL;
+  }
+  // vfork's wait: the child holds the write end, which closes with its execve or its end.
+  int vfork_pipe[2] = {-1, -1};
+  if ((flags & CLONE_VFORK) != 0 && ::pipe2(vfork_pipe, O_CLOEXEC) != 0) return -EAGAIN;
+  absl::StatusOr<int> pid = ctx.process.Fork(ctx.thread, vfork_pipe[1]);
+  if (!pid.ok()) {
+    if (vfork_pipe[0] >= 0) {
+      ::close(vfork_pipe[0]);
+      ::close(vfork_pipe[1]);
+    }
+    if (pid.status().code() != absl::StatusCode::kUnimplemented) return -EAGAIN;
+    static std::once_flag told;
+    std::call_once(told, [&] {
+      std::fprintf(stderr, "km: fork: %s; returning ENOSYS\n",
+                   std::string(pid.status().message()).c_str());
+    });
+    return -ENOSYS;
+  }
+  if (*pid == 0) {
+    if (vfork_pipe[0] >= 0) ::close(vfork_pipe[0]);
+    const int tid = ctx.thread.tid();
+    if (stack != 0) ctx.thread.EditRegs([stack](Regs& regs) { regs.rsp = stack; });
+    if ((flags & CLONE_PARENT_SETTID) != 0) CopyOut(ctx.mem(), parent_tid, tid);
+    if ((flags & CLONE_CHILD_SETTID) != 0) CopyOut(ctx.mem(), child_tid, tid);
+    if ((flags & CLONE_CHILD_CLEARTID) != 0) ctx.thread.set_clear_child_tid(child_tid);
+    return 0;
+  }
+  if ((flags & CLONE_PARENT_SETTID) != 0) CopyOut(ctx.mem(), parent_tid, *pid);
+  if (vfork_pipe[0] >= 0) {
+    ::close(vfork_pipe[1]);
+    char byte;
+    while (::read(vfork_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    ::close(vfork_pipe[0]);
+  }
+  return *pid;
+}
 
 }  // namespace
 
@@ -28,9 +88,8 @@ int64_t SysClone(SyscallContext& ctx) {
   const uint64_t parent_tid = ctx.arg(2);
   const uint64_t child_tid = ctx.arg(3);
   const uint64_t tls = ctx.arg(4);
-  // Without CLONE_VM it is a fork, without CLONE_THREAD a vfork-like process: km runs one
-  // process.
-  if ((flags & CLONE_VM) == 0 || (flags & CLONE_THREAD) == 0) return -ENOSYS;
+  if ((flags & CLONE_THREAD) == 0) return NewProcess(ctx, flags, stack, parent_tid, child_tid);
+  if ((flags & CLONE_VM) == 0) return -EINVAL;
   if ((flags & CLONE_SIGHAND) == 0 || (flags & ~(kThreadFlags | 0xff)) != 0) return -EINVAL;
   if ((flags & CLONE_SETTLS) != 0 && !Canonical(tls)) return -EPERM;
 
@@ -53,6 +112,12 @@ int64_t SysClone(SyscallContext& ctx) {
   if ((flags & CLONE_CHILD_CLEARTID) != 0) (*pending)->thread()->set_clear_child_tid(child_tid);
   (*pending)->start();
   return tid;
+}
+
+int64_t SysFork(SyscallContext& ctx) { return NewProcess(ctx, SIGCHLD, 0, 0, 0); }
+
+int64_t SysVfork(SyscallContext& ctx) {
+  return NewProcess(ctx, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0);
 }
 
 int64_t SysExit(SyscallContext& ctx) {

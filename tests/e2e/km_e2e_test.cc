@@ -27,6 +27,7 @@
 namespace km_test {
 namespace {
 
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
@@ -350,6 +351,57 @@ TEST_P(KmE2eTest, SignalSentToKmWithNoHandlerEndsThePayloadAsNatively) {
   EXPECT_EQ(km.out, native.out) << Describe(km);
   EXPECT_THAT(km.err, HasSubstr("km: payload terminated by SIGQUIT"));
 }
+
+// fork, wait, posix_spawn, vfork and execve; the kvm engine cannot fork yet (EngineCaps::fork).
+class KmProcessesTest : public KmE2eTest {
+ protected:
+  void SetUp() override {
+    KmE2eTest::SetUp();
+    if (GetParam() == "kvm") GTEST_SKIP() << "kvm: skipped: the kvm engine cannot fork yet";
+  }
+};
+
+TEST_P(KmProcessesTest, ForkWaitSpawnAndExecveLikeNative) {
+  RunResult km = ExpectSameAsNative("spawn", {PayloadPath("hello")});
+  EXPECT_THAT(km.out, HasSubstr("fork: read 22 \"child sees 2, is not 0\"; reaped the child: 1; "
+                                "exited 1 with 7; parent still sees 1\n"));
+  EXPECT_THAT(km.out, HasSubstr("wait: reaped 5 children, statuses summing to 60, then ECHILD"));
+  EXPECT_THAT(km.out, HasSubstr("argv[2]=spawned\nKM_TEST_VAR=from spawn\nand exited 1 with 4"));
+  EXPECT_THAT(km.out, HasSubstr("vfork: exec of a missing program: child exited 1 with 127"));
+  // The program execve replaced it with: its argv[0] as given, its own environment, its status.
+  EXPECT_THAT(km.out, EndsWith("argv[2]=replaced\nKM_TEST_VAR=through execve\n"));
+  EXPECT_EQ(km.status, 9);
+}
+
+TEST_P(KmProcessesTest, ScriptsRunThroughTheirInterpreterLikeNative) {
+  const std::string script = absl::StrCat(MakeDir("scripts"), "/hello-script");
+  {
+    std::ofstream out(script);
+    out << "#!" << PayloadPath("hello") << "  5 \nnot read\n";
+  }
+  ASSERT_EQ(chmod(script.c_str(), 0755), 0);
+  RunResult km = ExpectSameAsNative("spawn", {script});
+  // Linux's binfmt_script: interpreter, its one argument, the script, then the arguments.
+  EXPECT_THAT(km.out, HasSubstr(absl::StrCat("argc=5\nargv[1]=5\nargv[2]=", script,
+                                             "\nargv[3]=4\nargv[4]=spawned\n")));
+  EXPECT_EQ(km.status, 5);
+}
+
+TEST_P(KmProcessesTest, AProgramKmCannotRunFailsInThePayloadWithEnoexec) {
+  // Dynamically linked on any Debian machine: km must never run it outside the VM.
+  RunResult km = RunKm("spawn", {"/bin/true"});
+  EXPECT_FALSE(km.timed_out) << Describe(km);
+  EXPECT_THAT(km.out, HasSubstr("posix_spawn: Exec format error\n"));
+  EXPECT_THAT(km.out, EndsWith("execve: Exec format error\n"));
+  EXPECT_EQ(km.status, 1) << Describe(km);
+  EXPECT_THAT(km.err, HasSubstr("km: execve: /bin/true: dynamically linked payloads are not "
+                                "supported"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, KmProcessesTest, ::testing::Values("kvm", "tcg"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Engines, KmE2eTest, ::testing::Values("kvm", "tcg"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
