@@ -315,6 +315,28 @@ TEST_P(GdbTest, DetachDeliversTheSignalAThreadStoppedWithOnlyIfGdbPassesIt) {
   EXPECT_EQ(passed.km_status, 128 + SIGUSR2);
 }
 
+// gdb follows the parent of a fork (km offers no fork events); the children run without the
+// debugger's int3s, as gdb's detach-on-fork leaves a native child. Without that, each child
+// would die of SIGTRAP at _exit and the parent would reap different statuses.
+TEST_P(GdbTest, ChildrenOfADebuggedPayloadRunWithoutItsBreakpoints) {
+  if (GetParam() == "kvm") GTEST_SKIP() << "kvm: skipped: the kvm engine cannot fork yet";
+  SessionResult r = Run({.payload = "spawn",
+                         .payload_args = {"/nonexistent/program"},
+                         .gdb_commands = {"break _exit", "break ManyChildren", "continue",
+                                          "continue"}});
+  SCOPED_TRACE(r.Describe());
+  EXPECT_THAT(r.gdb_out, HasSubstr("Breakpoint 2, "));
+  EXPECT_THAT(r.gdb_out, HasSubstr("ManyChildren ()"));
+  EXPECT_THAT(r.gdb_out, Not(HasSubstr("Breakpoint 1, ")));
+  EXPECT_THAT(r.gdb_out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 01]",
+                                                   r.km_pid)));
+  EXPECT_THAT(r.km_out, HasSubstr("fork: read 22 \"child sees 2, is not 0\"; reaped the child: 1; "
+                                  "exited 1 with 7; parent still sees 1\n"));
+  EXPECT_THAT(r.km_out, HasSubstr("wait: reaped 5 children, statuses summing to 60, then ECHILD"));
+  EXPECT_THAT(r.km_out, HasSubstr("vfork: exec of a missing program: child exited 1 with 127"));
+  EXPECT_EQ(r.km_status, 1);
+}
+
 // `info proc` asks for /proc/PID/... with the payload's pid, which is km's: what it shows must
 // be the payload (its command line, executable and guest memory map), not km.
 TEST_P(GdbTest, InfoProcShowsThePayloadNotKm) {
