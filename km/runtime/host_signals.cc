@@ -22,6 +22,13 @@ sigset_t ForwardedSignals() {
 
 }  // namespace
 
+bool ReachesPayload(int signo) {
+  const sigset_t set = ForwardedSignals();
+  return signo == SIGKILL || signo == SIGSTOP || signo == SIGCONT || signo == SIGTSTP ||
+         signo == SIGTTIN || signo == SIGTTOU ||
+         (signo > 0 && signo < NSIG && sigismember(&set, signo) == 1);
+}
+
 void BlockForwardedSignals() {
   signal(SIGPIPE, SIG_IGN);
   const sigset_t set = ForwardedSignals();

@@ -14,6 +14,11 @@ namespace km {
 // forwarded signals, so that one arriving during start-up waits for ForwardHostSignals.
 void BlockForwardedSignals();
 
+// Whether a signal sent to km reaches its payload as that signal: the forwarded ones, and those
+// the host acts on for km as it would for the payload (SIGKILL, job control's stops and SIGCONT).
+// Not km's own (SIGUSR1 attaches a debugger).
+bool ReachesPayload(int signo);
+
 // Takes the forwarded signals on a thread of its own and sends each to the payload
 // (Process::SendSignal), with its sender's pid and uid.
 void ForwardHostSignals(Process& process);

@@ -1,14 +1,17 @@
 // Signal syscalls. Dispositions, masks and alternate stacks are recorded and read back; a signal
 // the payload sends is made pending for a thread, which delivers it when it does not block it
 // (GuestThread::SendSignal); sigsuspend, pause and sigtimedwait wait for one. A process-directed
-// kill goes to a thread Process::SendSignal chooses. Only the payload itself can be signalled:
-// never km's parent or anyone else on the host.
+// kill goes to a thread Process::SendSignal chooses. Only the payload itself and its children
+// (each a km of its own) can be signalled: never km's parent or anyone else on the host.
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "absl/strings/str_format.h"
+#include "km/runtime/host_signals.h"
 #include "absl/time/time.h"
 
 #include "km/runtime/fault.h"
@@ -115,9 +118,32 @@ int64_t SysSigaltstack(SyscallContext& ctx) {
   return 0;
 }
 
+// Whether pid is a child of km's, that is one the payload forked: /proc/PID/stat's fourth field.
+bool IsOwnChild(int pid) {
+  FILE* f = std::fopen(absl::StrFormat("/proc/%d/stat", pid).c_str(), "re");
+  if (f == nullptr) return false;
+  char line[512];
+  const bool read = std::fgets(line, sizeof line, f) != nullptr;
+  std::fclose(f);
+  if (!read) return false;
+  // The command name (field 2) may hold spaces and parentheses: the state follows the last ')'.
+  const char* end = std::strrchr(line, ')');
+  char state;
+  int ppid;
+  return end != nullptr && std::sscanf(end + 1, " %c %d", &state, &ppid) == 2 &&
+         ppid == ::getpid();
+}
+
 int64_t SysKill(SyscallContext& ctx) {
   const int pid = static_cast<int>(ctx.arg(0));
-  // Only the payload itself: it must not signal km's parent or anyone else on the host.
+  const int signo = static_cast<int>(ctx.arg(1));
+  // A child is its own km, which delivers to its payload the signals ReachesPayload names
+  // (0 only asks whether it exists).
+  if (pid > 0 && pid != ::getpid() && IsOwnChild(pid)) {
+    if (signo != 0 && !ReachesPayload(signo)) return -EPERM;
+    return HostResult(::kill(pid, signo));
+  }
+  // Otherwise only the payload itself: it must not signal km's parent or anyone else on the host.
   if (pid != ::getpid() && pid != 0) return -EPERM;
   return Send(ctx, nullptr, static_cast<int>(ctx.arg(1)), FromPayload(SI_USER));
 }

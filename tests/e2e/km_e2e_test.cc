@@ -366,6 +366,7 @@ TEST_P(KmProcessesTest, ForkWaitSpawnAndExecveLikeNative) {
   EXPECT_THAT(km.out, HasSubstr("fork: read 22 \"child sees 2, is not 0\"; reaped the child: 1; "
                                 "exited 1 with 7; parent still sees 1\n"));
   EXPECT_THAT(km.out, HasSubstr("wait: reaped 5 children, statuses summing to 60, then ECHILD"));
+  EXPECT_THAT(km.out, HasSubstr("kill: the child ended by signal 15\n"));
   EXPECT_THAT(km.out, HasSubstr("argv[2]=spawned\nKM_TEST_VAR=from spawn\nand exited 1 with 4"));
   EXPECT_THAT(km.out, HasSubstr("vfork: exec of a missing program: child exited 1 with 127"));
   // The program execve replaced it with: its argv[0] as given, its own environment, its status.

@@ -1,7 +1,7 @@
 // Processes: fork (the child's memory a copy, its exit status reaped by the parent), a pipe
-// between parent and child, posix_spawn (CLONE_VM | CLONE_VFORK) of another program with its
-// stdout redirected, vfork, an execve that fails and one that replaces the program; each step
-// prints what it saw. argv[1]: a static program that prints its arguments and exits with
+// between parent and child, a child killed by its parent, posix_spawn (CLONE_VM | CLONE_VFORK)
+// of another program with its stdout redirected, vfork, an execve that fails and one that
+// replaces the program; each step prints what it saw. argv[1]: a static program that prints its arguments and exits with
 // argv[1]'s value (the hello payload).
 #include <errno.h>
 #include <signal.h>
@@ -56,6 +56,20 @@ static void ManyChildren(void) {
          errno == ECHILD ? "ECHILD" : strerror(errno));
 }
 
+static void KillChild(void) {
+  pid_t pid = fork();
+  if (pid < 0) return perror("fork");
+  if (pid == 0) {
+    for (;;) pause();
+  }
+  int status = 0;
+  kill(pid, SIGTERM);
+  waitpid(pid, &status, 0);
+  // A km child ends as km does for a signal: exit 128 + signo.
+  int signo = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status) - 128;
+  printf("kill: the child ended by signal %d\n", signo);
+}
+
 static void Spawn(const char* program) {
   int fds[2];
   if (pipe(fds) != 0) return perror("pipe");
@@ -108,6 +122,7 @@ int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   ForkAndReap();
   ManyChildren();
+  KillChild();
   Spawn(argv[1]);
   VforkFailingExec();
   char* exec_argv[] = {"renamed", "9", "replaced", NULL};
