@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <asm/prctl.h>
 #include <sched.h>
 #include <time.h>
@@ -297,6 +298,18 @@ TEST_F(SyscallsTest, SignalsAreRecorded) {
 
   // Signals to others are refused; ignored ones do nothing.
   EXPECT_EQ(Call(SYS_kill, 1, SIGTERM), -EPERM);
+  // A child of km's (the payload's, each a km) gets the signals a km passes to its payload.
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    for (;;) pause();
+  }
+  EXPECT_EQ(Call(SYS_kill, child, SIGUSR1), -EPERM);
+  EXPECT_EQ(Call(SYS_kill, child, 0), 0);
+  EXPECT_EQ(Call(SYS_kill, child, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << status;
   EXPECT_EQ(Call(SYS_kill, getpid(), 0), 0);
   EXPECT_EQ(Call(SYS_kill, getpid(), SIGCHLD), 0);
   EXPECT_FALSE(process_->ended());
