@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "km/code_patch.h"
 #include "km/runtime/fault.h"
 #include "km_hooks/debugger_output.h"
 #include "km_hooks/proto_convert.h"
@@ -22,7 +23,7 @@ bool InSignalMask(uint64_t mask, int signo) {
   return signo >= 1 && signo <= 64 && (mask >> (signo - 1) & 1);
 }
 
-constexpr uint8_t kInt3 = 0xcc;
+using km::kInt3;
 // What a stop event carries of the stack: gdb's first unwinding reads (return address, saved
 // rbp, the caller's frame) for a typical frame, and the red zone below rsp, where a leaf
 // function's frame lives.

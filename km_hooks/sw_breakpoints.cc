@@ -4,11 +4,11 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "km/code_patch.h"
 
 namespace km_hooks {
-namespace {
-constexpr uint8_t kInt3 = 0xcc;
-}
+
+using km::kInt3;
 
 absl::Status SwBreakpoints::Insert(uint64_t addr, Holder holder) {
   absl::MutexLock lock(&mu_);
@@ -39,17 +39,9 @@ absl::Status SwBreakpoints::Remove(uint64_t addr, Holder holder) {
   }
   it->second.holders &= ~bit;
   if (it->second.holders != 0) return absl::OkStatus();
-  RestoreLocked(addr, it->second.original);
+  km::RestoreInt3(engine_, mem_, addr, it->second.original);
   int3s_.erase(it);
   return absl::OkStatus();
-}
-
-void SwBreakpoints::RestoreLocked(uint64_t addr, uint8_t original) {
-  // The page may have been unmapped, or mapped again with other contents, since the int3 went
-  // in (a breakpoint whose commands persist can stay for long): only an int3 is ours to undo.
-  uint8_t now = 0;
-  if (mem_.ReadIgnoringProt(addr, &now, 1) != 1 || now != kInt3) return;
-  engine_.WriteCode(addr, 1, [&] { mem_.WriteIgnoringProt(addr, &original, 1); });
 }
 
 void SwBreakpoints::RemoveAll(const std::vector<uint64_t>& keep) {
@@ -60,7 +52,7 @@ void SwBreakpoints::RemoveAll(const std::vector<uint64_t>& keep) {
       ++it;
       continue;
     }
-    RestoreLocked(it->first, it->second.original);
+    km::RestoreInt3(engine_, mem_, it->first, it->second.original);
     int3s_.erase(it++);
   }
 }

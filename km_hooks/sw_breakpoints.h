@@ -46,9 +46,6 @@ class SwBreakpoints {
   uint64_t Write(uint64_t addr, const void* src, uint64_t len);
 
  private:
-  // Puts the original byte back where the int3 still is.
-  void RestoreLocked(uint64_t addr, uint8_t original) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
   km::GuestMemory& mem_;
   km::Engine& engine_;
   mutable absl::Mutex mu_;

@@ -121,15 +121,6 @@ bool FdTable::Owns(int fd) {
   return it != fds_.end() && !it->second.closing;
 }
 
-std::vector<int> FdTable::Owned() {
-  absl::MutexLock lock(&mu_);
-  std::vector<int> out;
-  for (const auto& [fd, entry] : fds_) {
-    if (!entry.closing) out.push_back(fd);
-  }
-  return out;
-}
-
 void FdTable::Release(int fd) {
   absl::MutexLock lock(&mu_);
   auto it = fds_.find(fd);

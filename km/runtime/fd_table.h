@@ -56,8 +56,6 @@ class FdTable {
   // Returns newfd or -errno.
   int DupOnto(int oldfd, int newfd, int flags);
   bool Owns(int fd);
-  // The guest's fds, in no order (signalfds included).
-  std::vector<int> Owned();
   // dup and fcntl(F_DUPFD) made newfd from oldfd: Adopt(newfd), keeping what oldfd is (a
   // signalfd stays one).
   void AdoptDupOf(int newfd, int oldfd);

@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "km/code_patch.h"
 #include "km/runtime/host_fds.h"
 #include "km/runtime/host_signals.h"
 #include "km/runtime/process.h"
@@ -29,14 +30,10 @@ absl::StatusOr<int> Process::Fork(GuestThread& thread, int keep_fd) {
     return absl::UnimplementedError(
         absl::StrFormat("the %s engine cannot fork a payload", engine_->name()));
   }
-  std::vector<std::shared_ptr<GuestThread>> others;
-  for (std::shared_ptr<GuestThread>& other : Threads()) {
-    if (other.get() != &thread) others.push_back(std::move(other));
-  }
   // Threads a debugger holds stay held: only the pauses asked for here are undone.
   std::vector<std::shared_ptr<GuestThread>> to_resume;
-  for (const std::shared_ptr<GuestThread>& other : others) {
-    if (!other->Pause()) to_resume.push_back(other);
+  for (std::shared_ptr<GuestThread>& other : Threads()) {
+    if (other.get() != &thread && !other->Pause()) to_resume.push_back(std::move(other));
   }
   DebugObserver* observer = debug_observer();
   const std::vector<std::pair<uint64_t, uint8_t>> planted =
@@ -91,11 +88,7 @@ void Process::BecomeForkedChild(GuestThread& thread,
     std::fflush(nullptr);
     _exit(status);
   };
-  for (const auto& [addr, original] : planted) {
-    uint8_t now = 0;
-    if (mem_->ReadIgnoringProt(addr, &now, 1) != 1 || now != 0xcc) continue;
-    engine_->WriteCode(addr, 1, [&] { mem_->WriteIgnoringProt(addr, &original, 1); });
-  }
+  for (const auto& [addr, original] : planted) RestoreInt3(*engine_, *mem_, addr, original);
   const EngineCaps caps = engine_->caps();
   if (caps.recording) engine_->SetRecorder(nullptr).IgnoreError();
   thread
@@ -110,9 +103,8 @@ void Process::BecomeForkedChild(GuestThread& thread,
 
   // km's own descriptors (the debug socket and its connections above all: a client must see km
   // end when the parent does) are the parent's business.
-  const std::vector<int> guest = fds_.Owned();
   for (int fd : OpenHostFds()) {
-    if (fd != keep_fd && std::find(guest.begin(), guest.end(), fd) == guest.end()) ::close(fd);
+    if (fd != keep_fd && !fds_.Owns(fd)) ::close(fd);
   }
 }
 

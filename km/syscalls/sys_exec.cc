@@ -104,10 +104,11 @@ int64_t Exec(SyscallContext& ctx, std::string path, uint64_t argv_gva, uint64_t 
     if (::realpath(ctx.process.image().path.c_str(), exe) == nullptr) return -ENOENT;
     path = exe;
   }
-  if (::access(path.c_str(), X_OK) != 0) return -errno;
   std::string program = path;
   if (argv.empty()) argv.push_back(path);
   if (int r = ApplyShebang(path, &program, &argv); r != 0) return r;
+  // A script must be executable itself (CheckRunnable sees to the program that runs).
+  if (program != path && ::access(path.c_str(), X_OK) != 0) return -errno;
   if (int r = CheckRunnable(program); r != 0) return r;
 
   char self[PATH_MAX];
@@ -117,12 +118,10 @@ int64_t Exec(SyscallContext& ctx, std::string path, uint64_t argv_gva, uint64_t 
 
   Process& process = ctx.process;
   FdTable& fds = process.fds();
-  const std::vector<int> guest = fds.Owned();
   std::vector<int> inherited;
   for (int fd : OpenHostFds()) {
-    const bool guests = std::find(guest.begin(), guest.end(), fd) != guest.end();
     // A signalfd is km's own eventfd underneath: the next km could not serve it.
-    if (!guests || fds.SignalfdMask(fd).has_value()) {
+    if (!fds.Owns(fd) || fds.SignalfdMask(fd).has_value()) {
       ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     } else if ((::fcntl(fd, F_GETFD) & FD_CLOEXEC) == 0) {
       inherited.push_back(fd);
