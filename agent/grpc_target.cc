@@ -25,6 +25,9 @@ namespace v1 = ::km::debug::v1;
 // Every call but the event stream is a quick request to km; a stuck km must not hang gdb.
 constexpr auto kCallTimeout = std::chrono::seconds(30);
 constexpr auto kConnectTimeout = std::chrono::seconds(5);
+// How long following an exec may take: km execs itself, and the next km loads its payload and
+// opens its socket.
+constexpr absl::Duration kExecTimeout = absl::Seconds(30);
 
 absl::Status FromGrpc(absl::string_view rpc, const grpc::Status& s) {
   if (Verbose()) Log(absl::StrCat("rpc ", rpc, s.ok() ? "" : " failed"));
@@ -148,6 +151,7 @@ StopReason FromProto(const v1::StopReason& r) {
     case v1::STOP_KIND_SYSCALL_ENTRY: out.kind = StopKind::kSyscallEntry; break;
     case v1::STOP_KIND_SYSCALL_RETURN: out.kind = StopKind::kSyscallReturn; break;
     case v1::STOP_KIND_HISTORY_BEGIN: out.kind = StopKind::kHistoryBegin; break;
+    case v1::STOP_KIND_EXEC: out.kind = StopKind::kExec; break;
     default: out.kind = StopKind::kInterrupted; break;
   }
   out.syscall = r.syscall();
@@ -157,6 +161,7 @@ StopReason FromProto(const v1::StopReason& r) {
   out.sender_pid = r.sender_pid();
   out.sender_uid = r.sender_uid();
   out.watch_addr = r.watch_addr();
+  out.exec_path = r.exec_path();
   switch (r.watch_kind()) {
     case v1::WATCH_KIND_READ: out.watch_kind = WatchKind::kRead; break;
     case v1::WATCH_KIND_ACCESS: out.watch_kind = WatchKind::kAccess; break;
@@ -311,18 +316,61 @@ absl::StatusOr<TraceFrame> FromProto(const v1::TraceFrame& f) {
   return out;
 }
 
+// km answers with up to 64 MiB (a trace frame, a large memory read); gRPC's default would
+// refuse anything over 4.
+grpc::ChannelArguments ChannelArgs() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return args;
+}
+
+// A controlling session with km.
+struct Attached {
+  std::unique_ptr<v1::Debug::Stub> stub;
+  std::string session;
+};
+
+absl::StatusOr<Attached> AttachToKm(const std::string& socket_path,
+                                    const std::string& client_name,
+                                    std::chrono::system_clock::duration connect_timeout) {
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(absl::StrCat("unix:", socket_path),
+                                grpc::InsecureChannelCredentials(), ChannelArgs());
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + connect_timeout)) {
+    return absl::UnavailableError(
+        absl::StrCat("km's debug socket ", socket_path, " does not answer"));
+  }
+  Attached out{v1::Debug::NewStub(channel), ""};
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+  v1::AttachRequest req;
+  req.set_client_name(client_name);
+  v1::AttachResponse resp;
+  if (absl::Status s = FromGrpc("Attach", out.stub->Attach(&ctx, req, &resp)); !s.ok()) return s;
+  out.session = resp.session();
+  return out;
+}
+
 class GrpcTarget : public Target {
  public:
-  GrpcTarget(std::shared_ptr<grpc::Channel> channel, std::string session, int event_fd)
-      : stub_(v1::Debug::NewStub(channel)), session_(std::move(session)), event_fd_(event_fd) {}
+  GrpcTarget(Attached attached, std::string socket_path, std::string client_name, int event_fd)
+      : stub_(std::move(attached.stub)),
+        session_(std::move(attached.session)),
+        socket_path_(std::move(socket_path)),
+        client_name_(std::move(client_name)),
+        event_fd_(event_fd) {}
 
   ~GrpcTarget() override {
-    events_context_.TryCancel();
-    if (reader_.joinable()) reader_.join();
+    StopEvents();
     close(event_fd_);
   }
 
   void StartEvents() {
+    {
+      absl::MutexLock lock(&mu_);
+      reader_done_ = false;
+    }
+    events_context_ = std::make_unique<grpc::ClientContext>();
     reader_ = std::thread([this] { ReadEvents(); });
   }
 
@@ -484,7 +532,9 @@ class GrpcTarget : public Target {
     req.set_enabled(enabled);
     for (int64_t n : numbers) req.add_numbers(n);
     v1::CatchSyscallsResponse resp;
-    return FromGrpc("CatchSyscalls", stub_->CatchSyscalls(&ctx, req, &resp));
+    absl::Status s = FromGrpc("CatchSyscalls", stub_->CatchSyscalls(&ctx, req, &resp));
+    if (s.ok()) catch_syscalls_ = req;
+    return s;
   }
 
   absl::Status PassSignals(const std::vector<int>& linux_signals) override {
@@ -494,7 +544,9 @@ class GrpcTarget : public Target {
     req.set_session(session_);
     for (int s : linux_signals) req.add_signals(s);
     v1::PassSignalsResponse resp;
-    return FromGrpc("PassSignals", stub_->PassSignals(&ctx, req, &resp));
+    absl::Status s = FromGrpc("PassSignals", stub_->PassSignals(&ctx, req, &resp));
+    if (s.ok()) pass_signals_ = req;
+    return s;
   }
 
   absl::Status ProgramSignals(const std::vector<int>& linux_signals) override {
@@ -504,7 +556,9 @@ class GrpcTarget : public Target {
     req.set_session(session_);
     for (int s : linux_signals) req.add_signals(s);
     v1::ProgramSignalsResponse resp;
-    return FromGrpc("ProgramSignals", stub_->ProgramSignals(&ctx, req, &resp));
+    absl::Status s = FromGrpc("ProgramSignals", stub_->ProgramSignals(&ctx, req, &resp));
+    if (s.ok()) program_signals_ = req;
+    return s;
   }
 
   absl::StatusOr<RecordingStatus> SetRecording(bool enabled, uint64_t max_instructions) override {
@@ -593,6 +647,20 @@ class GrpcTarget : public Target {
   int event_fd() const override { return event_fd_; }
 
   std::optional<Event> NextEvent() override {
+    std::optional<Event> e = TakeEvent();
+    if (const ThreadStop* stop = e ? std::get_if<ThreadStop>(&*e) : nullptr;
+        stop != nullptr && stop->reason.kind == StopKind::kExec) {
+      return FollowExec(*stop);
+    }
+    return e;
+  }
+
+ private:
+  static void SetDeadline(grpc::ClientContext& ctx) {
+    ctx.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+  }
+
+  std::optional<Event> TakeEvent() {
     absl::MutexLock lock(&mu_);
     // A stop km answered inside Resume goes after the stream events km sent before it, some
     // of which may still be on their way.
@@ -612,9 +680,90 @@ class GrpcTarget : public Target {
     return e;
   }
 
- private:
-  static void SetDeadline(grpc::ClientContext& ctx) {
-    ctx.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+  void StopEvents() {
+    if (events_context_ != nullptr) events_context_->TryCancel();
+    if (reader_.joinable()) reader_.join();
+  }
+
+  // km stopped a thread at an execve (STOP_KIND_EXEC): lets it go on, waits for km to exec
+  // itself (the stream ends), attaches to the next km on the same socket and reports the
+  // thread it holds before the new program's first instruction as the exec's stop. What the
+  // session set in km that outlives an exec under Linux (caught syscalls, passed and program
+  // signals) is set again; breakpoints are the debugger's to insert in the new program.
+  Event FollowExec(const ThreadStop& exec_stop) {
+    if (Verbose()) Log(absl::StrCat("following the exec of ", exec_stop.reason.exec_path));
+    const absl::Time deadline = absl::Now() + kExecTimeout;
+    if (absl::Status s = Resume({ThreadAction{}}, StopWait{}); !s.ok()) {
+      return EventsEnded{absl::StrCat("cannot let km exec: ", s.message())};
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return reader_done_; };
+      if (!mu_.AwaitWithDeadline(absl::Condition(&done), deadline)) {
+        return EventsEnded{"km did not exec"};
+      }
+    }
+    StopEvents();
+    {
+      absl::MutexLock lock(&mu_);
+      // The old km's last words: its stream's end, or how the payload ended instead.
+      for (Event& e : events_) {
+        if (std::holds_alternative<ProcessExited>(e)) return std::move(e);
+      }
+      events_.clear();
+      handed_.clear();
+      received_ = 0;
+    }
+    // Until the next km has its socket in place, the old one's file refuses connections.
+    absl::StatusOr<Attached> attached =
+        AttachToKm(socket_path_, client_name_, std::chrono::milliseconds(100));
+    while (!attached.ok() && absl::IsUnavailable(attached.status()) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+      attached = AttachToKm(socket_path_, client_name_, std::chrono::milliseconds(100));
+    }
+    if (!attached.ok()) {
+      return EventsEnded{absl::StrCat("the km after the exec: ", attached.status().message())};
+    }
+    stub_ = std::move(attached->stub);
+    session_ = std::move(attached->session);
+    StartEvents();
+    ReplaySettings();
+    absl::MutexLock lock(&mu_);
+    auto held = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !events_.empty() || reader_done_;
+    };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&held), deadline) ||
+        !std::holds_alternative<ThreadStop>(events_.front())) {
+      return EventsEnded{"the km after the exec holds no thread"};
+    }
+    ThreadStop stop = std::get<ThreadStop>(std::move(events_.front()));
+    events_.pop_front();
+    stop.reason = exec_stop.reason;
+    return stop;
+  }
+
+  void ReplaySettings() {
+    if (catch_syscalls_) {
+      grpc::ClientContext ctx;
+      SetDeadline(ctx);
+      catch_syscalls_->set_session(session_);
+      v1::CatchSyscallsResponse resp;
+      (void)FromGrpc("CatchSyscalls", stub_->CatchSyscalls(&ctx, *catch_syscalls_, &resp));
+    }
+    if (pass_signals_) {
+      grpc::ClientContext ctx;
+      SetDeadline(ctx);
+      pass_signals_->set_session(session_);
+      v1::PassSignalsResponse resp;
+      (void)FromGrpc("PassSignals", stub_->PassSignals(&ctx, *pass_signals_, &resp));
+    }
+    if (program_signals_) {
+      grpc::ClientContext ctx;
+      SetDeadline(ctx);
+      program_signals_->set_session(session_);
+      v1::ProgramSignalsResponse resp;
+      (void)FromGrpc("ProgramSignals", stub_->ProgramSignals(&ctx, *program_signals_, &resp));
+    }
   }
 
   absl::Status Breakpoint(bool insert, BreakpointKind kind, uint64_t addr, uint64_t len,
@@ -651,7 +800,7 @@ class GrpcTarget : public Target {
   void ReadEvents() {
     v1::EventsRequest req;
     req.set_session(session_);
-    std::unique_ptr<grpc::ClientReader<v1::Event>> reader = stub_->Events(&events_context_, req);
+    std::unique_ptr<grpc::ClientReader<v1::Event>> reader = stub_->Events(events_context_.get(), req);
     v1::Event ev;
     bool exited = false;
     while (reader->Read(&ev)) {
@@ -678,52 +827,39 @@ class GrpcTarget : public Target {
       Push(EventsEnded{s.ok() ? "km ended the event stream"
                               : absl::StrCat("km's event stream failed: ", s.error_message())});
     }
+    absl::MutexLock lock(&mu_);
+    reader_done_ = true;
   }
 
+  // The km of the moment: an exec replaces them (FollowExec), on the caller's thread.
   std::unique_ptr<v1::Debug::Stub> stub_;
-  const std::string session_;
+  std::string session_;
+  const std::string socket_path_;
+  const std::string client_name_;
   const int event_fd_;
-  grpc::ClientContext events_context_;
+  std::unique_ptr<grpc::ClientContext> events_context_;
   std::thread reader_;
+  // The last of each setting km took, for the km after an exec.
+  std::optional<v1::CatchSyscallsRequest> catch_syscalls_;
+  std::optional<v1::PassSignalsRequest> pass_signals_;
+  std::optional<v1::ProgramSignalsRequest> program_signals_;
   absl::Mutex mu_;
+  bool reader_done_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
   uint64_t received_ ABSL_GUARDED_BY(mu_) = 0;  // events read from the stream so far
   // Stops answered inside Resume, each with the number of stream events that come before it.
   std::deque<std::pair<uint64_t, Event>> handed_ ABSL_GUARDED_BY(mu_);
 };
 
-// km answers with up to 64 MiB (a trace frame, a large memory read); gRPC's default would
-// refuse anything over 4.
-grpc::ChannelArguments ChannelArgs() {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  return args;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Target>> ConnectToKm(const std::string& socket_path,
                                                      const std::string& client_name) {
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(absl::StrCat("unix:", socket_path),
-                                grpc::InsecureChannelCredentials(), ChannelArgs());
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + kConnectTimeout)) {
-    return absl::UnavailableError(
-        absl::StrCat("km's debug socket ", socket_path, " does not answer"));
-  }
+  absl::StatusOr<Attached> attached = AttachToKm(socket_path, client_name, kConnectTimeout);
+  if (!attached.ok()) return attached.status();
   const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
-  std::unique_ptr<v1::Debug::Stub> stub = v1::Debug::NewStub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-  v1::AttachRequest req;
-  req.set_client_name(client_name);
-  v1::AttachResponse resp;
-  if (absl::Status s = FromGrpc("Attach", stub->Attach(&ctx, req, &resp)); !s.ok()) {
-    close(fd);
-    return s;
-  }
-  auto target = std::make_unique<GrpcTarget>(channel, resp.session(), fd);
+  auto target = std::make_unique<GrpcTarget>(*std::move(attached), socket_path, client_name, fd);
   target->StartEvents();
   return target;
 }

@@ -71,6 +71,17 @@ absl::StatusOr<std::optional<StopReport>> RunControl::Resume(
 absl::StatusOr<std::optional<StopReport>> RunControl::HandleEvent(const Event& event) {
   if (const auto* stop = std::get_if<ThreadStop>(&event)) {
     if (exit_) return std::optional<StopReport>();
+    if (stop->reason.kind == StopKind::kExec) {
+      // The old program's threads went with it; the new one has this one thread, stopped.
+      records().clear();
+      ThreadRecord& t = records()[stop->tid];
+      t.event_seen = true;
+      t.Stopped(*stop);
+      t.pending = !running_;
+      if (!running_) return std::optional<StopReport>();
+      running_ = false;
+      return std::optional<StopReport>(ReportThread(*stop, false));
+    }
     ThreadRecord& t = records()[stop->tid];
     if (t.IsEcho(*stop)) return std::optional<StopReport>();
     t.event_seen = true;
@@ -187,6 +198,7 @@ bool RunControl::StillReportable(const ThreadStop& stop) const {
     case StopKind::kSignal:
     case StopKind::kSyscallEntry:
     case StopKind::kSyscallReturn:
+    case StopKind::kExec:
       return true;
     case StopKind::kBreakpoint:
       return breakpoints_.Has(BreakpointKind::kSoftware, stop.regs.rip);

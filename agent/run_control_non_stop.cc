@@ -92,6 +92,8 @@ absl::StatusOr<std::vector<StopReport>> NonStopRunControl::Interrupt() {
 absl::StatusOr<std::optional<StopReport>> NonStopRunControl::HandleEvent(const Event& event) {
   if (exit_) return std::optional<StopReport>();
   if (const auto* stop = std::get_if<ThreadStop>(&event)) {
+    // The old program's threads went with it.
+    if (stop->reason.kind == StopKind::kExec) records().clear();
     ThreadRecord& t = records()[stop->tid];
     if (t.IsEcho(*stop)) return std::optional<StopReport>();
     t.event_seen = true;

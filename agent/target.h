@@ -28,6 +28,10 @@ enum class StopKind {
   kSyscallEntry,  // a caught syscall (Target::CatchSyscalls), not yet run
   kSyscallReturn, // a caught syscall, returned
   kHistoryBegin,  // reverse execution reached the oldest recorded state, or nothing is recorded
+  // The process became another program (execve): the thread is the new program's only one,
+  // before its first instruction; nothing of the old program (breakpoints, threads, memory)
+  // is left. exec_path names the program.
+  kExec,
 };
 
 enum class WatchKind { kWrite, kRead, kAccess };
@@ -43,6 +47,7 @@ struct StopReason {
   int signal_code = 0;
   int sender_pid = 0;
   uint32_t sender_uid = 0;
+  std::string exec_path;  // kExec
 
   bool operator==(const StopReason&) const = default;
 };

@@ -71,8 +71,9 @@ std::string ThreadName(int tid) {
 
 }  // namespace
 
-DebugController::DebugController(km::Process& process)
+DebugController::DebugController(km::Process& process, std::string socket_path)
     : process_(process),
+      socket_path_(std::move(socket_path)),
       sw_breakpoints_(process.memory(), process.engine()),
       actions_(sw_breakpoints_, PrintForDebugger),
       trace_([this](uint64_t addr, void* dst,
@@ -899,6 +900,22 @@ void DebugController::AfterSyscall(km::GuestThread& thread, uint64_t number) {
   // The syscall instruction was the step: it is done once the syscall returns.
   (void)thread.WithVcpu([](km::Vcpu& vcpu) { return vcpu.SetSingleStep(false); });
   ReportStop(thread, Reason(v1::STOP_KIND_STEP, SIGTRAP));
+}
+
+void DebugController::BeforeExec(km::GuestThread& thread, const std::string& program) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!session_) return;
+  }
+  v1::StopReason reason = Reason(v1::STOP_KIND_EXEC, SIGTRAP);
+  reason.set_exec_path(program);
+  ReportStop(thread, reason);
+}
+
+km::ExecDebug DebugController::ForExec() {
+  absl::MutexLock lock(&mu_);
+  // Decided once the exec stop is over: a session that ended meanwhile leaves nobody to wait for.
+  return km::ExecDebug{socket_path_, session_};
 }
 
 void DebugController::OnThreadStart(km::GuestThread& thread) {

@@ -32,7 +32,8 @@ namespace v1 = ::km::debug::v1;
 
 class DebugController : public km::DebugObserver {
  public:
-  explicit DebugController(km::Process& process);
+  // socket_path: where this km serves its debugger (the next km of an execve serves there too).
+  explicit DebugController(km::Process& process, std::string socket_path = "");
 
   // --debug-wait: the main thread stops before its first instruction.
   void HoldMainThread();
@@ -101,6 +102,9 @@ class DebugController : public km::DebugObserver {
   km::DebugAction OnSignal(km::GuestThread& thread, const km::SignalInfo& info) override;
   void BeforeSyscall(km::GuestThread& thread, uint64_t number) override;
   void AfterSyscall(km::GuestThread& thread, uint64_t number) override;
+  // A controlling session gets an exec stop, and the next km holds its thread for it.
+  void BeforeExec(km::GuestThread& thread, const std::string& program) override;
+  km::ExecDebug ForExec() override;
   void OnThreadStart(km::GuestThread& thread) override;
   void OnThreadExit(km::GuestThread& thread) override;
   void OnProcessExit(const km::ExitInfo& info) override;
@@ -184,6 +188,7 @@ class DebugController : public km::DebugObserver {
   std::optional<v1::StopReason> BreakpointAt(km::GuestThread& thread, const km::Regs& regs);
 
   km::Process& process_;
+  const std::string socket_path_;
   SwBreakpoints sw_breakpoints_;
   BreakpointActionTable actions_;
   TraceRun trace_;

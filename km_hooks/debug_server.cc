@@ -50,7 +50,7 @@ absl::StatusOr<std::unique_ptr<DebugServer>> DebugServer::Start(km::Process& pro
                                                                 absl::Duration session_grace) {
   auto server = std::unique_ptr<DebugServer>(new DebugServer());
   server->socket_path_ = socket_path;
-  server->controller_ = std::make_unique<DebugController>(process);
+  server->controller_ = std::make_unique<DebugController>(process, socket_path);
   server->service_ = std::make_unique<DebugService>(*server->controller_, session_grace);
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -31,7 +31,7 @@ std::string Handlers::SupportedFeatures(bool multiprocess, bool reverse) {
       "qXfer:exec-file:read+;qXfer:threads:read+;qXfer:siginfo:read+;vContSupported+;swbreak+;hwbreak+;QNonStop+;"
       "ConditionalBreakpoints+;BreakpointCommands+;QCatchSyscalls+;QPassSignals+;"
       "QProgramSignals+;ConditionalTracepoints+;qXfer:traceframe-info:read+;QTBuffer:size+;"
-      "tracenz+;%s%s",
+      "tracenz+;exec-events+;%s%s",
       kPacketSize, reverse ? "ReverseStep+;ReverseContinue+;" : "",
       multiprocess ? "multiprocess+" : "multiprocess-");
 }
@@ -39,6 +39,7 @@ std::string Handlers::SupportedFeatures(bool multiprocess, bool reverse) {
 Response Handlers::QSupported(absl::string_view packet) {
   const std::vector<rsp::Feature> gdb_features = rsp::ParseQSupported(packet);
   multiprocess_ = rsp::GdbSupports(gdb_features, "multiprocess");
+  exec_events_ = rsp::GdbSupports(gdb_features, "exec-events");
   return Response{{SupportedFeatures(multiprocess_, info_.recording)}};
 }
 

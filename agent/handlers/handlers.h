@@ -120,6 +120,8 @@ class Handlers {
                          bool stop_all);
   std::optional<std::string> NonStopEvent(const Event& event);
   std::optional<std::string> NonStopInterrupt();
+  // resume.cc: the process became another program; nothing the agent knew of the old one holds.
+  void ForgetProgram();
   void Notify(const StopReport& report);
   // qxfer.cc
   Response Xfer(absl::string_view packet);
@@ -179,6 +181,7 @@ class Handlers {
   std::unique_ptr<NonStopRunControl> non_stop_;   // set by QNonStop:1
   rsp::StopNotifications notifications_;          // non-stop's stops not yet acknowledged
   bool multiprocess_ = false;
+  bool exec_events_ = false;  // gdb follows an exec ("exec:" in a stop reply)
   bool lldb_client_ = false;  // the client sent qHostInfo, which only lldb does
   bool detached_ = false;
   int general_thread_ = 0;  // 0: whichever thread last stopped

@@ -118,6 +118,10 @@ Response Handlers::ResumeWith(const std::vector<ThreadAction>& actions) {
 std::optional<std::string> Handlers::HandleEvent(const Event& event) {
   // After a detach the stream's end only confirms it: the payload runs on.
   if (detached_) return std::nullopt;
+  if (const auto* stop = std::get_if<ThreadStop>(&event);
+      stop != nullptr && stop->reason.kind == StopKind::kExec) {
+    ForgetProgram();
+  }
   if (non_stop_) {
     stop_threads_.reset();
     return NonStopEvent(event);
@@ -150,6 +154,23 @@ std::optional<std::string> Handlers::HandleEvent(const Event& event) {
     if (!thread_stop->threads.empty()) stop_threads_ = thread_stop->threads;
   }
   return StopReply(**stop);
+}
+
+void Handlers::ForgetProgram() {
+  if (absl::StatusOr<TargetInfo> info = target_.GetTarget(); info.ok()) {
+    info_ = *std::move(info);
+  } else {
+    Log(info.status().message());
+  }
+  // gdb inserts its breakpoints anew in the new program, and km has none of the old.
+  breakpoints_.Clear();
+  memory_.Invalidate();
+  stop_threads_.reset();
+  threads_xml_.clear();
+  trace_frame_.reset();
+  recording_.reset();
+  general_thread_ = 0;
+  continue_thread_ = 0;
 }
 
 std::optional<std::string> Handlers::Interrupt() {

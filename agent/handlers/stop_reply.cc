@@ -59,6 +59,13 @@ std::string Handlers::StopReply(const StopReport& report) {
     case StopKind::kHistoryBegin:
       r.reason = rsp::StopReply::Reason::kHistoryBegin;
       break;
+    case StopKind::kExec:
+      // A gdb that cannot follow an exec sees a SIGTRAP, as from a traced Linux process.
+      if (exec_events_) {
+        r.reason = rsp::StopReply::Reason::kExec;
+        r.exec_path = ExecFilePath();
+      }
+      break;
     case StopKind::kStep:
       break;
   }

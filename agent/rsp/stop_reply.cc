@@ -32,6 +32,7 @@ std::string FormatStopReply(const StopReply& reply) {
     case StopReply::Reason::kSyscallEntry: absl::StrAppendFormat(&out, "syscall_entry:%x;", reply.syscall); break;
     case StopReply::Reason::kSyscallReturn: absl::StrAppendFormat(&out, "syscall_return:%x;", reply.syscall); break;
     case StopReply::Reason::kHistoryBegin: absl::StrAppend(&out, "replaylog:begin;"); break;
+    case StopReply::Reason::kExec: absl::StrAppend(&out, "exec:", HexEncode(reply.exec_path), ";"); break;
   }
   return out;
 }

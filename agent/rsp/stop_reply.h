@@ -13,6 +13,7 @@ struct StopReply {
   enum class Reason {
     kNone, kSwBreak, kHwBreak, kWatch, kReadWatch, kAccessWatch, kSyscallEntry, kSyscallReturn,
     kHistoryBegin,  // reverse execution can go back no further ("replaylog:begin")
+    kExec,          // the process became exec_path's program ("exec:HEX")
   };
 
   Kind kind = Kind::kStopped;
@@ -24,6 +25,7 @@ struct StopReply {
   Reason reason = Reason::kNone;
   uint64_t watch_addr = 0;
   int64_t syscall = 0;  // kSyscallEntry, kSyscallReturn
+  std::string exec_path;  // kExec
   // Registers sent along ("expedited") so gdb need not ask: number and hex value.
   std::vector<std::pair<int, std::string>> registers;
   // lldb's "hexname" key: the thread's name, sent only when set (gdb skips keys it does not know,

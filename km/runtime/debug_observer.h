@@ -38,6 +38,12 @@ struct ExitInfo {
   std::string message; // the line km prints on stderr, empty for an exit
 };
 
+// How the km an execve starts serves a debugger.
+struct ExecDebug {
+  std::string socket_path;  // empty: it serves none
+  bool hold = false;        // its first instruction waits for a client (as --debug-wait)
+};
+
 // Calls come from guest threads' own host threads, for that thread only (stop events are per
 // vCPU: other threads keep running unless the observer pauses them). During OnStop the thread
 // is outside Run() and its registers and vCPU are accessible through it.
@@ -59,6 +65,11 @@ class DebugObserver {
   // After a syscall's result is in rax, before the thread runs on: a debugger single-stepping
   // the syscall instruction sees its step end here (and may RequestPark the thread).
   virtual void AfterSyscall(GuestThread& thread, uint64_t number) {}
+  // The thread is about to become program (an execve that passed every check; nothing is
+  // changed yet): a debugger may RequestPark it, and the exec goes ahead once it is resumed.
+  virtual void BeforeExec(GuestThread& thread, const std::string& program) {}
+  // As the exec goes ahead: what the next km is to serve.
+  virtual ExecDebug ForExec() { return {}; }
   // Before the thread's first instruction; after its last (its vCPU is gone by then).
   virtual void OnThreadStart(GuestThread& thread) {}
   virtual void OnThreadExit(GuestThread& thread) {}

@@ -114,6 +114,12 @@ void GuestThread::EditRegs(absl::FunctionRef<void(Regs&)> edit) {
   regs_dirty_ = true;
 }
 
+bool GuestThread::ParkWhileRequested() {
+  absl::MutexLock lock(&mu_);
+  ParkWhileRequestedLocked(state_);
+  return !killed_;
+}
+
 void GuestThread::ParkWhileRequestedLocked(ThreadState after) {
   if (!pause_requested_ || killed_) return;
   state_ = ThreadState::kParked;

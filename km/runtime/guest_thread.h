@@ -87,6 +87,9 @@ class GuestThread {
   void InjectSignal(const SignalInfo& info);
 
   // --- From the thread's own host thread.
+  // Serving a syscall: parks while a pause is requested (a DebugObserver's RequestPark). False
+  // if the thread must end.
+  bool ParkWhileRequested();
   // Records the host tid of the calling thread as this thread's tid.
   void BindToCurrentHostThread();
   // In a child made by fork, in the syscall that made it: the thread is the child's only one,

@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -117,6 +119,17 @@ int64_t Exec(SyscallContext& ctx, std::string path, uint64_t argv_gva, uint64_t 
   self[len] = '\0';
 
   Process& process = ctx.process;
+  // A debugger follows the exec into the next km (it is told, and the thread waits for it):
+  // from here on the exec cannot fail but for the host's execve itself.
+  ExecDebug debug;
+  if (DebugObserver* observer = process.debug_observer()) {
+    observer->BeforeExec(ctx.thread, program);
+    if (!ctx.thread.ParkWhileRequested()) {
+      ctx.end_thread = true;
+      return 0;
+    }
+    debug = observer->ForExec();
+  }
   FdTable& fds = process.fds();
   std::vector<int> inherited;
   for (int fd : OpenHostFds()) {
@@ -146,6 +159,10 @@ int64_t Exec(SyscallContext& ctx, std::string path, uint64_t argv_gva, uint64_t 
       "--",
       program,
   };
+  if (!debug.socket_path.empty()) {
+    km_argv.insert(km_argv.end() - 2, absl::StrCat("--debug-socket=", debug.socket_path));
+    if (debug.hold) km_argv.insert(km_argv.end() - 2, "--debug-wait");
+  }
   for (size_t i = 1; i < argv.size(); i++) km_argv.push_back(argv[i]);
   std::vector<char*> host_argv, host_envp;
   for (std::string& s : km_argv) host_argv.push_back(s.data());
@@ -154,7 +171,17 @@ int64_t Exec(SyscallContext& ctx, std::string path, uint64_t argv_gva, uint64_t 
   host_envp.push_back(nullptr);
   std::fflush(nullptr);
   ::execve(self, host_argv.data(), host_envp.data());
-  return -errno;
+  const int err = errno;
+  if (debug.hold) {
+    // The debugger was told this process became the program: past Linux's point of no return
+    // too, a failure ends the process with SIGSEGV.
+    process.End({128 + SIGSEGV, SIGSEGV,
+                 absl::StrFormat("km: execve of %s failed after the debugger's exec stop: %s",
+                                 self, strerror(err))});
+    ctx.end_thread = true;
+    return 0;
+  }
+  return -err;
 }
 
 }  // namespace

@@ -337,6 +337,52 @@ TEST_P(GdbTest, ChildrenOfADebuggedPayloadRunWithoutItsBreakpoints) {
   EXPECT_EQ(r.km_status, 1);
 }
 
+// An execve under gdb is followed as gdb follows a native one: gdb is told the process runs a
+// new program (km execs itself; the agent follows into the next km on the same socket), loads
+// its symbols and sets its breakpoints again there. Without the exec stop gdb saw the
+// payload "killed" by SIGKILL as km went away.
+TEST_P(GdbTest, BreakpointsFollowThePayloadIntoTheProgramItExecs) {
+  const std::string hello = km_test::Runfile("tests/payloads/bin/hello");
+  SessionResult r = Run({.payload = "spawn",
+                         .payload_args = {"--exec-only", hello},
+                         .gdb_commands = {"break main", "continue", "continue", "info args",
+                                          "print argv[0]", "continue"}});
+  SCOPED_TRACE(r.Describe());
+  EXPECT_THAT(r.gdb_out, HasSubstr("main (argc=3, argv="));
+  EXPECT_THAT(r.gdb_out, HasSubstr("spawn.c:"));
+  EXPECT_THAT(r.gdb_out,
+              HasSubstr(absl::StrFormat("process %d is executing new program: %s", r.km_pid, hello)));
+  EXPECT_THAT(r.gdb_out, HasSubstr("at tests/payloads/hello.c:"));
+  EXPECT_THAT(r.gdb_out, HasSubstr("argc = 3\n"));
+  EXPECT_THAT(r.gdb_out, HasSubstr("\"renamed\""));
+  EXPECT_THAT(r.gdb_out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 011]",
+                                                   r.km_pid)));
+  EXPECT_THAT(r.gdb_out, Not(HasSubstr("SIGKILL")));
+  EXPECT_THAT(r.km_out, HasSubstr("argv[2]=replaced\nKM_TEST_VAR=through execve"));
+  EXPECT_EQ(r.km_status, 9);
+}
+
+// `catch exec` stops at the new program's first instruction, which runs and steps from there;
+// the inferior is the new program.
+TEST_P(GdbTest, CatchExecStopsAtTheNewProgramsFirstInstruction) {
+  const std::string hello = km_test::Runfile("tests/payloads/bin/hello");
+  SessionResult r = Run({.payload = "spawn",
+                         .payload_args = {"--exec-only", hello},
+                         .gdb_commands = {"catch exec", "continue", "x/i $pc", "info inferiors",
+                                          "info threads", "stepi", "x/i $pc", "continue"}});
+  SCOPED_TRACE(r.Describe());
+  EXPECT_THAT(r.gdb_out, HasSubstr(absl::StrFormat("Catchpoint 1 (exec'd %s), ", hello)));
+  EXPECT_THAT(r.gdb_out, ContainsRegex("=> 0x[0-9a-f]+ <_start>:"));
+  EXPECT_THAT(r.gdb_out, ContainsRegex(absl::StrFormat("process %d +1 \\(remote [^)]*\\) +target:%s",
+                                                       r.km_pid, hello)));
+  EXPECT_THAT(r.gdb_out, ContainsRegex(absl::StrFormat("\\* 1 +Thread %d\\.%d ", r.km_pid, r.km_pid)));
+  // xor %rbp,%rbp is 3 bytes.
+  EXPECT_THAT(r.gdb_out, ContainsRegex("=> 0x[0-9a-f]+ <_start\\+3>:"));
+  EXPECT_THAT(r.gdb_out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 011]",
+                                                   r.km_pid)));
+  EXPECT_EQ(r.km_status, 9);
+}
+
 // `info proc` asks for /proc/PID/... with the payload's pid, which is km's: what it shows must
 // be the payload (its command line, executable and guest memory map), not km.
 TEST_P(GdbTest, InfoProcShowsThePayloadNotKm) {

@@ -115,16 +115,21 @@ static void VforkFailingExec(void) {
 }
 
 int main(int argc, char** argv) {
+  // --exec-only: straight to the execve (no children: an engine that cannot fork runs it).
+  const int exec_only = argc > 1 && strcmp(argv[1], "--exec-only") == 0;
+  if (exec_only) argv++, argc--;
   if (argc < 2) {
-    fprintf(stderr, "usage: spawn PROGRAM\n");
+    fprintf(stderr, "usage: spawn [--exec-only] PROGRAM\n");
     return 2;
   }
   setvbuf(stdout, NULL, _IONBF, 0);
-  ForkAndReap();
-  ManyChildren();
-  KillChild();
-  Spawn(argv[1]);
-  VforkFailingExec();
+  if (!exec_only) {
+    ForkAndReap();
+    ManyChildren();
+    KillChild();
+    Spawn(argv[1]);
+    VforkFailingExec();
+  }
   char* exec_argv[] = {"renamed", "9", "replaced", NULL};
   char* exec_envp[] = {"KM_TEST_VAR=through execve", NULL};
   execve(argv[1], exec_argv, exec_envp);

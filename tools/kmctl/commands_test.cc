@@ -72,6 +72,16 @@ TEST(FormatTest, AStopAtTheHistorysBeginningSaysSo) {
   EXPECT_EQ(FormatStop(stop), "thread 7 stopped: step at rip 0x401000 (rsp 0x7ff0)\n");
 }
 
+TEST(FormatTest, AnExecStopNamesTheProgram) {
+  v1::StopEvent stop;
+  stop.set_tid(7);
+  stop.mutable_reason()->set_kind(v1::STOP_KIND_EXEC);
+  stop.mutable_reason()->set_exec_path("/bin/prog");
+  stop.set_rip(0x401000);
+  stop.set_rsp(0x7ff0);
+  EXPECT_EQ(FormatStop(stop), "thread 7 stopped: exec /bin/prog at rip 0x401000 (rsp 0x7ff0)\n");
+}
+
 TEST(FormatTest, RecordingStatus) {
   v1::RecordingStatus r;
   EXPECT_EQ(FormatRecording(r), "recording: off\n");

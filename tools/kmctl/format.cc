@@ -62,6 +62,9 @@ std::string Reason(const v1::StopReason& r) {
     case v1::STOP_KIND_SYSCALL_RETURN:
       absl::StrAppendFormat(&out, " %d", r.syscall());
       break;
+    case v1::STOP_KIND_EXEC:
+      absl::StrAppendFormat(&out, " %s", r.exec_path());
+      break;
     case v1::STOP_KIND_HISTORY_BEGIN:
       // Where reverse execution can go back no further: gdb's "no more history".
       out = "history begin";
