@@ -85,7 +85,8 @@ TEST_F(HandlersTest, QSupportedOffersWhatGdbNeeds) {
        {"PacketSize=20000", "QStartNoAckMode+", "qXfer:features:read+", "qXfer:auxv:read+",
         "qXfer:exec-file:read+", "qXfer:threads:read+", "vContSupported+", "swbreak+",
         "hwbreak+", "ConditionalBreakpoints+", "BreakpointCommands+", "multiprocess+",
-        "ConditionalTracepoints+", "qXfer:traceframe-info:read+", "QTBuffer:size+", "tracenz+"}) {
+        "ConditionalTracepoints+", "qXfer:traceframe-info:read+", "QTBuffer:size+", "tracenz+",
+        "exec-events+"}) {
     EXPECT_THAT(reply, HasSubstr(feature));
   }
   EXPECT_EQ(Send("qSupported:swbreak+").find("multiprocess+"), std::string::npos);
@@ -414,6 +415,36 @@ TEST_F(HandlersTest, WatchpointAndHardwareBreakpointReasons) {
   EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
   target_.StopsOnItsOwn(kMain, StopReason{StopKind::kHwBreakpoint, 5}, 0x401140);
   EXPECT_THAT(DeliverEvents(), HasSubstr("hwbreak:;"));
+}
+
+// The target followed an exec: the new program's one thread, held at its start. A gdb that
+// follows execs is told the program's path; what the agent knew of the old program is gone, its
+// breakpoints included (km has none of them: the same address goes to km again).
+TEST_F(HandlersTest, AnExecIsReportedWithTheNewProgramAndTheOldBreakpointsForgotten) {
+  Send("qSupported:multiprocess+;exec-events+");
+  EXPECT_EQ(Send("Z0,401126,1"), "OK");
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  StopReason exec{StopKind::kExec, 5};
+  exec.exec_path = "/payloads/hello";
+  target_.StopsOnItsOwn(kMain, exec, 0x40102b);
+  EXPECT_THAT(DeliverEvents(),
+              AllOf(StartsWith("T05"), HasSubstr("10:2b10400000000000;thread:p64.64;"),
+                    HasSubstr(absl::StrCat("exec:", rsp::HexEncode("/payloads/hello"), ";"))));
+  EXPECT_FALSE(handlers_->running());
+  EXPECT_EQ(Send("qfThreadInfo"), "mp64.64");
+  target_.calls().clear();
+  EXPECT_EQ(Send("Z0,401126,1"), "OK");
+  EXPECT_THAT(target_.calls(), ElementsAre("Insert(0,401126,1)"));
+}
+
+TEST_F(HandlersTest, AGdbThatFollowsNoExecSeesATrap) {
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  StopReason exec{StopKind::kExec, 5};
+  exec.exec_path = "/payloads/hello";
+  target_.StopsOnItsOwn(kMain, exec, 0x40102b);
+  const std::string reply = DeliverEvents();
+  EXPECT_THAT(reply, StartsWith("T05"));
+  EXPECT_THAT(reply, Not(HasSubstr("exec:")));
 }
 
 TEST_F(HandlersTest, FaultIsReportedWithItsSignalAndPassingItOnEndsThePayload) {

@@ -277,6 +277,9 @@ TEST(StopReplyTest, Forms) {
   EXPECT_EQ(FormatStopReply(r), "T05thread:11;syscall_return:14;");
   r.reason = StopReply::Reason::kHistoryBegin;
   EXPECT_EQ(FormatStopReply(r), "T05thread:11;replaylog:begin;");
+  r.reason = StopReply::Reason::kExec;
+  r.exec_path = "/b";
+  EXPECT_EQ(FormatStopReply(r), "T05thread:11;exec:2f62;");
   r.reason = StopReply::Reason::kSyscallReturn;
   r.thread_name = "w";
   EXPECT_EQ(FormatStopReply(r), "T05thread:11;hexname:77;syscall_return:14;");
