@@ -743,27 +743,22 @@ class GrpcTarget : public Target {
   }
 
   void ReplaySettings() {
-    if (catch_syscalls_) {
-      grpc::ClientContext ctx;
-      SetDeadline(ctx);
-      catch_syscalls_->set_session(session_);
-      v1::CatchSyscallsResponse resp;
-      (void)FromGrpc("CatchSyscalls", stub_->CatchSyscalls(&ctx, *catch_syscalls_, &resp));
-    }
-    if (pass_signals_) {
-      grpc::ClientContext ctx;
-      SetDeadline(ctx);
-      pass_signals_->set_session(session_);
-      v1::PassSignalsResponse resp;
-      (void)FromGrpc("PassSignals", stub_->PassSignals(&ctx, *pass_signals_, &resp));
-    }
-    if (program_signals_) {
-      grpc::ClientContext ctx;
-      SetDeadline(ctx);
-      program_signals_->set_session(session_);
-      v1::ProgramSignalsResponse resp;
-      (void)FromGrpc("ProgramSignals", stub_->ProgramSignals(&ctx, *program_signals_, &resp));
-    }
+    SendAgain("CatchSyscalls", catch_syscalls_, &v1::Debug::Stub::CatchSyscalls);
+    SendAgain("PassSignals", pass_signals_, &v1::Debug::Stub::PassSignals);
+    SendAgain("ProgramSignals", program_signals_, &v1::Debug::Stub::ProgramSignals);
+  }
+
+  // A request km took before, sent again in this session.
+  template <typename Request, typename Response>
+  void SendAgain(absl::string_view rpc, std::optional<Request>& req,
+                 grpc::Status (v1::Debug::Stub::*call)(grpc::ClientContext*, const Request&,
+                                                       Response*)) {
+    if (!req) return;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    req->set_session(session_);
+    Response resp;
+    (void)FromGrpc(rpc, (stub_.get()->*call)(&ctx, *req, &resp));
   }
 
   absl::Status Breakpoint(bool insert, BreakpointKind kind, uint64_t addr, uint64_t len,
