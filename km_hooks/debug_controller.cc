@@ -902,14 +902,15 @@ void DebugController::AfterSyscall(km::GuestThread& thread, uint64_t number) {
   ReportStop(thread, Reason(v1::STOP_KIND_STEP, SIGTRAP));
 }
 
-void DebugController::BeforeExec(km::GuestThread& thread, const std::string& program) {
+bool DebugController::BeforeExec(km::GuestThread& thread, const std::string& program) {
   {
     absl::MutexLock lock(&mu_);
-    if (!session_) return;
+    if (!session_) return false;
   }
   v1::StopReason reason = Reason(v1::STOP_KIND_EXEC, SIGTRAP);
   reason.set_exec_path(program);
   ReportStop(thread, reason);
+  return true;
 }
 
 km::ExecDebug DebugController::ForExec() {

@@ -103,7 +103,7 @@ class DebugController : public km::DebugObserver {
   void BeforeSyscall(km::GuestThread& thread, uint64_t number) override;
   void AfterSyscall(km::GuestThread& thread, uint64_t number) override;
   // A controlling session gets an exec stop, and the next km holds its thread for it.
-  void BeforeExec(km::GuestThread& thread, const std::string& program) override;
+  bool BeforeExec(km::GuestThread& thread, const std::string& program) override;
   km::ExecDebug ForExec() override;
   void OnThreadStart(km::GuestThread& thread) override;
   void OnThreadExit(km::GuestThread& thread) override;

@@ -67,7 +67,8 @@ class DebugObserver {
   virtual void AfterSyscall(GuestThread& thread, uint64_t number) {}
   // The thread is about to become program (an execve that passed every check; nothing is
   // changed yet): a debugger may RequestPark it, and the exec goes ahead once it is resumed.
-  virtual void BeforeExec(GuestThread& thread, const std::string& program) {}
+  // True if a debugger was told (it now expects the program to run).
+  virtual bool BeforeExec(GuestThread& thread, const std::string& program) { return false; }
   // As the exec goes ahead: what the next km is to serve.
   virtual ExecDebug ForExec() { return {}; }
   // Before the thread's first instruction; after its last (its vCPU is gone by then).

@@ -447,10 +447,9 @@ bool GuestThread::HandleSyscall() {
   const uint64_t number = at_syscall.rax;
   if (DebugObserver* observer = process_.debug_observer()) {
     observer->BeforeSyscall(*this, number);
-    absl::MutexLock lock(&mu_);
-    ParkWhileRequestedLocked(ThreadState::kInSyscall);
-    if (killed_) return false;
+    if (!ParkWhileRequested()) return false;
     // Registers a debugger wrote meanwhile are the syscall's arguments.
+    absl::MutexLock lock(&mu_);
     at_syscall = regs_;
   }
   SyscallContext ctx(process_, *this, at_syscall);

@@ -122,8 +122,9 @@ int64_t Exec(SyscallContext& ctx, std::string path, uint64_t argv_gva, uint64_t 
   // A debugger follows the exec into the next km (it is told, and the thread waits for it):
   // from here on the exec cannot fail but for the host's execve itself.
   ExecDebug debug;
+  bool debugger_told = false;
   if (DebugObserver* observer = process.debug_observer()) {
-    observer->BeforeExec(ctx.thread, program);
+    debugger_told = observer->BeforeExec(ctx.thread, program);
     if (!ctx.thread.ParkWhileRequested()) {
       ctx.end_thread = true;
       return 0;
@@ -156,13 +157,13 @@ int64_t Exec(SyscallContext& ctx, std::string path, uint64_t argv_gva, uint64_t 
       absl::StrCat("--inherited_fds=", absl::StrJoin(inherited, ",")),
       absl::StrFormat("--inherited_sigmask=%#x", ctx.thread.signal_state().blocked.load()),
       absl::StrFormat("--inherited_sigign=%#x", ignored),
-      "--",
-      program,
   };
   if (!debug.socket_path.empty()) {
-    km_argv.insert(km_argv.end() - 2, absl::StrCat("--debug-socket=", debug.socket_path));
-    if (debug.hold) km_argv.insert(km_argv.end() - 2, "--debug-wait");
+    km_argv.push_back(absl::StrCat("--debug-socket=", debug.socket_path));
+    if (debug.hold) km_argv.push_back("--debug-wait");
   }
+  km_argv.push_back("--");
+  km_argv.push_back(program);
   for (size_t i = 1; i < argv.size(); i++) km_argv.push_back(argv[i]);
   std::vector<char*> host_argv, host_envp;
   for (std::string& s : km_argv) host_argv.push_back(s.data());
@@ -172,7 +173,7 @@ int64_t Exec(SyscallContext& ctx, std::string path, uint64_t argv_gva, uint64_t 
   std::fflush(nullptr);
   ::execve(self, host_argv.data(), host_envp.data());
   const int err = errno;
-  if (debug.hold) {
+  if (debugger_told) {
     // The debugger was told this process became the program: past Linux's point of no return
     // too, a failure ends the process with SIGSEGV.
     process.End({128 + SIGSEGV, SIGSEGV,
