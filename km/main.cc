@@ -17,6 +17,7 @@
 #include "km/runtime/command_line.h"
 #include "km/runtime/exec_inheritance.h"
 #include "km/runtime/flag_types.h"
+#include "km/runtime/host_exit.h"
 #include "km/runtime/host_signals.h"
 #include "km/runtime/process.h"
 #include "km_hooks/debug_server.h"
@@ -42,6 +43,9 @@ ABSL_FLAG(bool, debug_wait, false,
           "client resumes it");
 
 ABSL_FLAG(std::string, argv0, "", "the payload's argv[0], if not PAYLOAD (as `exec -a`)");
+ABSL_FLAG(bool, die_by_signal, false,
+          "a payload killed by a signal ends km by that signal instead of exit status 128+signo "
+          "(km sets it for the km a payload's child execs, whose parent waits for it)");
 // Set by km's execve for the km that runs the next program (km/syscalls/sys_exec.cc).
 ABSL_FLAG(std::string, inherited_fds, "",
           "descriptors the payload had open across its execve, comma-separated");
@@ -92,12 +96,13 @@ int main(int argc, char** argv) {
   }
   // Threads may be blocked in host syscalls when the payload ends: km leaves without joining
   // them or destroying the Process they use.
-  (*process)->set_exit_handler([](int status) {
+  km::Process* running = process->release();
+  running->set_die_by_signal(absl::GetFlag(FLAGS_die_by_signal));
+  running->set_exit_handler([running](const km::ExitInfo& info) {
     std::fflush(nullptr);
     km_hooks::ShutDownAtExit();
-    _exit(status);
+    km::LeaveHost(info, running->die_by_signal());
   });
-  km::Process* running = process->release();
   running->set_core_pattern(absl::GetFlag(FLAGS_core_pattern));
   km::InheritAcrossExec(*running, absl::GetFlag(FLAGS_inherited_fds),
                         absl::GetFlag(FLAGS_inherited_sigmask),

@@ -259,7 +259,7 @@ void Process::FinishEnd(const ExitInfo& info,
   if (!info.message.empty()) std::fprintf(stderr, "%s\n", info.message.c_str());
   for (const auto& thread : threads) thread->Kill();
   if (DebugObserver* observer = debug_observer()) observer->OnProcessExit(info);
-  if (exit_handler_) exit_handler_(info.status);
+  if (exit_handler_) exit_handler_(info);
 }
 
 void Process::End(const ExitInfo& info) {

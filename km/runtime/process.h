@@ -52,9 +52,14 @@ class Process {
   // Called once, from the thread that ended the payload, with km's exit status. km's handler
   // flushes and _exits: it must not return while threads may be blocked in host syscalls.
   // Without one, Run() returns the status once the main thread's loop ends.
-  void set_exit_handler(std::function<void(int status)> handler) {
+  void set_exit_handler(std::function<void(const ExitInfo& info)> handler) {
     exit_handler_ = std::move(handler);
   }
+  // Whether km ends by the signal that killed its payload rather than with exit status
+  // 128 + signo (host_exit.h's LeaveHost): true for a km a payload started, by fork here or by
+  // --die_by_signal, and carried across the payload's execve.
+  void set_die_by_signal(bool die) { die_by_signal_ = die; }
+  bool die_by_signal() const { return die_by_signal_; }
   // Where a signal that ends the payload and dumps core (SIGSEGV, SIGABRT...) writes the core
   // (core_dump.h's CorePath); empty: nowhere. A Process starts with none.
   void set_core_pattern(std::string pattern) { core_pattern_ = std::move(pattern); }
@@ -147,8 +152,9 @@ class Process {
   SignalDispositions signals_;
   SharedPendingSignals shared_signals_;
   std::atomic<DebugObserver*> observer_{nullptr};
-  std::function<void(int)> exit_handler_;
+  std::function<void(const ExitInfo&)> exit_handler_;
   std::string core_pattern_;
+  bool die_by_signal_ = false;
 
   absl::Mutex mu_;
   std::shared_ptr<GuestThread> main_thread_;

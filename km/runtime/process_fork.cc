@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "km/code_patch.h"
+#include "km/runtime/host_exit.h"
 #include "km/runtime/host_fds.h"
 #include "km/runtime/host_signals.h"
 #include "km/runtime/process.h"
@@ -84,9 +85,11 @@ void Process::BecomeForkedChild(GuestThread& thread,
   ForwardHostSignals(*this);
 
   observer_.store(nullptr);
-  exit_handler_ = [](int status) {
+  // Its parent is the payload, whose wait must see a signal that kills this one.
+  die_by_signal_ = true;
+  exit_handler_ = [](const ExitInfo& info) {
     std::fflush(nullptr);
-    _exit(status);
+    LeaveHost(info, /*die_by_signal=*/true);
   };
   for (const auto& [addr, original] : planted) RestoreInt3(*engine_, *mem_, addr, original);
   const EngineCaps caps = engine_->caps();

@@ -317,7 +317,7 @@ TEST_F(SyscallsTest, SignalsAreRecorded) {
 
 TEST_F(SyscallsTest, SigkillToSelfEndsThePayloadAtOnce) {
   int status = -1;
-  process_->set_exit_handler([&status](int s) { status = s; });
+  process_->set_exit_handler([&status](const ExitInfo& info) { status = info.status; });
   EXPECT_EQ(Call(SYS_kill, getpid(), SIGKILL), 0);
   EXPECT_TRUE(last_end_thread_);
   EXPECT_TRUE(process_->ended());
@@ -346,7 +346,7 @@ TEST_F(SyscallsTest, SigqueueOnlyToThePayload) {
 
 TEST_F(SyscallsTest, ExitGroupEndsThePayload) {
   int status = -1;
-  process_->set_exit_handler([&status](int s) { status = s; });
+  process_->set_exit_handler([&status](const ExitInfo& info) { status = info.status; });
   Call(SYS_exit_group, 300);
   EXPECT_TRUE(last_end_thread_);
   EXPECT_EQ(status, 300 & 0xff);

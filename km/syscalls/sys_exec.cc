@@ -158,6 +158,7 @@ int64_t Exec(SyscallContext& ctx, std::string path, uint64_t argv_gva, uint64_t 
       absl::StrFormat("--inherited_sigmask=%#x", ctx.thread.signal_state().blocked.load()),
       absl::StrFormat("--inherited_sigign=%#x", ignored),
   };
+  if (process.die_by_signal()) km_argv.push_back("--die_by_signal");
   if (!debug.socket_path.empty()) {
     km_argv.push_back(absl::StrCat("--debug-socket=", debug.socket_path));
     if (debug.hold) km_argv.push_back("--debug-wait");

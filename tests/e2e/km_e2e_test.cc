@@ -367,8 +367,12 @@ TEST_P(KmProcessesTest, ForkWaitSpawnAndExecveLikeNative) {
                                 "exited 1 with 7; parent still sees 1\n"));
   EXPECT_THAT(km.out, HasSubstr("wait: reaped 5 children, statuses summing to 60, then ECHILD"));
   EXPECT_THAT(km.out, HasSubstr("kill: the child ended by signal 15\n"));
+  EXPECT_THAT(km.out, HasSubstr("fault: the child ended by signal 11\n"));
+  EXPECT_THAT(km.out, HasSubstr("exec of a faulting program: the child ended by signal 11\n"));
   EXPECT_THAT(km.out, HasSubstr("argv[2]=spawned\nKM_TEST_VAR=from spawn\nand exited 1 with 4"));
   EXPECT_THAT(km.out, HasSubstr("vfork: exec of a missing program: child exited 1 with 127"));
+  // Each child's km said why its payload died.
+  EXPECT_THAT(km.err, HasSubstr("km: payload terminated by SIGSEGV"));
   // The program execve replaced it with: its argv[0] as given, its own environment, its status.
   EXPECT_THAT(km.out, EndsWith("argv[2]=replaced\nKM_TEST_VAR=through execve\n"));
   EXPECT_EQ(km.status, 9);

@@ -1,7 +1,7 @@
 // Processes: fork (the child's memory a copy, its exit status reaped by the parent), a pipe
 // between parent and child, a child killed by its parent, posix_spawn (CLONE_VM | CLONE_VFORK)
 // of another program with its stdout redirected, vfork, an execve that fails and one that
-// replaces the program; each step prints what it saw. argv[1]: a static program that prints its arguments and exits with
+// replaces the program; children that die of a signal; each step prints what it saw. argv[1]: a static program that prints its arguments and exits with
 // argv[1]'s value (the hello payload).
 #include <errno.h>
 #include <signal.h>
@@ -56,6 +56,17 @@ static void ManyChildren(void) {
          errno == ECHILD ? "ECHILD" : strerror(errno));
 }
 
+// How a parent's wait sees its child end.
+static void PrintEnd(const char* what, int status) {
+  if (WIFSIGNALED(status)) {
+    printf("%s: the child ended by signal %d\n", what, WTERMSIG(status));
+  } else {
+    printf("%s: the child exited %d with %d\n", what, WIFEXITED(status), WEXITSTATUS(status));
+  }
+}
+
+static void Crash(void) { *(volatile int*)0 = 1; }
+
 static void KillChild(void) {
   pid_t pid = fork();
   if (pid < 0) return perror("fork");
@@ -65,9 +76,28 @@ static void KillChild(void) {
   int status = 0;
   kill(pid, SIGTERM);
   waitpid(pid, &status, 0);
-  // A km child ends as km does for a signal: exit 128 + signo.
-  int signo = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status) - 128;
-  printf("kill: the child ended by signal %d\n", signo);
+  PrintEnd("kill", status);
+}
+
+// A child that faults, then one that runs a program that faults: each parent's wait sees
+// SIGSEGV, as a shell would report it.
+static void CrashingChildren(void) {
+  int status = 0;
+  pid_t pid = fork();
+  if (pid == 0) {
+    Crash();
+    _exit(0);
+  }
+  waitpid(pid, &status, 0);
+  PrintEnd("fault", status);
+  pid = fork();
+  if (pid == 0) {
+    char* argv[] = {"spawn", "--crash", NULL};
+    execve("/proc/self/exe", argv, environ);
+    _exit(127);
+  }
+  waitpid(pid, &status, 0);
+  PrintEnd("exec of a faulting program", status);
 }
 
 static void Spawn(const char* program) {
@@ -115,11 +145,12 @@ static void VforkFailingExec(void) {
 }
 
 int main(int argc, char** argv) {
+  if (argc > 1 && strcmp(argv[1], "--crash") == 0) Crash();
   // --exec-only: straight to the execve (no children: an engine that cannot fork runs it).
   const int exec_only = argc > 1 && strcmp(argv[1], "--exec-only") == 0;
   if (exec_only) argv++, argc--;
   if (argc < 2) {
-    fprintf(stderr, "usage: spawn [--exec-only] PROGRAM\n");
+    fprintf(stderr, "usage: spawn [--exec-only] PROGRAM | spawn --crash\n");
     return 2;
   }
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -127,6 +158,7 @@ int main(int argc, char** argv) {
     ForkAndReap();
     ManyChildren();
     KillChild();
+    CrashingChildren();
     Spawn(argv[1]);
     VforkFailingExec();
   }
