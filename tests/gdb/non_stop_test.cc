@@ -30,10 +30,10 @@ class NonStopTest : public ::testing::TestWithParam<std::string> {
     if (!engine.available) GTEST_SKIP() << engine.skip_reason;
   }
 
-  // km with the workers payload (THREADS ROUNDS EVERY), the agent, and gdb in non-stop mode
-  // connected to it, the main thread held at its first instruction.
-  void Start(const std::vector<std::string>& args) {
-    absl::StatusOr<Running> r = StartKmAndAgent(GetParam(), "workers", args, /*agent_once=*/true);
+  // km with the workers payload (THREADS ROUNDS EVERY) or another, the agent, and gdb in
+  // non-stop mode connected to it, the main thread held at its first instruction.
+  void Start(const std::vector<std::string>& args, const std::string& payload = "workers") {
+    absl::StatusOr<Running> r = StartKmAndAgent(GetParam(), payload, args, /*agent_once=*/true);
     ASSERT_TRUE(r.ok()) << r.status();
     running_.emplace(*std::move(r));
     absl::StatusOr<InteractiveGdb> gdb = InteractiveGdb::Start(
@@ -288,6 +288,25 @@ TEST_P(NonStopTest, DetachResumesEveryStoppedThread) {
   std::string km_out;
   EXPECT_EQ(FinishKm(&km_out), 0) << Describe();
   EXPECT_THAT(km_out, HasSubstr(" ok\n"));
+}
+
+// An execve in non-stop mode is followed as in all-stop: gdb is told of the new program, loads
+// it, and `break main` stops in the new main.
+TEST_P(NonStopTest, AnExecIsFollowedIntoTheNewProgram) {
+  const std::string hello = km_test::Runfile("tests/payloads/bin/hello");
+  Start({"--exec-only", hello}, "spawn");
+  gdb_->Run("break main", "Breakpoint 1 at");
+  gdb_->Send("continue");
+  EXPECT_TRUE(gdb_->WaitFor(R"(Breakpoint 1, main \(argc=3, [^\n]*spawn\.c)")) << Describe();
+  gdb_->Send("continue");
+  EXPECT_TRUE(gdb_->WaitFor(absl::StrCat("is executing new program: ", hello))) << Describe();
+  EXPECT_TRUE(gdb_->WaitFor(R"(Breakpoint 1, main \(argc=3, [^\n]*hello\.c)")) << Describe();
+  EXPECT_EQ(Print("argc"), 3);
+  gdb_->Send("continue");
+  EXPECT_TRUE(gdb_->WaitFor(R"(\[Inferior 1 \(process \d+\) exited with code 011\])")) << Describe();
+  std::string km_out;
+  EXPECT_EQ(FinishKm(&km_out), 9) << Describe();
+  EXPECT_THAT(km_out, HasSubstr("argv[2]=replaced\n"));
 }
 
 // Many threads hit one breakpoint over and over, each hit resumed by its breakpoint commands:
