@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -28,6 +30,17 @@ constexpr auto kConnectTimeout = std::chrono::seconds(5);
 // How long following an exec may take: km execs itself, and the next km loads its payload and
 // opens its socket.
 constexpr absl::Duration kExecTimeout = absl::Seconds(30);
+
+// Whether a process has ended for good: no such pid, or a zombie waiting for its parent's wait.
+bool ProcessEnded(int pid) {
+  std::ifstream in(absl::StrFormat("/proc/%d/stat", pid));
+  std::string stat;
+  if (!std::getline(in, stat)) return true;
+  // "PID (COMM) STATE ...": COMM may hold anything, ')' included.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return true;
+  return stat[close + 2] == 'Z' || stat[close + 2] == 'X';
+}
 
 absl::Status FromGrpc(absl::string_view rpc, const grpc::Status& s) {
   if (Verbose()) Log(absl::StrCat("rpc ", rpc, s.ok() ? "" : " failed"));
@@ -693,6 +706,11 @@ class GrpcTarget : public Target {
   Event FollowExec(const ThreadStop& exec_stop) {
     if (Verbose()) Log(absl::StrCat("following the exec of ", exec_stop.reason.exec_path));
     const absl::Time deadline = absl::Now() + kExecTimeout;
+    // The pid stays across the exec: while it lives, a next km may still be starting.
+    absl::StatusOr<TargetInfo> before = GetTarget();
+    if (!before.ok()) {
+      return EventsEnded{absl::StrCat("cannot let km exec: ", before.status().message())};
+    }
     if (absl::Status s = Resume({ThreadAction{}}, StopWait{}); !s.ok()) {
       return EventsEnded{absl::StrCat("cannot let km exec: ", s.message())};
     }
@@ -717,12 +735,15 @@ class GrpcTarget : public Target {
     // Until the next km has its socket in place, the old one's file refuses connections.
     absl::StatusOr<Attached> attached =
         AttachToKm(socket_path_, client_name_, std::chrono::milliseconds(100));
-    while (!attached.ok() && absl::IsUnavailable(attached.status()) && absl::Now() < deadline) {
+    while (!attached.ok() && absl::IsUnavailable(attached.status()) && absl::Now() < deadline &&
+           !ProcessEnded(before->pid)) {
       absl::SleepFor(absl::Milliseconds(10));
       attached = AttachToKm(socket_path_, client_name_, std::chrono::milliseconds(100));
     }
     if (!attached.ok()) {
-      return EventsEnded{absl::StrCat("the km after the exec: ", attached.status().message())};
+      return EventsEnded{absl::StrCat(
+          "the km after the exec: ", attached.status().message(),
+          ProcessEnded(before->pid) ? absl::StrFormat(" (km pid %d has ended)", before->pid) : "")};
     }
     stub_ = std::move(attached->stub);
     session_ = std::move(attached->session);

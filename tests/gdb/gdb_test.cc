@@ -3,6 +3,7 @@
 // printed against what gdb prints for a native process. Runs on every engine this machine has.
 #include <signal.h>
 
+#include <filesystem>
 #include <regex>
 
 #include "absl/strings/match.h"
@@ -381,6 +382,39 @@ TEST_P(GdbTest, CatchExecStopsAtTheNewProgramsFirstInstruction) {
   EXPECT_THAT(r.gdb_out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 011]",
                                                    r.km_pid)));
   EXPECT_EQ(r.km_status, 9);
+}
+
+// km's own execve failing after gdb's exec stop (km's binary was removed meanwhile) is past
+// Linux's point of no return: the payload ends by SIGSEGV, with km's line saying why.
+TEST_P(GdbTest, AnExecThatFailsAfterTheExecStopEndsThePayloadBySigsegv) {
+  const std::string km_copy = absl::StrCat(testing::TempDir(), "km-removed-", GetParam());
+  std::filesystem::copy_file(km_test::Runfile("km/km"), km_copy,
+                             std::filesystem::copy_options::overwrite_existing);
+  SessionResult r = Run({.payload = "spawn",
+                         .payload_args = {"--exec-only", km_test::Runfile("tests/payloads/bin/hello")},
+                         .gdb_commands = {absl::StrCat("shell rm ", km_copy), "catch exec",
+                                          "continue"},
+                         .km_binary = km_copy});
+  SCOPED_TRACE(r.Describe());
+  EXPECT_THAT(r.gdb_out, HasSubstr("Program terminated with signal SIGSEGV"));
+  EXPECT_THAT(r.km_err, HasSubstr(absl::StrCat("km: execve of ", km_copy,
+                                               " (deleted) failed after the debugger's exec stop: "
+                                               "No such file or directory")));
+  EXPECT_EQ(r.km_status, 128 + SIGSEGV);
+}
+
+// The km after an exec cannot open the debug socket (its path was made a directory meanwhile):
+// it ends, and the agent tells gdb the payload is gone as soon as it sees km's pid end, rather
+// than waiting out its 30 s for a socket that will never answer.
+TEST_P(GdbTest, AKmThatCannotServeAfterAnExecEndsTheSession) {
+  SessionResult r = Run({.payload = "spawn",
+                         .payload_args = {"--exec-only", km_test::Runfile("tests/payloads/bin/hello")},
+                         .gdb_commands = {"shell rm $KM_SOCKET && mkdir $KM_SOCKET", "continue"}});
+  SCOPED_TRACE(r.Describe());
+  EXPECT_THAT(r.gdb_out, HasSubstr("Program terminated with signal SIGKILL"));
+  EXPECT_THAT(r.km_err, HasSubstr("exists and is not a socket"));
+  EXPECT_THAT(r.agent_err, ContainsRegex("the km after the exec: .* \\(km pid [0-9]+ has ended\\)"));
+  EXPECT_EQ(r.km_status, 1);
 }
 
 // `info proc` asks for /proc/PID/... with the payload's pid, which is km's: what it shows must

@@ -94,15 +94,18 @@ absl::StatusOr<std::string> NewSocketPath() {
 }
 
 void RemoveSocket(const std::string& socket) {
-  unlink(socket.c_str());
+  // A test may have put a directory in the socket's place.
+  if (unlink(socket.c_str()) != 0) rmdir(socket.c_str());
   rmdir(socket.substr(0, socket.rfind('/')).c_str());
 }
 
 absl::StatusOr<Child> StartKm(const std::string& engine, const std::string& payload,
                               const std::vector<std::string>& payload_args,
                               const std::string& socket, int id,
-                              const std::vector<std::string>& km_args) {
-  std::vector<std::string> argv = {km_test::Runfile("km/km"), "--accel=" + engine,
+                              const std::vector<std::string>& km_args,
+                              const std::string& km_binary) {
+  std::vector<std::string> argv = {km_binary.empty() ? km_test::Runfile("km/km") : km_binary,
+                                   "--accel=" + engine,
                                    "--debug-socket", socket, "--debug-wait"};
   argv.insert(argv.end(), km_args.begin(), km_args.end());
   argv.push_back(km_test::Runfile("tests/payloads/bin/" + payload));
@@ -177,13 +180,15 @@ absl::StatusOr<Running> StartKmAndAgent(const std::string& engine, const std::st
                                         const std::vector<std::string>& payload_args,
                                         bool agent_once,
                                         const std::vector<std::string>& agent_args,
-                                        const std::vector<std::string>& km_args) {
+                                        const std::vector<std::string>& km_args,
+                                        const std::string& km_binary) {
   const int id = NextId();
   // A unix socket path must fit in 108 bytes; TEST_TMPDIR is too long.
   absl::StatusOr<std::string> socket_or = NewSocketPath();
   if (!socket_or.ok()) return socket_or.status();
   const std::string socket = *socket_or;
-  absl::StatusOr<Child> km = StartKm(engine, payload, payload_args, socket, id, km_args);
+  absl::StatusOr<Child> km =
+      StartKm(engine, payload, payload_args, socket, id, km_args, km_binary);
   if (!km.ok()) return km.status();
   int port = 0;
   std::vector<std::string> args = {"--debug-socket", socket, "--port", "0"};
@@ -205,7 +210,8 @@ absl::StatusOr<SessionResult> RunSession(const SessionOptions& options) {
     if (!socket_or.ok()) return socket_or.status();
     socket = *socket_or;
     absl::StatusOr<Child> km =
-        StartKm(options.engine, options.payload, options.payload_args, socket, id, options.km_args);
+        StartKm(options.engine, options.payload, options.payload_args, socket, id, options.km_args,
+                options.km_binary);
     if (!km.ok()) return km.status();
     stdio_km.emplace(*std::move(km));
     target = absl::StrCat("target remote | ", km_test::Runfile("agent/km-gdb-agent"),
@@ -213,7 +219,7 @@ absl::StatusOr<SessionResult> RunSession(const SessionOptions& options) {
   } else {
     absl::StatusOr<Running> r = StartKmAndAgent(options.engine, options.payload, options.payload_args,
                                                 /*agent_once=*/options.second_gdb_commands.empty(),
-                                                options.agent_args, options.km_args);
+                                                options.agent_args, options.km_args, options.km_binary);
     if (!r.ok()) return r.status();
     running.emplace(*std::move(r));
     socket = running->socket;
@@ -223,7 +229,10 @@ absl::StatusOr<SessionResult> RunSession(const SessionOptions& options) {
   result.km_pid = km.pid();
 
   {
-    absl::StatusOr<Child> gdb = Child::Start(GdbArgv(target, options.gdb_commands), ChildEnv(),
+    // gdb's `shell` commands may name the socket.
+    std::vector<std::string> gdb_env = ChildEnv();
+    gdb_env.push_back(absl::StrCat("KM_SOCKET=", socket));
+    absl::StatusOr<Child> gdb = Child::Start(GdbArgv(target, options.gdb_commands), gdb_env,
                                              OutputPath(id, "gdb.out"), OutputPath(id, "gdb.err"));
     if (!gdb.ok()) return gdb.status();
     if (options.during_gdb) options.during_gdb(*gdb, km);

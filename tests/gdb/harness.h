@@ -23,7 +23,7 @@ struct SessionOptions {
   std::string engine = "tcg";
   std::string payload = "gdb_demo";  // in //tests/payloads
   std::vector<std::string> payload_args;
-  std::vector<std::string> gdb_commands;  // each one -ex
+  std::vector<std::string> gdb_commands;  // each one -ex; $KM_SOCKET in a `shell` is km's socket
   bool stdio = false;                     // target remote | km-gdb-agent --stdio
   // Runs while gdb runs (e.g. to send it SIGINT); gets gdb's and km's children and must return
   // promptly once its job is done.
@@ -32,6 +32,7 @@ struct SessionOptions {
   std::vector<std::string> second_gdb_commands;
   std::vector<std::string> agent_args;  // more arguments for the agent, e.g. --verbose
   std::vector<std::string> km_args;     // more of km's flags, e.g. --core-pattern
+  std::string km_binary;  // the km to run, if not the one built (e.g. a copy a test removes)
 };
 
 struct SessionResult {
@@ -67,7 +68,8 @@ absl::StatusOr<Running> StartKmAndAgent(const std::string& engine, const std::st
                                         const std::vector<std::string>& payload_args,
                                         bool agent_once,
                                         const std::vector<std::string>& agent_args = {},
-                                        const std::vector<std::string>& km_args = {});
+                                        const std::vector<std::string>& km_args = {},
+                                        const std::string& km_binary = "");
 // Another agent on the same km, e.g. to see km refuse a second controller.
 absl::StatusOr<Child> StartAgent(const std::string& socket, bool once, int* port);
 
