@@ -1,5 +1,6 @@
 #include "tools/kmctl/commands.h"
 
+#include <cstdint>
 #include <fstream>
 #include <map>
 
@@ -9,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "tools/kmctl/errors.h"
+#include "tools/kmctl/expr_compiler.h"
 #include "tools/kmctl/format.h"
 
 namespace kmctl {
@@ -25,7 +27,7 @@ absl::Status WantArgs(const std::string& usage, const std::vector<std::string>& 
 bool IsControl(const std::string& c) {
   static const auto* kControl = new std::vector<std::string>{
       "stop",   "resume", "step",           "set-reg",      "break",           "hbreak",
-      "watch",  "delete", "wait",           "detach",       "catch-syscalls",
+      "dprintf", "watch", "delete", "wait",  "detach",       "catch-syscalls",
       "reverse-step",     "reverse-continue", "core"};
   return std::find(kControl->begin(), kControl->end(), c) != kControl->end();
 }
@@ -74,13 +76,16 @@ Reading (no session needed):
   ls                          the service's methods
 Controlling (only inside `kmctl ... session`, which reads commands from stdin):
   stop [TID]  resume [TID]  step TID  set-reg TID REG VALUE  mem write ADDR HEXBYTES
-  break ADDR  hbreak ADDR  watch ADDR LEN write|read|access  delete KIND ADDR [LEN]
+  break ADDR [if COND]  hbreak ADDR [if COND]  watch ADDR LEN write|read|access
+  dprintf ADDR "FORMAT"[, ARG...]   km prints at each hit; the thread runs on
+  delete KIND ADDR [LEN]      KIND: break (also a dprintf), hbreak, write, read, access
   catch-syscalls all|off|NUMBER...   stop threads at these syscalls' entry and return
   record on [--max N] | record off   execution recording, keeping the last N instructions
   reverse-step TID  reverse-continue back through the recording; `wait` shows where
   core PATH [TID]             km writes a core of the stopped payload at PATH (TID's thread first)
   wait [SECONDS]  detach
-ADDR is 0x hex, or with --elf a symbol (main, main+0x10).
+ADDR is 0x hex, or with --elf a symbol (main, main+0x10). COND and ARG are C expressions over
+registers ($rdi), numbers, symbols (their addresses) and memory (*(int *)counter).
 Exit status: 0 ok, 2 usage, 3 connection, 4 the call failed.
 )";
 }
@@ -176,7 +181,7 @@ absl::Status Commands::Run(const std::vector<std::string>& words, const Options&
   if (c == "reverse-step") return Resume(args, v1::RESUME_MODE_REVERSE_STEP, o, out);
   if (c == "reverse-continue") return Resume(args, v1::RESUME_MODE_REVERSE_CONTINUE, o, out);
   if (c == "set-reg") return SetReg(args, o, out);
-  if (c == "break" || c == "hbreak" || c == "watch" || c == "delete") {
+  if (c == "break" || c == "hbreak" || c == "dprintf" || c == "watch" || c == "delete") {
     return Breakpoint(c, args, o, out);
   }
   if (c == "catch-syscalls") return CatchSyscalls(args, o, out);
@@ -430,12 +435,14 @@ absl::Status Commands::Breakpoint(const std::string& command, const std::vector<
                                   const Options& o, std::ostream& out) {
   static const std::map<std::string, v1::BreakpointKind> kKinds = {
       {"break", v1::BREAKPOINT_KIND_SOFTWARE},     {"hbreak", v1::BREAKPOINT_KIND_HARDWARE},
+      {"dprintf", v1::BREAKPOINT_KIND_SOFTWARE},
       {"write", v1::BREAKPOINT_KIND_WATCH_WRITE},  {"read", v1::BREAKPOINT_KIND_WATCH_READ},
       {"access", v1::BREAKPOINT_KIND_WATCH_ACCESS}};
   std::string kind_word = command;
   std::vector<std::string> rest = args;
-  const char* usage = "break ADDR";
-  if (command == "hbreak") usage = "hbreak ADDR";
+  const char* usage = "break ADDR [if CONDITION]";
+  if (command == "hbreak") usage = "hbreak ADDR [if CONDITION]";
+  if (command == "dprintf") usage = "dprintf ADDR \"FORMAT\"[, ARG...]";
   if (command == "watch") {
     usage = "watch ADDR LEN write|read|access";
     KMCTL_RETURN_IF_ERROR(WantArgs(usage, args, 3, 3));
@@ -450,7 +457,9 @@ absl::Status Commands::Breakpoint(const std::string& command, const std::vector<
   auto kind = kKinds.find(kind_word);
   if (kind == kKinds.end()) return UsageError(absl::StrCat("usage: ", usage));
   const bool watch = kind->second >= v1::BREAKPOINT_KIND_WATCH_WRITE;
-  KMCTL_RETURN_IF_ERROR(WantArgs(usage, rest, watch ? 2 : 1, watch ? 2 : 1));
+  const bool inserting_code = command == "break" || command == "hbreak" || command == "dprintf";
+  const size_t max_args = watch ? 2 : inserting_code ? SIZE_MAX : 1;
+  KMCTL_RETURN_IF_ERROR(WantArgs(usage, rest, watch ? 2 : 1, max_args));
   KMCTL_ASSIGN(addr, resolver_->Resolve(rest[0]));
   uint64_t len = 1;
   if (watch) {
@@ -458,6 +467,21 @@ absl::Status Commands::Breakpoint(const std::string& command, const std::vector<
     len = n;
   }
   v1::BreakpointRequest req;
+  std::string condition;
+  if (command == "dprintf") {
+    // The format as typed, spaces and all: from its opening quote on.
+    const size_t quote = o.line.find('"');
+    const std::string text = quote != std::string::npos
+                                 ? o.line.substr(quote)
+                                 : absl::StrJoin(rest.begin() + 1, rest.end(), " ");
+    KMCTL_ASSIGN(code, CompileDprintf(text, *resolver_));
+    req.add_commands(code);
+  } else if (inserting_code && rest.size() > 1) {
+    if (rest[1] != "if" || rest.size() < 3) return UsageError(absl::StrCat("usage: ", usage));
+    condition = absl::StrJoin(rest.begin() + 2, rest.end(), " ");
+    KMCTL_ASSIGN(code, CompileCondition(condition, *resolver_));
+    req.add_conditions(code);
+  }
   req.set_session(session_->id());
   req.set_kind(kind->second);
   req.set_addr(addr);
@@ -471,8 +495,11 @@ absl::Status Commands::Breakpoint(const std::string& command, const std::vector<
     out << ToJson(req);
   } else {
     const std::string what = watch ? absl::StrFormat("%s watchpoint (%d bytes)", kind_word, len)
-                                   : (kind_word == "break" ? "breakpoint" : "hardware breakpoint");
-    out << absl::StrFormat("%s %s at 0x%x\n", remove ? "removed" : "inserted", what, addr);
+                             : kind_word == "break"   ? "breakpoint"
+                             : kind_word == "dprintf" ? "dprintf"
+                                                      : "hardware breakpoint";
+    out << absl::StrFormat("%s %s at 0x%x%s\n", remove ? "removed" : "inserted", what, addr,
+                           condition.empty() ? "" : absl::StrCat(" if ", condition));
   }
   return absl::OkStatus();
 }

@@ -19,6 +19,7 @@ struct Options {
   std::string max;  // record on: the most instructions km keeps (empty: km's default)
   bool json = false;
   bool keep_going = false;  // session: go on after a failed command
+  std::string line;  // session: the line as typed (a dprintf's format keeps its spaces)
 };
 
 // Takes --json, --elf, --out, --max, --debug-socket and --keep-going (as "--x V" or "--x=V")

@@ -270,6 +270,46 @@ TEST_P(KmctlTest, SessionCatchesASyscallAtEntryAndReturn) {
   EXPECT_EQ(WaitKm(), 7);
 }
 
+// Conditions and dprintfs are compiled by kmctl and evaluated by km at each hit: touch(42) never
+// stops under a condition asking for 41, worker(0) stops under one asking for 0 with counter
+// still 0, and own_pid's dprintf prints on km's standard output while its thread runs on.
+TEST_P(KmctlTest, ConditionsAndDprintfsAreDecidedByKmAtTheHit) {
+  km_test::RunResult r = Session(
+      "break touch if $rdi == 41\n"
+      "dprintf own_pid \"own_pid:  counter=%ld at %#lx\\n\", *(long *)counter, $pc\n"
+      "break worker if $rdi == 0 && *(long *)counter == 0\n"
+      "resume\nwait\nresume\nwait\n");
+  ASSERT_EQ(r.status, 0) << km_test::Describe(r);
+  EXPECT_TRUE(absl::StrContains(
+      r.out, absl::StrFormat("inserted breakpoint at 0x%x if $rdi == 41\n", syms_["touch"])))
+      << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, absl::StrFormat("inserted dprintf at 0x%x\n", syms_["own_pid"])))
+      << r.out;
+  const std::string worker_stop = absl::StrFormat("stopped: breakpoint at rip 0x%x", syms_["worker"]);
+  EXPECT_TRUE(absl::StrContains(r.out, worker_stop)) << r.out;
+  EXPECT_FALSE(absl::StrContains(r.out, absl::StrFormat("rip 0x%x", syms_["touch"]))) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "process exited with 7")) << r.out;
+  EXPECT_EQ(WaitKm(), 7);
+  // The format's two spaces are kept; counter is 3 once the worker is done.
+  EXPECT_EQ(km_->Out(), absl::StrFormat("own_pid:  counter=3 at %#x\ndone 3 42\n", syms_["own_pid"]));
+}
+
+// A condition kmctl cannot compile is a usage error naming the problem; nothing is inserted.
+TEST_P(KmctlTest, AConditionWithAMistakeIsRefusedBeforeKmSeesIt) {
+  km_test::RunResult r =
+      Session("break touch if $rdi ==\ndprintf touch $rdi\nresume\nwait\n", "--keep-going");
+  EXPECT_EQ(r.status, 2) << km_test::Describe(r);
+  EXPECT_TRUE(absl::StrContains(
+      r.err, "line 1: expression '$rdi ==': the expression ends too soon at column 8"))
+      << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "line 2: expression '$rdi': a dprintf starts with its"))
+      << r.err;
+  // Neither was inserted: the payload ran to its end without a stop.
+  EXPECT_FALSE(absl::StrContains(r.out, "stopped:")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "process exited with 7")) << r.out;
+  EXPECT_EQ(WaitKm(), 7);
+}
+
 TEST_P(KmctlTest, ErrorsExitWithTheirClassAndNameTheCause) {
   std::vector<std::string> missing = {km_test::Runfile("tools/kmctl/kmctl"), "--debug-socket",
                                       socket_ + ".missing", "status"};

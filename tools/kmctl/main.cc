@@ -48,6 +48,7 @@ int RunSession(v1::Debug::Stub* stub, const AddressResolver& resolver, const Opt
     if (text.empty() || text[0] == '#') continue;
     std::vector<std::string> words = absl::StrSplit(text, ' ', absl::SkipWhitespace());
     Options line_options = options;
+    line_options.line = std::string(text);
     absl::Status s = TakeOptions(words, line_options);
     if (s.ok()) s = commands.Run(words, line_options, std::cout);
     std::cout.flush();
