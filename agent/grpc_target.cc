@@ -711,7 +711,9 @@ class GrpcTarget : public Target {
     if (!before.ok()) {
       return EventsEnded{absl::StrCat("cannot let km exec: ", before.status().message())};
     }
-    if (absl::Status s = Resume({ThreadAction{}}, StopWait{}); !s.ok()) {
+    // km may exec before its answer is out (the connection then closes under the call): the
+    // stream's end below tells whether it went on.
+    if (absl::Status s = Resume({ThreadAction{}}, StopWait{}); !s.ok() && !absl::IsUnavailable(s)) {
       return EventsEnded{absl::StrCat("cannot let km exec: ", s.message())};
     }
     {
@@ -829,6 +831,9 @@ class GrpcTarget : public Target {
           break;
         case v1::Event::kThreadExited:
           Push(ThreadExited{ev.thread_exited().tid(), ev.thread_exited().exit_status()});
+          break;
+        case v1::Event::kForked:
+          Push(ChildForked{ev.forked().tid(), ev.forked().child_pid(), ev.forked().vfork()});
           break;
         case v1::Event::kProcessExited:
           exited = true;

@@ -97,8 +97,15 @@ struct ProcessExited {
 struct EventsEnded {
   std::string why;
 };
+// A thread forked a child, which runs without the debugger.
+struct ChildForked {
+  int tid = 0;
+  int child_pid = 0;
+  bool vfork = false;
+};
 
-using Event = std::variant<ThreadStop, ThreadCreated, ThreadExited, ProcessExited, EventsEnded>;
+using Event =
+    std::variant<ThreadStop, ThreadCreated, ThreadExited, ProcessExited, EventsEnded, ChildForked>;
 
 struct Region {
   uint64_t start = 0;

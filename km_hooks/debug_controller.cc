@@ -941,6 +941,17 @@ void DebugController::OnThreadStart(km::GuestThread& thread) {
   }
 }
 
+void DebugController::AfterFork(km::GuestThread& thread, int child_pid, bool vfork) {
+  v1::Event ev;
+  absl::MutexLock lock(&mu_);
+  if (!streaming_) return;
+  v1::ForkEvent* fork = ev.mutable_forked();
+  fork->set_tid(thread.tid());
+  fork->set_child_pid(child_pid);
+  fork->set_vfork(vfork);
+  events_.Push(std::move(ev));
+}
+
 void DebugController::OnThreadExit(km::GuestThread& thread) {
   trace_.ForgetSteps(thread.tid());
   if (km::ExecutionLog* log = active_log_.load()) log->Clear();

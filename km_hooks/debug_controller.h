@@ -104,6 +104,7 @@ class DebugController : public km::DebugObserver {
   void AfterSyscall(km::GuestThread& thread, uint64_t number) override;
   // A controlling session gets an exec stop, and the next km holds its thread for it.
   bool BeforeExec(km::GuestThread& thread, const std::string& program) override;
+  void AfterFork(km::GuestThread& thread, int child_pid, bool vfork) override;
   km::ExecDebug ForExec() override;
   void OnThreadStart(km::GuestThread& thread) override;
   void OnThreadExit(km::GuestThread& thread) override;

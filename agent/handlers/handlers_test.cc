@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/rsp/encoding.h"
+#include "agent/rsp/packet_writer.h"
 #include "agent/testing/fake_target.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -435,6 +436,25 @@ TEST_F(HandlersTest, AnExecIsReportedWithTheNewProgramAndTheOldBreakpointsForgot
   target_.calls().clear();
   EXPECT_EQ(Send("Z0,401126,1"), "OK");
   EXPECT_THAT(target_.calls(), ElementsAre("Insert(0,401126,1)"));
+}
+
+// A fork while the payload runs is told on gdb's console, as gdb tells of a native child it does
+// not follow; the payload runs on and the next stop is reported as ever.
+TEST_F(HandlersTest, AForkIsToldOnTheConsoleAndThePayloadRunsOn) {
+  EXPECT_TRUE(handlers_->Handle("vCont;c").resumed);
+  target_.PushEvent(ChildForked{kMain, 4242, /*vfork=*/true});
+  EXPECT_EQ(DeliverEvents(), rsp::ConsoleOutput(
+                                 "[km: child process 4242 runs without the debugger (vfork)]\n"));
+  EXPECT_TRUE(handlers_->running());
+  target_.StopsOnItsOwn(kMain, StopReason{StopKind::kBreakpoint, 5}, 0x401126);
+  EXPECT_THAT(DeliverEvents(), StartsWith("T05"));
+}
+
+// Non-stop gdb takes no console output from a running target: nothing is said.
+TEST_F(HandlersTest, AForkInNonStopModeSaysNothing) {
+  EXPECT_EQ(Send("QNonStop:1"), "OK");
+  target_.PushEvent(ChildForked{kMain, 4242, /*vfork=*/false});
+  EXPECT_EQ(DeliverEvents(), "<none>");
 }
 
 TEST_F(HandlersTest, AGdbThatFollowsNoExecSeesATrap) {

@@ -6,6 +6,7 @@
 #include "agent/arch/signals.h"
 #include "agent/handlers/handlers.h"
 #include "agent/log.h"
+#include "agent/rsp/packet_writer.h"
 #include "agent/rsp/packets/vcont.h"
 
 namespace agent {
@@ -121,6 +122,14 @@ std::optional<std::string> Handlers::HandleEvent(const Event& event) {
   if (const auto* stop = std::get_if<ThreadStop>(&event);
       stop != nullptr && stop->reason.kind == StopKind::kExec) {
     ForgetProgram();
+  }
+  if (const auto* fork = std::get_if<ChildForked>(&event)) {
+    // gdb says as much of a native child it does not follow; all-stop gdb takes console output
+    // while the payload runs (non-stop forbids it).
+    if (non_stop_ || !run_.running()) return std::nullopt;
+    return rsp::ConsoleOutput(
+        absl::StrFormat("[km: child process %d runs without the debugger (%s)]\n",
+                        fork->child_pid, fork->vfork ? "vfork" : "fork"));
   }
   if (non_stop_) {
     stop_threads_.reset();

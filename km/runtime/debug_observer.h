@@ -71,6 +71,8 @@ class DebugObserver {
   virtual bool BeforeExec(GuestThread& thread, const std::string& program) { return false; }
   // As the exec goes ahead: what the next km is to serve.
   virtual ExecDebug ForExec() { return {}; }
+  // In the parent, once the thread forked child_pid (before a vfork's wait for the child).
+  virtual void AfterFork(GuestThread& thread, int child_pid, bool vfork) {}
   // Before the thread's first instruction; after its last (its vCPU is gone by then).
   virtual void OnThreadStart(GuestThread& thread) {}
   virtual void OnThreadExit(GuestThread& thread) {}

@@ -70,6 +70,9 @@ int64_t NewProcess(SyscallContext& ctx, uint64_t flags, uint64_t stack, uint64_t
     return 0;
   }
   if ((flags & CLONE_PARENT_SETTID) != 0) CopyOut(ctx.mem(), parent_tid, *pid);
+  if (DebugObserver* observer = ctx.process.debug_observer()) {
+    observer->AfterFork(ctx.thread, *pid, (flags & CLONE_VFORK) != 0);
+  }
   if (vfork_pipe[0] >= 0) {
     ::close(vfork_pipe[1]);
     char byte;

@@ -329,6 +329,11 @@ TEST_P(GdbTest, ChildrenOfADebuggedPayloadRunWithoutItsBreakpoints) {
   EXPECT_THAT(r.gdb_out, HasSubstr("Breakpoint 2, "));
   EXPECT_THAT(r.gdb_out, HasSubstr("ManyChildren ()"));
   EXPECT_THAT(r.gdb_out, Not(HasSubstr("Breakpoint 1, ")));
+  // Each child is told on gdb's console, as gdb tells of a native child it does not follow.
+  EXPECT_THAT(r.gdb_out, ContainsRegex("\\[km: child process [0-9]+ runs without the debugger "
+                                       "\\(fork\\)\\]"));
+  EXPECT_THAT(r.gdb_out, ContainsRegex("\\[km: child process [0-9]+ runs without the debugger "
+                                       "\\(vfork\\)\\]"));
   EXPECT_THAT(r.gdb_out, HasSubstr(absl::StrFormat("[Inferior 1 (process %d) exited with code 01]",
                                                    r.km_pid)));
   EXPECT_THAT(r.km_out, HasSubstr("fork: read 22 \"child sees 2, is not 0\"; reaped the child: 1; "

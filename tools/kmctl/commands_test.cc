@@ -82,6 +82,15 @@ TEST(FormatTest, AnExecStopNamesTheProgram) {
   EXPECT_EQ(FormatStop(stop), "thread 7 stopped: exec /bin/prog at rip 0x401000 (rsp 0x7ff0)\n");
 }
 
+TEST(FormatTest, AForkNamesTheChild) {
+  v1::Event ev;
+  ev.mutable_forked()->set_tid(7);
+  ev.mutable_forked()->set_child_pid(99);
+  EXPECT_EQ(FormatEvent(ev), "thread 7 forked child process 99\n");
+  ev.mutable_forked()->set_vfork(true);
+  EXPECT_EQ(FormatEvent(ev), "thread 7 vforked child process 99\n");
+}
+
 TEST(FormatTest, RecordingStatus) {
   v1::RecordingStatus r;
   EXPECT_EQ(FormatRecording(r), "recording: off\n");

@@ -243,6 +243,9 @@ std::string FormatEvent(const v1::Event& ev) {
     case v1::Event::kStop: return FormatStop(ev.stop());
     case v1::Event::kThreadCreated:
       return absl::StrFormat("thread %d created\n", ev.thread_created().tid());
+    case v1::Event::kForked:
+      return absl::StrFormat("thread %d %s child process %d\n", ev.forked().tid(),
+                             ev.forked().vfork() ? "vforked" : "forked", ev.forked().child_pid());
     case v1::Event::kThreadExited:
       return absl::StrFormat("thread %d exited with %d\n", ev.thread_exited().tid(),
                              ev.thread_exited().exit_status());

@@ -34,6 +34,8 @@ def describe(event):
         return f"thread {event.stop.tid} stopped: {reason} at 0x{event.stop.rip:x}"
     if kind in ("thread_created", "thread_exited"):
         return f"thread {getattr(event, kind).tid} {kind.split('_')[1]}"
+    if kind == "forked":
+        return f"thread {event.forked.tid} forked child process {event.forked.child_pid}"
     return f"process exited with {event.process_exited.status}"
 
 
