@@ -706,15 +706,20 @@ class GrpcTarget : public Target {
   Event FollowExec(const ThreadStop& exec_stop) {
     if (Verbose()) Log(absl::StrCat("following the exec of ", exec_stop.reason.exec_path));
     const absl::Time deadline = absl::Now() + kExecTimeout;
-    // The pid stays across the exec: while it lives, a next km may still be starting.
+    // The pid stays across the exec: while it lives, a next km may still be starting. (Only
+    // where this agent sees km's pid at all: not from another pid namespace.)
     absl::StatusOr<TargetInfo> before = GetTarget();
     if (!before.ok()) {
       return EventsEnded{absl::StrCat("cannot let km exec: ", before.status().message())};
     }
+    const int pid = before->pid;
+    const bool pid_seen = !ProcessEnded(pid);
+    auto km_ended = [&] { return pid_seen && ProcessEnded(pid); };
     // km may exec before its answer is out (the connection then closes under the call): the
     // stream's end below tells whether it went on.
-    if (absl::Status s = Resume({ThreadAction{}}, StopWait{}); !s.ok() && !absl::IsUnavailable(s)) {
-      return EventsEnded{absl::StrCat("cannot let km exec: ", s.message())};
+    absl::Status resumed = Resume({ThreadAction{}}, StopWait{});
+    if (!resumed.ok() && !absl::IsUnavailable(resumed)) {
+      return EventsEnded{absl::StrCat("cannot let km exec: ", resumed.message())};
     }
     {
       absl::MutexLock lock(&mu_);
@@ -738,14 +743,14 @@ class GrpcTarget : public Target {
     absl::StatusOr<Attached> attached =
         AttachToKm(socket_path_, client_name_, std::chrono::milliseconds(100));
     while (!attached.ok() && absl::IsUnavailable(attached.status()) && absl::Now() < deadline &&
-           !ProcessEnded(before->pid)) {
+           !km_ended()) {
       absl::SleepFor(absl::Milliseconds(10));
       attached = AttachToKm(socket_path_, client_name_, std::chrono::milliseconds(100));
     }
     if (!attached.ok()) {
       return EventsEnded{absl::StrCat(
           "the km after the exec: ", attached.status().message(),
-          ProcessEnded(before->pid) ? absl::StrFormat(" (km pid %d has ended)", before->pid) : "")};
+          km_ended() ? absl::StrFormat(" (km pid %d has ended)", pid) : "")};
     }
     stub_ = std::move(attached->stub);
     session_ = std::move(attached->session);
