@@ -294,6 +294,24 @@ TEST_P(KmctlTest, ConditionsAndDprintfsAreDecidedByKmAtTheHit) {
   EXPECT_EQ(km_->Out(), absl::StrFormat("own_pid:  counter=3 at %#x\ndone 3 42\n", syms_["own_pid"]));
 }
 
+// spawn forks a child first, which runs without the debugger: `wait` names it as it is made, then
+// stops at the SIGCHLD of its end (a debugger sees every signal). After the detach spawn runs
+// its other children and execs hello, which runs to its end.
+TEST_P(KmctlTest, WaitNamesAForkedChild) {
+  if (GetParam() == "kvm") GTEST_SKIP() << "kvm: skipped: the kvm engine cannot fork yet";
+  const std::string hello = km_test::Runfile("tests/payloads/bin/hello");
+  StartKm("tests/payloads/bin/spawn", {hello});
+  km_test::RunResult r = Session("resume\nwait\ndetach\n");
+  ASSERT_EQ(r.status, 0) << km_test::Describe(r);
+  const size_t forked = r.out.find(absl::StrFormat("thread %d forked child process ", km_pid_));
+  const size_t sigchld = r.out.find(absl::StrFormat("thread %d stopped: signal 17 ", km_pid_));
+  EXPECT_NE(forked, std::string::npos) << r.out;
+  EXPECT_NE(sigchld, std::string::npos) << r.out;
+  EXPECT_LT(forked, sigchld) << r.out;
+  EXPECT_EQ(WaitKm(), 9);
+  EXPECT_TRUE(absl::StrContains(km_->Out(), "argv[2]=replaced\n")) << km_->Out();
+}
+
 // A condition kmctl cannot compile is a usage error naming the problem; nothing is inserted.
 TEST_P(KmctlTest, AConditionWithAMistakeIsRefusedBeforeKmSeesIt) {
   km_test::RunResult r =
