@@ -115,8 +115,6 @@ absl::StatusOr<std::optional<StopReport>> RunControl::HandleEvent(const Event& e
     records().erase(exited->tid);
     return std::optional<StopReport>();
   }
-  // The forking thread runs on: nothing stopped.
-  if (std::holds_alternative<ChildForked>(event)) return std::optional<StopReport>();
   if (const auto* process = std::get_if<ProcessExited>(&event)) {
     StopReport r;
     if (process->linux_signal != 0) {

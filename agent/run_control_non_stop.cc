@@ -107,7 +107,6 @@ absl::StatusOr<std::optional<StopReport>> NonStopRunControl::HandleEvent(const E
     records().erase(exited->tid);
     return std::optional<StopReport>();
   }
-  if (std::holds_alternative<ChildForked>(event)) return std::optional<StopReport>();
   StopReport r;
   if (const auto* process = std::get_if<ProcessExited>(&event)) {
     if (process->linux_signal != 0) {

@@ -1,7 +1,6 @@
 // The debugger's int3s in guest code, as both the debug service (which plants them) and a
 // forked payload's child (which must run without them) take them out again.
-#ifndef KM_CODE_PATCH_H_
-#define KM_CODE_PATCH_H_
+#pragma once
 
 #include <cstdint>
 
@@ -18,5 +17,3 @@ inline constexpr uint8_t kInt3 = 0xcc;
 void RestoreInt3(Engine& engine, const GuestMemory& mem, uint64_t addr, uint8_t original);
 
 }  // namespace km
-
-#endif  // KM_CODE_PATCH_H_

@@ -125,7 +125,8 @@ std::optional<std::string> Handlers::HandleEvent(const Event& event) {
   }
   if (const auto* fork = std::get_if<ChildForked>(&event)) {
     // gdb says as much of a native child it does not follow; all-stop gdb takes console output
-    // while the payload runs (non-stop forbids it).
+    // while the payload runs (non-stop forbids it). Nothing stopped: the run controls never
+    // see a fork.
     if (non_stop_ || !run_.running()) return std::nullopt;
     return rsp::ConsoleOutput(
         absl::StrFormat("[km: child process %d runs without the debugger (%s)]\n",

@@ -87,9 +87,9 @@ void Process::BecomeForkedChild(GuestThread& thread,
   observer_.store(nullptr);
   // Its parent is the payload, whose wait must see a signal that kills this one.
   die_by_signal_ = true;
-  exit_handler_ = [](const ExitInfo& info) {
+  exit_handler_ = [this](const ExitInfo& info) {
     std::fflush(nullptr);
-    LeaveHost(info, /*die_by_signal=*/true);
+    LeaveHost(info, die_by_signal_);
   };
   for (const auto& [addr, original] : planted) RestoreInt3(*engine_, *mem_, addr, original);
   const EngineCaps caps = engine_->caps();
